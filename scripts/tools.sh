@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the build tools into the git-ignored .tools/ folder, once, from crates.io and npm only.
+# worker-build would otherwise download wasm-bindgen, wasm-opt and esbuild from GitHub, which is
+# unreachable here and on many corporate networks; we build/install them from registries instead.
+# Source this file: it exports the *_BIN variables worker-build honours.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+WORKER_BUILD_VERSION="0.8.7"
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' "$root/Cargo.lock")"
+
+install_crate() { # name version binary [cargo install flags...]
+  local name="$1" version="$2" bin="$3"
+  shift 3
+  local stamp="$tools/.$name-$version"
+  if [ ! -f "$stamp" ] || [ ! -x "$tools/bin/$bin" ]; then
+    echo "tools: installing $name $version into .tools (first run only, several minutes)" >&2
+    cargo install "$name" --version "$version" --root "$tools" --quiet "$@"
+    touch "$stamp"
+  fi
+}
+
+install_crate worker-build "$WORKER_BUILD_VERSION" worker-build --locked
+# Not --locked: wasm-bindgen-cli's lockfile pins a webpki-roots release that crates.io mirrors may
+# lack. Its own crates are pinned with `=` by the version; without default features it has no TLS
+# stack at all (we never let it download anything).
+install_crate wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen --no-default-features
+
+if [ ! -x "$root/node_modules/.bin/wrangler" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
+  echo "tools: npm ci" >&2
+  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+export PATH="$tools/bin:$PATH"
+export WASM_BINDGEN_BIN="$tools/bin/wasm-bindgen"
+export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
+export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"

@@ -1,0 +1,100 @@
+//! Typed identifiers, so a phone-number id can never be passed where a contact id belongs.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A WhatsApp user: the `wa_id` (digits of a phone number) or, for users with usernames, the
+    /// business-scoped user id Meta sends instead. Personal data: never put it in a KV key or log.
+    WaId
+);
+id_type!(
+    /// The business phone number's id in the Cloud API (not a phone number).
+    PhoneNumberId
+);
+id_type!(
+    /// A `wamid.…` message id. It encodes the contact's number, so it is hashed before use in keys.
+    MessageId
+);
+
+impl WaId {
+    /// Accepts what an API caller may type for a contact (`+44 7700 900123`, `447700900123`) and
+    /// keeps only the digits, the form Meta sends as `wa_id`. Ids that are not phone numbers
+    /// (business-scoped user ids) are kept as they are.
+    pub fn parse_user_input(raw: &str) -> Option<WaId> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.len() > 128 {
+            return None;
+        }
+        let phone_like = trimmed
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.'));
+        if phone_like {
+            let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+            if (6..=20).contains(&digits.len()) {
+                return Some(WaId(digits));
+            }
+            return None;
+        }
+        if trimmed
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'))
+        {
+            return Some(WaId(trimmed.to_string()));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_input_normalises_phone_numbers_to_digits() {
+        assert_eq!(
+            WaId::parse_user_input("+44 7700 900123").unwrap().as_str(),
+            "447700900123"
+        );
+        assert_eq!(
+            WaId::parse_user_input("15551234567").unwrap().as_str(),
+            "15551234567"
+        );
+        assert_eq!(
+            WaId::parse_user_input("US.123abc").unwrap().as_str(),
+            "US.123abc"
+        );
+    }
+
+    #[test]
+    fn user_input_rejects_garbage() {
+        assert!(WaId::parse_user_input("").is_none());
+        assert!(WaId::parse_user_input("12").is_none());
+        assert!(WaId::parse_user_input("a/b").is_none());
+        assert!(WaId::parse_user_input(&"9".repeat(200)).is_none());
+    }
+}

@@ -1,0 +1,139 @@
+//! Every KV key is built here. No key holds a phone number, wa_id or message id: contacts and
+//! messages appear as keyed hashes (HMAC with `CONTACT_KEY_SECRET`), so a KV listing or a leaked
+//! key dump reveals nobody. (`wamid`s are base64 of the sender's number, so they are hashed too.)
+//!
+//! Layout: everything personal about a contact lives under `c:{contact}:`, so erasure is one
+//! prefix; the consent suppression record lives apart (`consent:{contact}`) and survives it.
+
+use crate::ids::{MessageId, WaId};
+use crate::signature::hmac_sha256;
+
+/// 16 bytes of HMAC: collision-free in practice, short enough to keep keys far under 512 B.
+const HASH_BYTES: usize = 16;
+
+pub struct KeyScheme {
+    secret: Vec<u8>,
+}
+
+/// A contact's pseudonymous key (hex), safe to show in logs and keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContactKey(pub String);
+
+/// A message id's keyed hash (hex).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageKey(pub String);
+
+impl KeyScheme {
+    pub fn new(contact_key_secret: &str) -> KeyScheme {
+        KeyScheme {
+            secret: contact_key_secret.as_bytes().to_vec(),
+        }
+    }
+
+    fn hash(&self, domain: &str, value: &str) -> String {
+        let mac = hmac_sha256(&self.secret, format!("{domain}\0{value}").as_bytes());
+        hex::encode(mac.get(..HASH_BYTES).unwrap_or(&mac))
+    }
+
+    pub fn contact(&self, wa_id: &WaId) -> ContactKey {
+        ContactKey(self.hash("contact", wa_id.as_str()))
+    }
+
+    pub fn message(&self, id: &MessageId) -> MessageKey {
+        MessageKey(self.hash("message", id.as_str()))
+    }
+
+    /// For events without a message id (user_preferences, account signals): a stable hash of
+    /// their identifying parts, so redeliveries land on the same key.
+    pub fn event(&self, parts: &[&str]) -> String {
+        self.hash("event", &parts.join("\0"))
+    }
+}
+
+pub fn contact_prefix(c: &ContactKey) -> String {
+    format!("c:{}:", c.0)
+}
+
+pub fn message_record(c: &ContactKey, m: &MessageKey) -> String {
+    format!("c:{}:m:{}", c.0, m.0)
+}
+
+/// One key per (message, status): statuses never overwrite each other, so an out-of-order
+/// `delivered` cannot replace `read`, and a duplicate rewrites the same key with the same value.
+pub fn status_record(c: &ContactKey, m: &MessageKey, status: &str) -> String {
+    let status: String = status
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(32)
+        .collect();
+    format!("c:{}:s:{}:{}", c.0, m.0, status)
+}
+
+pub fn dedupe_message(m: &MessageKey) -> String {
+    format!("d:m:{}", m.0)
+}
+
+pub fn consent(c: &ContactKey) -> String {
+    format!("consent:{}", c.0)
+}
+
+pub const ACCOUNT_PREFIX: &str = "a:";
+
+/// Account signals: `kind` is one of the fixed names in `ingest`, `id` a hash or Meta's id.
+pub fn account_signal(kind: &str, id: &str) -> String {
+    format!("{ACCOUNT_PREFIX}{kind}:{id}")
+}
+
+/// Parsed back from a listed key under `c:{contact}:`.
+pub enum ContactKeyKind<'a> {
+    Message(&'a str),
+    Status { message: &'a str, status: &'a str },
+    Other,
+}
+
+pub fn classify_contact_key<'a>(prefix: &str, key: &'a str) -> ContactKeyKind<'a> {
+    let Some(rest) = key.strip_prefix(prefix) else {
+        return ContactKeyKind::Other;
+    };
+    if let Some(m) = rest.strip_prefix("m:") {
+        return ContactKeyKind::Message(m);
+    }
+    if let Some((message, status)) = rest.strip_prefix("s:").and_then(|s| s.split_once(':')) {
+        return ContactKeyKind::Status { message, status };
+    }
+    ContactKeyKind::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_hold_no_identifiers() {
+        let keys = KeyScheme::new("secret");
+        let wa = WaId::new("15551234567");
+        let id = MessageId::new("wamid.HBgLMTU1NTEyMzQ1NjcVAgASGBQzQTdBRjA=");
+        let c = keys.contact(&wa);
+        let m = keys.message(&id);
+        for key in [
+            message_record(&c, &m),
+            status_record(&c, &m, "read"),
+            dedupe_message(&m),
+            consent(&c),
+        ] {
+            assert!(!key.contains("15551234567"), "{key}");
+            assert!(!key.contains("wamid"), "{key}");
+            assert!(key.len() < 512);
+        }
+        assert_ne!(keys.contact(&wa), KeyScheme::new("other").contact(&wa));
+        assert_eq!(keys.contact(&wa), KeyScheme::new("secret").contact(&wa));
+    }
+
+    #[test]
+    fn status_names_are_sanitised() {
+        let keys = KeyScheme::new("s");
+        let c = keys.contact(&WaId::new("1"));
+        let m = keys.message(&MessageId::new("x"));
+        assert!(status_record(&c, &m, "we:ird/status").ends_with(":weirdstatus"));
+    }
+}

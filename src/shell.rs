@@ -1,0 +1,300 @@
+//! The only module that names `worker`: reads the request, env and clock, calls the core,
+//! executes its plan against KV and fetch, and maps replies to HTTP responses.
+
+use crate::app::{self, AppRequest, Reply, Route};
+use crate::config::Config;
+use crate::consent::Keywords;
+use crate::graph;
+use crate::ingest::{Ctx, Outbound};
+use crate::keys::KeyScheme;
+use crate::kv::{Kv, KvError, ListPage, ListedKey};
+use crate::signature::SIGNATURE_HEADER;
+use crate::time::UnixTime;
+use futures_util::StreamExt;
+use worker::wasm_bindgen::JsValue;
+use worker::{event, Context, Env, Fetch, Headers, Method, Request, RequestInit, Response};
+
+pub const KV_BINDING: &str = "WHATSAPP_KV";
+/// KV allows one write per second per key; one retry after this long rides out a 429.
+const KV_RATE_LIMIT_BACKOFF_MS: u64 = 1100;
+/// Bulk reads take at most this many keys per KV operation.
+const KV_BULK_GET: usize = 100;
+
+#[event(fetch)]
+pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    console_error_panic_hook::set_once();
+    let method = req.method().to_string();
+    let route = app::route(&method, &req.path());
+    if let Some(reply) = app::not_routed(&route) {
+        return respond(&route, reply);
+    }
+    let body = match route.body_limit() {
+        Some(limit) => match read_capped(&mut req, limit).await {
+            Ok(body) => body,
+            Err(reply) => return respond(&route, reply),
+        },
+        None => Vec::new(),
+    };
+    let config = load_config(&env);
+    let query = req
+        .url()
+        .map(|u| {
+            u.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let headers = req.headers();
+    let app_request = AppRequest {
+        route: route.clone(),
+        query,
+        signature: headers.get(SIGNATURE_HEADER).ok().flatten(),
+        authorization: headers.get("authorization").ok().flatten(),
+        body,
+    };
+    let kv = WorkerKv(env.kv(KV_BINDING).ok());
+    if kv.0.is_none() && route != Route::Health {
+        return respond(
+            &route,
+            app::config_error(&crate::config::ConfigError::Missing(KV_BINDING)),
+        );
+    }
+    let (reply, outbox) = app::handle(app_request, &config, &kv, now()).await;
+    if !outbox.is_empty() {
+        ctx.wait_until(send_all(env, config, outbox));
+    }
+    respond(&route, reply)
+}
+
+fn now() -> UnixTime {
+    UnixTime::from_millis(worker::Date::now().as_millis() as f64)
+}
+
+fn load_config(env: &Env) -> Config {
+    Config::from_lookup(|name| {
+        env.secret(name)
+            .ok()
+            .map(|s| s.to_string())
+            .or_else(|| env.var(name).ok().map(|v| v.to_string()))
+    })
+}
+
+/// Reads at most `limit` bytes: refuses on Content-Length first, then while streaming.
+async fn read_capped(req: &mut Request, limit: usize) -> Result<Vec<u8>, Reply> {
+    let too_large = || {
+        Reply::error(
+            413,
+            "payload_too_large",
+            "body is larger than this endpoint accepts",
+        )
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    let Ok(mut stream) = req.stream() else {
+        return Ok(body);
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|_| Reply::error(400, "bad_body", "the request body could not be read"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn respond(route: &Route, reply: Reply) -> worker::Result<Response> {
+    if let Some(line) = &reply.log {
+        worker::console_log!("{:?} -> {}: {}", route_name(route), reply.status, line);
+    }
+    let headers = Headers::new();
+    headers.set("content-type", reply.content_type)?;
+    headers.set("x-content-type-options", "nosniff")?;
+    headers.set("cache-control", "no-store")?;
+    if let Some(allow) = reply.allow {
+        headers.set("allow", allow)?;
+    }
+    Ok(Response::ok(reply.body)?
+        .with_status(reply.status)
+        .with_headers(headers))
+}
+
+/// The route without its path parameter, which is personal data.
+fn route_name(route: &Route) -> &'static str {
+    match route {
+        Route::Health => "healthz",
+        Route::WebhookVerify => "webhook handshake",
+        Route::WebhookDelivery => "webhook delivery",
+        Route::ContactMessages(_) => "contact messages",
+        Route::EraseContact(_) => "erase contact",
+        Route::GetConsent(_) | Route::PutConsent(_) => "consent",
+        Route::ConsentCheck => "consent check",
+        Route::Account => "account",
+        Route::MethodNotAllowed(_) | Route::NotFound => "unrouted",
+    }
+}
+
+/// Sends what the core decided, after the response, and records each result.
+async fn send_all(env: Env, config: Config, outbox: Vec<Outbound>) {
+    let (Some(token), Some(contact_secret)) = (
+        config
+            .secret(crate::config::Secret::AccessToken)
+            .map(str::to_string),
+        config
+            .secret(crate::config::Secret::ContactKeySecret)
+            .map(str::to_string),
+    ) else {
+        worker::console_error!(
+            "not sending {} message(s): WHATSAPP_ACCESS_TOKEN is not set",
+            outbox.len()
+        );
+        return;
+    };
+    let kv = WorkerKv(env.kv(KV_BINDING).ok());
+    let keys = KeyScheme::new(&contact_secret);
+    let keywords = Keywords::default();
+    for outbound in &outbox {
+        let url = graph::messages_url(&config, &outbound.phone_number_id);
+        let body =
+            graph::text_body(&outbound.to, &outbound.text, outbound.reply_to.as_ref()).to_string();
+        let result = match post_json(&url, &token, &body).await {
+            Ok((status, text)) => graph::parse_send_response(status, &text),
+            Err(_) => Err(graph::GraphError {
+                http_status: 0,
+                code: None,
+                title: Some("network error".into()),
+            }),
+        };
+        let ctx = Ctx::new(&kv, &keys, &config, &keywords, now());
+        match crate::deliver::record_result(&ctx, outbound, result).await {
+            Ok(line) => worker::console_log!("{line}"),
+            Err(e) => worker::console_error!("recording a send failed: {e:?}"),
+        }
+    }
+}
+
+async fn post_json(url: &str, token: &str, body: &str) -> worker::Result<(u16, String)> {
+    let headers = Headers::new();
+    headers.set("authorization", &format!("Bearer {token}"))?;
+    headers.set("content-type", "application/json")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(JsValue::from_str(body)));
+    let request = Request::new_with_init(url, &init)?;
+    let mut response = Fetch::Request(request).send().await?;
+    let status = response.status_code();
+    Ok((status, response.text().await.unwrap_or_default()))
+}
+
+/// Workers KV behind the core's `Kv` trait. `None` when the binding is missing.
+struct WorkerKv(Option<worker::kv::KvStore>);
+
+fn kv_error(e: worker::kv::KvError) -> KvError {
+    let text = e.to_string();
+    if text.contains("429") || text.contains("Too Many Requests") {
+        KvError::RateLimited
+    } else {
+        KvError::Unavailable(text.chars().take(200).collect())
+    }
+}
+
+impl WorkerKv {
+    fn store(&self) -> Result<&worker::kv::KvStore, KvError> {
+        self.0
+            .as_ref()
+            .ok_or_else(|| KvError::Unavailable(format!("{KV_BINDING} is not bound")))
+    }
+
+    async fn put_once(
+        &self,
+        key: &str,
+        value: &str,
+        expires: Option<UnixTime>,
+        metadata: Option<&serde_json::Value>,
+    ) -> Result<(), KvError> {
+        let mut builder = self.store()?.put(key, value).map_err(kv_error)?;
+        if let Some(at) = expires {
+            builder = builder.expiration(at.0);
+        }
+        if let Some(meta) = metadata {
+            builder = builder.metadata(meta).map_err(kv_error)?;
+        }
+        builder.execute().await.map_err(kv_error)
+    }
+}
+
+impl Kv for WorkerKv {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        self.store()?.get(key).text().await.map_err(kv_error)
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        expires: Option<UnixTime>,
+        metadata: Option<serde_json::Value>,
+    ) -> Result<(), KvError> {
+        match self.put_once(key, value, expires, metadata.as_ref()).await {
+            Err(KvError::RateLimited) => {
+                worker::Delay::from(std::time::Duration::from_millis(KV_RATE_LIMIT_BACKOFF_MS))
+                    .await;
+                self.put_once(key, value, expires, metadata.as_ref()).await
+            }
+            other => other,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.store()?.delete(key).await.map_err(kv_error)
+    }
+
+    async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
+        let mut builder = self.store()?.list().prefix(prefix.to_string());
+        if let Some(c) = cursor {
+            builder = builder.cursor(c);
+        }
+        let page = builder.execute().await.map_err(kv_error)?;
+        let keys = page
+            .keys
+            .into_iter()
+            .map(|k| ListedKey {
+                name: k.name,
+                expiration: k.expiration,
+                metadata: k.metadata,
+            })
+            .collect();
+        Ok(ListPage {
+            keys,
+            cursor: if page.list_complete {
+                None
+            } else {
+                page.cursor
+            },
+        })
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, KvError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(KV_BULK_GET) {
+            let found = self
+                .store()?
+                .get_bulk(chunk)
+                .text()
+                .await
+                .map_err(kv_error)?;
+            out.extend(chunk.iter().map(|k| found.get(k).cloned().flatten()));
+        }
+        Ok(out)
+    }
+}

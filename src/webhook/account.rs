@@ -1,0 +1,104 @@
+//! Account-level fields: templates, quality, account updates and alerts, and Meta's own
+//! marketing opt-out (`user_preferences`).
+
+use super::lenient::open_enum;
+use crate::ids::WaId;
+use crate::time::{deserialize_meta_time, UnixTime};
+use serde::Deserialize;
+
+open_enum!(
+    /// `user_preferences[].value`.
+    PreferenceValue { Stop = "stop", Resume = "resume" }
+);
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct UserPreference {
+    pub wa_id: Option<WaId>,
+    pub user_id: Option<WaId>,
+    pub category: Option<String>,
+    pub value: Option<PreferenceValue>,
+    #[serde(default, deserialize_with = "deserialize_meta_time")]
+    pub timestamp: Option<UnixTime>,
+}
+
+impl UserPreference {
+    pub fn contact(&self) -> Option<&WaId> {
+        self.wa_id.as_ref().or(self.user_id.as_ref())
+    }
+}
+
+/// `message_template_status_update`: APPROVED, REJECTED, PAUSED, DISABLED, … kept as text
+/// because Meta adds events over time.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct TemplateStatusUpdate {
+    pub event: Option<String>,
+    pub message_template_id: Option<serde_json::Number>,
+    pub message_template_name: Option<String>,
+    pub message_template_language: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct TemplateQualityUpdate {
+    pub previous_quality_score: Option<String>,
+    pub new_quality_score: Option<String>,
+    pub message_template_id: Option<serde_json::Number>,
+    pub message_template_name: Option<String>,
+    pub message_template_language: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct PhoneQualityUpdate {
+    pub display_phone_number: Option<String>,
+    /// FLAGGED, UNFLAGGED, DOWNGRADE, UPGRADE, …
+    pub event: Option<String>,
+    /// The messaging limit tier, e.g. TIER_1K.
+    pub current_limit: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct BanInfo {
+    pub waba_ban_state: Option<String>,
+    pub waba_ban_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct ViolationInfo {
+    pub violation_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct AccountUpdate {
+    pub phone_number: Option<String>,
+    pub event: Option<String>,
+    pub ban_info: Option<BanInfo>,
+    pub violation_info: Option<ViolationInfo>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct AlertInfo {
+    pub alert_severity: Option<String>,
+    pub alert_status: Option<String>,
+    pub alert_type: Option<String>,
+    pub alert_description: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct AccountAlert {
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub alert_info: Option<AlertInfo>,
+}
+
+open_enum!(
+    /// `changes[].field`.
+    Field {
+        Messages = "messages",
+        UserPreferences = "user_preferences",
+        TemplateStatus = "message_template_status_update",
+        TemplateQuality = "message_template_quality_update",
+        PhoneQuality = "phone_number_quality_update",
+        AccountUpdate = "account_update",
+        AccountAlerts = "account_alerts",
+    }
+);
