@@ -115,8 +115,9 @@ async fn history<K: Kv>(
             }
             ContactKeyKind::Status { message, .. } => {
                 let e = by_message.entry(message).or_insert((t, None, Vec::new()));
+                // A message known only from statuses sorts by its first status.
                 if e.1.is_none() {
-                    e.0 = e.0.min(t).max(if e.0 == 0 { t } else { 0 });
+                    e.0 = e.0.min(t);
                 }
                 e.2.push(&key.name);
             }
@@ -124,7 +125,7 @@ async fn history<K: Kv>(
         }
     }
     let mut ordered: Vec<_> = by_message.into_values().collect();
-    ordered.sort_by(|a, b| b.0.cmp(&a.0));
+    ordered.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     let total = ordered.len();
     let page: Vec<_> = ordered.into_iter().skip(offset).take(limit).collect();
     let wanted: Vec<String> = page

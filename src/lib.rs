@@ -3,6 +3,9 @@
 //! Everything that decides is plain Rust tested natively; only `shell` (wasm32) touches the
 //! Workers runtime. Verify → parse → decide → act, each with its own error type.
 
+// Tests may index and unwrap: a panic there is a failed assertion, not a crash in production.
+#![cfg_attr(test, allow(clippy::indexing_slicing, clippy::unwrap_used))]
+
 pub mod admin;
 pub mod app;
 pub mod config;
@@ -33,3 +36,6 @@ pub fn secret_eq(presented: &str, expected: &str) -> bool {
     let b = signature::hmac_sha256(b"wa-edge token compare", expected.as_bytes());
     a.ct_eq(&b).into()
 }
+
+#[cfg(test)]
+mod tests;

@@ -92,7 +92,8 @@ pub enum Event {
     Message {
         phone_number_id: Option<PhoneNumberId>,
         profile_name: Option<String>,
-        message: Message,
+        /// Boxed: a message is far larger than the other events.
+        message: Box<Message>,
     },
     Status {
         phone_number_id: Option<PhoneNumberId>,
@@ -272,7 +273,7 @@ fn flatten_messages(v: MessagesValue, field: &str, at: Option<UnixTime>, out: &m
             Item::Ok(message) => Event::Message {
                 phone_number_id: phone_number_id.clone(),
                 profile_name: profile_of(message.sender()),
-                message,
+                message: Box::new(message),
             },
             Item::Invalid(reason) => Event::Invalid {
                 field: format!("{field}.messages"),

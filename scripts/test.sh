@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `npm test`: every test. Installs what is missing (tools into .tools/, npm packages), then runs
+# the native unit tests and the end-to-end tests against the real worker in workerd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/tools.sh
+export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false
+echo "== unit tests (native)"
+cargo test --lib
+echo "== end-to-end tests (workerd + local KV + fake Graph API on 127.0.0.1)"
+# One at a time: tests compare KV listings before and after, and share one worker.
+cargo test --test e2e -- --test-threads=1

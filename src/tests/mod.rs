@@ -1,0 +1,4 @@
+//! Native tests across modules: every fixture, and the whole request path over `MemoryKv`.
+
+mod fixtures;
+mod pipeline;

@@ -1,0 +1,302 @@
+//! The consent engine through the real worker: confirmations reach the fake Graph API once.
+
+use crate::harness::*;
+use serde_json::json;
+
+fn say(w: &Worker, wa: &str, text: &str) -> String {
+    let id = message_id();
+    let r = w.deliver(&messages_delivery(
+        wa,
+        "Ana",
+        &[text_message(wa, &id, now(), text)],
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    id
+}
+
+fn consent(w: &Worker, wa: &str) -> serde_json::Value {
+    let r = w.admin("GET", &format!("/v1/contacts/{wa}/consent"), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+fn recorded_action(w: &Worker, wa: &str, id: &str) -> Option<String> {
+    let h = w
+        .admin(
+            "GET",
+            &format!("/v1/contacts/{wa}/messages?limit=100"),
+            None,
+        )
+        .json();
+    h["messages"]
+        .as_array()?
+        .iter()
+        .find(|m| m["id"] == id)
+        .and_then(|m| m["action"].as_str().map(str::to_string))
+}
+
+#[test]
+fn stop_sends_exactly_one_confirmation_then_silence_until_start() {
+    let w = worker();
+    let wa = contact();
+    let stop = say(w, &wa, "STOP");
+    let sent = w.graph.wait_for(&wa, 1);
+    assert_eq!(sent.len(), 1);
+    let confirmation = &sent[0];
+    assert_eq!(confirmation.method, "POST");
+    assert_eq!(
+        confirmation.path,
+        format!("/v24.0/{PHONE_NUMBER_ID}/messages")
+    );
+    assert_eq!(
+        confirmation.authorization.as_deref(),
+        Some(format!("Bearer {ACCESS_TOKEN}").as_str())
+    );
+    assert_eq!(confirmation.body["type"], "text");
+    assert_eq!(confirmation.body["context"]["message_id"], stop.as_str());
+    let text = confirmation.body["text"]["body"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.contains("START"),
+        "the confirmation says how to opt back in: {text}"
+    );
+    assert_eq!(consent(w, &wa)["status"], "opted_out");
+
+    // A second STOP and an ordinary message: recorded, nothing sent.
+    let again = say(w, &wa, "stop please!!");
+    let chat = say(w, &wa, "hello?");
+    assert_eq!(
+        recorded_action(w, &wa, &again).as_deref(),
+        Some("opted_out")
+    );
+    assert_eq!(recorded_action(w, &wa, &chat), None);
+    // HELP is still answered; once it arrives, everything sent before it has arrived too.
+    say(w, &wa, "HELP");
+    let sent = w.graph.wait_for(&wa, 2);
+    assert_eq!(
+        sent.len(),
+        2,
+        "only the confirmation and the help text: {sent:?}"
+    );
+    assert!(sent[1].body["text"]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("555-0100"));
+
+    say(w, &wa, "START");
+    let sent = w.graph.wait_for(&wa, 3);
+    assert_eq!(sent.len(), 3);
+    assert!(sent[2].body["text"]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("subscribed"));
+    assert_eq!(consent(w, &wa)["status"], "opted_in");
+    // The confirmation is part of the contact's history once Meta accepted it.
+    let deadline = std::time::Instant::now() + SETTLE;
+    loop {
+        let h = w
+            .admin(
+                "GET",
+                &format!("/v1/contacts/{wa}/messages?limit=100"),
+                None,
+            )
+            .json();
+        let outbound = h["messages"]
+            .as_array()
+            .map(|m| m.iter().filter(|m| m["direction"] == "outbound").count())
+            .unwrap_or(0);
+        if outbound == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "outbound messages recorded: {outbound}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn localised_and_led_keywords_opt_out_but_conversation_does_not() {
+    let w = worker();
+    for text in [
+        "Parar",
+        "ARRÊT",
+        "abmelden",
+        "🛑 stop 🛑",
+        "unsubscribe me please",
+    ] {
+        let wa = contact();
+        say(w, &wa, text);
+        assert_eq!(consent(w, &wa)["status"], "opted_out", "{text}");
+        assert_eq!(w.graph.wait_for(&wa, 1).len(), 1, "{text}");
+    }
+    let wa = contact();
+    let id = say(w, &wa, "I'll stop by the store later");
+    assert_eq!(consent(w, &wa)["status"], "unknown");
+    assert_eq!(recorded_action(w, &wa, &id), None);
+}
+
+#[test]
+fn stop_promotions_button_and_user_preferences_record_marketing_opt_outs() {
+    let w = worker();
+    let wa = contact();
+    let button = json!({"from":wa,"id":message_id(),"timestamp":now().to_string(),"type":"button",
+        "button":{"payload":"Stop promotions","text":"Stop promotions"},"context":{"from":"15550009999","id":"wamid.TEMPLATE"}});
+    assert_eq!(
+        w.deliver(&messages_delivery(&wa, "Ana", &[button])).status,
+        200
+    );
+    let c = consent(w, &wa);
+    assert_eq!(
+        (
+            c["status"].as_str(),
+            c["scope"].as_str(),
+            c["history"][0]["source"].as_str()
+        ),
+        (Some("opted_out"), Some("marketing"), Some("button"))
+    );
+
+    let other = contact();
+    let prefs = |value: &str, at: u64| {
+        json!({"object":"whatsapp_business_account","entry":[{"id":"WABA1","changes":[{"field":"user_preferences","value":{
+            "messaging_product":"whatsapp","metadata":{"phone_number_id":PHONE_NUMBER_ID},
+            "user_preferences":[{"wa_id":other,"detail":"d","category":"marketing_messages","value":value,"timestamp":at}]}}]}]})
+        .to_string()
+    };
+    let t = now();
+    assert_eq!(w.deliver(&prefs("stop", t)).status, 200);
+    let c = consent(w, &other);
+    assert_eq!(
+        (c["status"].as_str(), c["scope"].as_str()),
+        (Some("opted_out"), Some("marketing"))
+    );
+    assert_eq!(c["history"][0]["source"], "user_preferences");
+    let check = w
+        .admin(
+            "POST",
+            "/v1/consent/check",
+            Some(&json!({ "wa_ids": [other.clone()] }).to_string()),
+        )
+        .json();
+    assert_eq!(
+        (
+            check["results"][0]["can_message"].as_bool(),
+            check["results"][0]["can_market"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    assert_eq!(w.deliver(&prefs("resume", t + 1)).status, 200);
+    assert_eq!(consent(w, &other)["status"], "opted_in");
+    // Neither path sends anything: Meta confirms its own controls.
+    assert!(w.graph.requests_to(&wa).is_empty() && w.graph.requests_to(&other).is_empty());
+}
+
+#[test]
+fn an_older_start_replayed_after_a_newer_stop_changes_nothing() {
+    let w = worker();
+    let wa = contact();
+    let t = now();
+    let start = messages_delivery(
+        &wa,
+        "Ana",
+        &[text_message(&wa, &message_id(), t - 60, "START")],
+    );
+    let stop = messages_delivery(&wa, "Ana", &[text_message(&wa, &message_id(), t, "STOP")]);
+    assert_eq!(w.deliver(&stop).status, 200);
+    assert_eq!(w.deliver(&start).status, 200);
+    let c = consent(w, &wa);
+    assert_eq!(c["status"], "opted_out");
+    assert_eq!(c["history"].as_array().map(Vec::len), Some(2));
+    assert_eq!(c["history"][0]["applied"], false);
+    // One opt-out confirmation, no opt-in confirmation.
+    let sent = w.graph.wait_for(&wa, 1);
+    assert_eq!(sent.len(), 1);
+}
+
+#[test]
+fn erasure_keeps_the_suppression_and_the_bulk_check_sees_it() {
+    let w = worker();
+    let wa = contact();
+    let fine = contact();
+    say(w, &wa, "my card ends 4242");
+    say(w, &wa, "STOP");
+    let r = w
+        .admin("DELETE", &format!("/v1/contacts/{wa}"), None)
+        .json();
+    assert_eq!(r["suppression_kept"], true);
+    let c = consent(w, &wa);
+    assert_eq!(c["status"], "opted_out");
+    assert!(!c.to_string().contains("4242") && !c.to_string().contains("Ana"));
+    let ids: Vec<String> = std::iter::once(wa.clone())
+        .chain(std::iter::once(fine.clone()))
+        .chain((0..250).map(|_| contact()))
+        .collect();
+    let check = w.admin(
+        "POST",
+        "/v1/consent/check",
+        Some(&json!({ "wa_ids": ids }).to_string()),
+    );
+    assert_eq!(check.status, 200, "{}", check.body);
+    let results = check.json()["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(results.len(), 252);
+    assert_eq!(
+        (
+            results[0]["can_message"].as_bool(),
+            results[0]["can_market"].as_bool()
+        ),
+        (Some(false), Some(false))
+    );
+    assert!(results[1..]
+        .iter()
+        .all(|r| r["can_message"] == true && r["can_market"] == true));
+}
+
+#[test]
+fn admin_records_consent_given_off_whatsapp() {
+    let w = worker();
+    let wa = contact();
+    let body = json!({"status":"opted_in","scope":"all","evidence":"website checkbox, order 1234"})
+        .to_string();
+    let r = w.admin("PUT", &format!("/v1/contacts/{wa}/consent"), Some(&body));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c = consent(w, &wa);
+    assert_eq!(c["status"], "opted_in");
+    assert_eq!(c["history"][0]["source"], "admin");
+    assert_eq!(c["history"][0]["evidence"], "website checkbox, order 1234");
+    let bad = w.admin(
+        "PUT",
+        &format!("/v1/contacts/{wa}/consent"),
+        Some(r#"{"status":"maybe"}"#),
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["error"], "invalid_body");
+}
+
+#[test]
+fn a_131050_answer_to_a_send_records_a_marketing_opt_out() {
+    let w = worker();
+    let wa = contact();
+    w.graph.script(&wa, &[(400, r#"{"error":{"message":"This message was not delivered to maintain healthy ecosystem engagement.","type":"OAuthException","code":131050}}"#)]);
+    say(w, &wa, "HELP");
+    assert_eq!(w.graph.wait_for(&wa, 1).len(), 1);
+    // The refusal is recorded after the response; wait (bounded) for the ledger to show it.
+    let deadline = std::time::Instant::now() + SETTLE;
+    loop {
+        let c = consent(w, &wa);
+        if c["status"] == "opted_out" {
+            assert_eq!(c["scope"], "marketing");
+            assert_eq!(c["history"][0]["source"], "send_error");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no opt-out recorded: {c}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

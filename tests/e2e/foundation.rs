@@ -1,0 +1,196 @@
+//! Handshake, signatures and routing through the real worker.
+
+use crate::harness::*;
+
+#[test]
+fn handshake_echoes_the_challenge_as_plain_text() {
+    let w = worker();
+    let r = w.get(&format!(
+        "/webhook?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={VERIFY_TOKEN}"
+    ));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, "1158201444");
+    assert!(r
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("text/plain"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+}
+
+#[test]
+fn handshake_refuses_wrong_token_mode_and_bad_challenge() {
+    let w = worker();
+    assert_eq!(
+        w.get("/webhook?hub.mode=subscribe&hub.challenge=1&hub.verify_token=wrong")
+            .status,
+        403
+    );
+    assert_eq!(
+        w.get(&format!(
+            "/webhook?hub.mode=unsubscribe&hub.challenge=1&hub.verify_token={VERIFY_TOKEN}"
+        ))
+        .status,
+        403
+    );
+    assert_eq!(
+        w.get(&format!(
+            "/webhook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}"
+        ))
+        .status,
+        400
+    );
+    let long = "9".repeat(300);
+    let r = w.get(&format!(
+        "/webhook?hub.mode=subscribe&hub.challenge={long}&hub.verify_token={VERIFY_TOKEN}"
+    ));
+    assert_eq!(r.status, 400);
+    assert!(!r.body.contains(&long), "the challenge must not be echoed");
+}
+
+fn delivery_with(wa: &str, id: &str, body: &str) -> String {
+    messages_delivery(wa, "Zoë", &[text_message(wa, id, now(), body)])
+}
+
+#[test]
+fn signature_missing_malformed_and_forged_are_rejected_without_storing() {
+    let w = worker();
+    let wa = contact();
+    let body = delivery_with(&wa, &message_id(), "forged hello");
+    let good = wa_edge::signature::sign(APP_SECRET.as_bytes(), body.as_bytes());
+    let forged = wa_edge::signature::sign(b"not-the-secret", body.as_bytes());
+    let upper = good.to_uppercase().replace("SHA256=", "sha256=");
+    let short = good[..good.len() - 2].to_string();
+    let cases: [(Option<&str>, u16); 4] = [
+        (None, 401),
+        (Some(&forged), 403),
+        (Some(&upper), 403),
+        (Some(&short), 403),
+    ];
+    for (header, status) in cases {
+        let headers: Vec<(&str, &str)> = header
+            .map(|h| vec![("X-Hub-Signature-256", h)])
+            .unwrap_or_default();
+        let r = w.send("POST", "/webhook", &headers, body.as_bytes());
+        assert_eq!(r.status, status, "{header:?}");
+        assert!(!r.body.contains("forged hello") && !r.body.contains(&wa));
+    }
+    let history = w
+        .admin("GET", &format!("/v1/contacts/{wa}/messages"), None)
+        .json();
+    assert_eq!(
+        history["messages"].as_array().map(Vec::len),
+        Some(0),
+        "nothing stored from rejected deliveries"
+    );
+}
+
+#[test]
+fn escaped_unicode_body_verifies_over_raw_bytes() {
+    let w = worker();
+    let wa = contact();
+    let id = message_id();
+    // Meta escapes "/", "@" and non-ASCII: the signature covers these exact bytes.
+    let body = delivery_with(&wa, &id, "PLACEHOLDER")
+        .replace("PLACEHOLDER", r"caf\u00e9 \/ me\u0040example.com");
+    assert!(body.contains(r"\u00e9"));
+    let r = w.deliver(&body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let history = w
+        .admin("GET", &format!("/v1/contacts/{wa}/messages"), None)
+        .json();
+    assert_eq!(history["messages"][0]["text"], "café / me@example.com");
+}
+
+#[test]
+fn previous_secret_is_accepted_during_rotation() {
+    let w = worker();
+    let wa = contact();
+    let body = delivery_with(&wa, &message_id(), "rotated");
+    let signature = wa_edge::signature::sign(PREVIOUS_SECRET.as_bytes(), body.as_bytes());
+    let r = w.send(
+        "POST",
+        "/webhook",
+        &[("X-Hub-Signature-256", &signature)],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    let history = w
+        .admin("GET", &format!("/v1/contacts/{wa}/messages"), None)
+        .json();
+    assert_eq!(history["messages"][0]["text"], "rotated");
+}
+
+#[test]
+fn signed_garbage_and_unknown_payloads_are_acknowledged_and_not_stored() {
+    let w = worker();
+    let names = |w: &Worker| {
+        w.kv_keys()
+            .into_iter()
+            .map(|k| k.name)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let before = names(w);
+    let unknown_field = r#"{"object":"whatsapp_business_account","entry":[{"id":"1","time":1,"changes":[{"field":"brand_new_field","value":{"x":1}}]}]}"#;
+    for body in [
+        "not json at all",
+        "[1,2,3]",
+        r#"{"object":"page","entry":[]}"#,
+        unknown_field,
+    ] {
+        let r = w.deliver(body);
+        assert_eq!(r.status, 200, "{body}");
+    }
+    // The e2e binary runs one test at a time, so the key set must be exactly as it was.
+    assert_eq!(
+        names(w),
+        before,
+        "unparseable or unknown payloads store nothing"
+    );
+}
+
+#[test]
+fn oversized_body_is_refused_with_413() {
+    let w = worker();
+    let body = vec![b' '; 3 * 1024 * 1024 + 1];
+    let r = w.send(
+        "POST",
+        "/webhook",
+        &[("X-Hub-Signature-256", "sha256=00")],
+        &body,
+    );
+    assert_eq!(r.status, 413);
+}
+
+#[test]
+fn routing_answers_404_and_405_and_health_reports_settings() {
+    let w = worker();
+    assert_eq!(w.get("/nope").status, 404);
+    let r = w.send("PUT", "/webhook", &[], b"");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    let health = w.get("/healthz");
+    assert_eq!(health.status, 200);
+    let h = health.json();
+    assert_eq!(h["ready"], true);
+    assert_eq!(h["settings"]["WHATSAPP_APP_SECRET"], true);
+    assert!(!health.body.contains(APP_SECRET) && !health.body.contains(ADMIN_TOKEN));
+}
+
+#[test]
+fn admin_api_requires_the_bearer_token() {
+    let w = worker();
+    let wa = contact();
+    assert_eq!(
+        w.send("GET", &format!("/v1/contacts/{wa}/messages"), &[], b"")
+            .status,
+        401
+    );
+    let r = w.send(
+        "GET",
+        "/v1/account",
+        &[("Authorization", "Bearer wrong")],
+        b"",
+    );
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"], "unauthorized");
+}
