@@ -2,11 +2,13 @@
 
 use crate::app::{config_error, kv_error, AppRequest, Reply, Route};
 use crate::config::{Config, Secret};
+use crate::consent::Keywords;
 use crate::consent::{ConsentChange, ConsentRecord, ConsentStatus, Scope, Source};
 use crate::ids::WaId;
-use crate::ingest::load_consent;
+use crate::ingest::{load_consent, Ctx};
 use crate::keys::{self, classify_contact_key, ContactKeyKind, KeyScheme};
 use crate::kv::{list_all, Kv, KvError};
+use crate::outbox::Graph;
 use crate::records::{MessageRecord, StatusRecord};
 use crate::secret_eq;
 use crate::time::UnixTime;
@@ -20,7 +22,13 @@ pub const MAX_PAGE: usize = 100;
 pub const MAX_CHECK_IDS: usize = 1000;
 pub const MAX_EVIDENCE_LEN: usize = 500;
 
-pub async fn handle<K: Kv>(req: AppRequest, config: &Config, kv: &K, now: UnixTime) -> Reply {
+pub async fn handle<K: Kv, G: Graph>(
+    req: AppRequest,
+    config: &Config,
+    kv: &K,
+    graph: &G,
+    now: UnixTime,
+) -> Reply {
     let token = match config.require(Secret::AdminToken) {
         Ok(t) => t,
         Err(e) => return config_error(&e),
@@ -60,6 +68,12 @@ pub async fn handle<K: Kv>(req: AppRequest, config: &Config, kv: &K, now: UnixTi
         },
         Route::ConsentCheck => consent_check(kv, &keys, &req.body).await,
         Route::Account => account(kv).await,
+        Route::ResumeSending => crate::send_api::resume(kv).await,
+        Route::SendMessage => {
+            let keywords = Keywords::default();
+            let ctx = Ctx::new(kv, &keys, config, &keywords, now);
+            crate::send_api::handle(&ctx, graph, &req.body).await
+        }
         _ => return Reply::error(404, "not_found", "no such endpoint"),
     };
     result.unwrap_or_else(|e| kv_error(&e))
@@ -384,12 +398,16 @@ async fn account<K: Kv>(kv: &K) -> Result<Reply, KvError> {
             Some("phone_quality") => "quality",
             Some("account_update") => "account_updates",
             Some("account_alert") => "alerts",
+            Some("pause") => "paused",
+            Some("token_problem") => "token_problems",
             _ => "errors",
         };
         groups.entry(group).or_default().push(v);
     }
     let mut body = serde_json::Map::new();
     for group in [
+        "paused",
+        "token_problems",
         "quality",
         "templates",
         "template_quality",

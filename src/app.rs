@@ -5,9 +5,10 @@ use crate::admin;
 use crate::config::{Config, ConfigError, Secret};
 use crate::consent::Keywords;
 use crate::handshake::{verify_subscription, HandshakeError};
-use crate::ingest::{ingest, Ctx, Outbound};
+use crate::ingest::{ingest, Ctx};
 use crate::keys::KeyScheme;
 use crate::kv::{Kv, KvError};
+use crate::outbox::{Graph, Outbound};
 use crate::signature::{verify, SecretUsed};
 use crate::time::UnixTime;
 use crate::webhook;
@@ -30,6 +31,8 @@ pub enum Route {
     PutConsent(String),
     ConsentCheck,
     Account,
+    ResumeSending,
+    SendMessage,
     MethodNotAllowed(&'static str),
     NotFound,
 }
@@ -39,7 +42,7 @@ impl Route {
     pub fn body_limit(&self) -> Option<usize> {
         match self {
             Route::WebhookDelivery => Some(MAX_WEBHOOK_BODY),
-            Route::PutConsent(_) | Route::ConsentCheck => Some(MAX_ADMIN_BODY),
+            Route::PutConsent(_) | Route::ConsentCheck | Route::SendMessage => Some(MAX_ADMIN_BODY),
             _ => None,
         }
     }
@@ -63,6 +66,8 @@ pub fn route(method: &str, path: &str) -> Route {
             _ => Route::MethodNotAllowed("GET, POST"),
         },
         ["v1", "account"] => allow("GET", method == "GET", Route::Account),
+        ["v1", "account", "pause"] => allow("DELETE", method == "DELETE", Route::ResumeSending),
+        ["v1", "messages"] => allow("POST", method == "POST", Route::SendMessage),
         ["v1", "consent", "check"] => allow("POST", method == "POST", Route::ConsentCheck),
         ["v1", "contacts", id] => allow(
             "DELETE",
@@ -198,10 +203,11 @@ pub fn not_routed(route: &Route) -> Option<Reply> {
 }
 
 /// Handles a routed request. The outbox is sent by the shell after the response.
-pub async fn handle<K: Kv>(
+pub async fn handle<K: Kv, G: Graph>(
     req: AppRequest,
     config: &Config,
     kv: &K,
+    graph: &G,
     now: UnixTime,
 ) -> (Reply, Vec<Outbound>) {
     if let Some(reply) = not_routed(&req.route) {
@@ -211,7 +217,7 @@ pub async fn handle<K: Kv>(
         Route::Health => (health(config), Vec::new()),
         Route::WebhookVerify => (handshake(config, &req.query), Vec::new()),
         Route::WebhookDelivery => delivery(config, kv, &req, now).await,
-        _ => (admin::handle(req, config, kv, now).await, Vec::new()),
+        _ => (admin::handle(req, config, kv, graph, now).await, Vec::new()),
     }
 }
 

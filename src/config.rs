@@ -70,6 +70,19 @@ pub struct Messages {
     pub extra_help_keywords: Vec<String>,
 }
 
+/// Automatic replies: raw settings; `replies::AutoReplies` validates and uses them.
+#[derive(Debug, Clone, Default)]
+pub struct AutoReplySettings {
+    /// JSON list of rules, see README.
+    pub rules_json: Option<String>,
+    pub default_reply: Option<String>,
+    pub default_cooldown_hours: u64,
+    pub mark_as_read: bool,
+}
+
+/// "Don't over-message": the default reply goes to a contact at most once a day by default.
+pub const DEFAULT_REPLY_COOLDOWN_HOURS: u64 = 24;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     secrets: Vec<(Secret, String)>,
@@ -77,6 +90,7 @@ pub struct Config {
     pub graph_api_version: String,
     pub retention_days: u64,
     pub messages: Messages,
+    pub auto_replies: AutoReplySettings,
     /// Invalid variables, reported by /healthz and by every request that depends on them.
     pub problems: Vec<ConfigError>,
 }
@@ -139,7 +153,44 @@ impl Config {
             extra_opt_in_keywords: list("OPT_IN_KEYWORDS"),
             extra_help_keywords: list("HELP_KEYWORDS"),
         };
+        let default_cooldown_hours =
+            match get("DEFAULT_REPLY_COOLDOWN_HOURS").map(|v| v.trim().parse::<u64>()) {
+                None => DEFAULT_REPLY_COOLDOWN_HOURS,
+                Some(Ok(h)) if h <= 24 * 30 => h,
+                Some(_) => {
+                    problems.push(ConfigError::Invalid {
+                        name: "DEFAULT_REPLY_COOLDOWN_HOURS",
+                        why: "must be a whole number of hours from 0 to 720",
+                    });
+                    DEFAULT_REPLY_COOLDOWN_HOURS
+                }
+            };
+        let mark_as_read = match get("MARK_AS_READ").map(|v| v.trim().to_ascii_lowercase()) {
+            None => true,
+            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => true,
+            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => false,
+            Some(_) => {
+                problems.push(ConfigError::Invalid {
+                    name: "MARK_AS_READ",
+                    why: "must be true or false",
+                });
+                true
+            }
+        };
+        let auto_replies = AutoReplySettings {
+            rules_json: get("AUTO_REPLY_RULES"),
+            default_reply: get("DEFAULT_REPLY"),
+            default_cooldown_hours,
+            mark_as_read,
+        };
+        if let Err(why) = crate::replies::AutoReplies::from_settings(&auto_replies) {
+            problems.push(ConfigError::Invalid {
+                name: "AUTO_REPLY_RULES",
+                why,
+            });
+        }
         Config {
+            auto_replies,
             secrets,
             graph_api_base,
             graph_api_version: get("GRAPH_API_VERSION")

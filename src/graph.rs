@@ -12,18 +12,137 @@ pub fn messages_url(config: &Config, phone_number_id: &PhoneNumberId) -> String 
     )
 }
 
-pub fn text_body(to: &WaId, body: &str, reply_to: Option<&MessageId>) -> serde_json::Value {
-    let mut v = json!({
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": to.as_str(),
-        "type": "text",
-        "text": { "body": body, "preview_url": false },
-    });
-    if let (Some(id), Some(obj)) = (reply_to, v.as_object_mut()) {
-        obj.insert("context".into(), json!({ "message_id": id.as_str() }));
+/// What to send. Each kind maps to one Cloud API request shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboundBody {
+    Text {
+        body: String,
+    },
+    /// Interactive reply buttons (at most 3).
+    Buttons {
+        body: String,
+        buttons: Vec<String>,
+    },
+    /// An approved template: the only thing allowed outside the 24-hour window.
+    Template {
+        name: String,
+        language: String,
+        components: serde_json::Value,
+    },
+    /// Marks an inbound message as read (blue ticks); not a message to the contact.
+    MarkRead {
+        message_id: MessageId,
+    },
+}
+
+impl OutboundBody {
+    /// The text a support agent sees in the history.
+    pub fn summary(&self) -> String {
+        match self {
+            OutboundBody::Text { body } | OutboundBody::Buttons { body, .. } => body.clone(),
+            OutboundBody::Template { name, language, .. } => {
+                format!("template {name} ({language})")
+            }
+            OutboundBody::MarkRead { .. } => String::new(),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutboundBody::Text { .. } => "text",
+            OutboundBody::Buttons { .. } => "interactive",
+            OutboundBody::Template { .. } => "template",
+            OutboundBody::MarkRead { .. } => "read",
+        }
+    }
+}
+
+pub fn request_body(
+    to: &WaId,
+    body: &OutboundBody,
+    reply_to: Option<&MessageId>,
+) -> serde_json::Value {
+    let mut v = match body {
+        OutboundBody::MarkRead { message_id } => {
+            return json!({ "messaging_product": "whatsapp", "status": "read", "message_id": message_id.as_str() });
+        }
+        OutboundBody::Text { body } => {
+            json!({ "type": "text", "text": { "body": body, "preview_url": false } })
+        }
+        OutboundBody::Buttons { body, buttons } => {
+            let buttons: Vec<_> = buttons
+                .iter()
+                .enumerate()
+                .map(|(i, title)| json!({ "type": "reply", "reply": { "id": format!("btn{}", i + 1), "title": title } }))
+                .collect();
+            json!({ "type": "interactive", "interactive": { "type": "button", "body": { "text": body }, "action": { "buttons": buttons } } })
+        }
+        OutboundBody::Template {
+            name,
+            language,
+            components,
+        } => {
+            let mut template = json!({ "name": name, "language": { "code": language } });
+            if let (false, Some(obj)) = (components.is_null(), template.as_object_mut()) {
+                obj.insert("components".into(), components.clone());
+            }
+            json!({ "type": "template", "template": template })
+        }
+    };
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("messaging_product".into(), json!("whatsapp"));
+        obj.insert("recipient_type".into(), json!("individual"));
+        obj.insert("to".into(), json!(to.as_str()));
+        if let Some(id) = reply_to {
+            obj.insert("context".into(), json!({ "message_id": id.as_str() }));
+        }
     }
     v
+}
+
+/// What Meta's error means for us (FIELD_GUIDE §2). Also applied to errors that arrive later in
+/// status webhooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorAction {
+    /// 131047: the 24-hour window is closed. Never retried as free-form.
+    WindowClosed,
+    /// 131056: pair rate limit. Wait 1 s, then 4 s, then give up.
+    PairRateLimited,
+    /// 130429, 4, 80007: throughput or app rate limit. Back off with jitter.
+    Throttled,
+    /// 131048: spam rate limit. Stop all automatic sending from the number until a person resumes.
+    PauseNumber,
+    /// 131050: the user stopped marketing messages. Record a marketing opt-out.
+    MarketingOptOut,
+    /// 131049: per-user marketing limit. Do not retry within 24 h.
+    MarketingLimit,
+    /// 131026, 130403: undeliverable or blocked. Do not retry.
+    Undeliverable,
+    /// 190, 0, 10, 200-299: token expired or permission missing. Stop and alert.
+    AccessToken,
+    /// 1, 2, 131000, 131016, 133004, HTTP 5xx: at most one retry.
+    Transient,
+    /// No answer at all. Never retried: the send API has no idempotency key.
+    NoAnswer,
+    /// Anything else: a request Meta refuses; retrying will not help.
+    Rejected,
+}
+
+pub fn classify(code: Option<i64>, http_status: u16) -> ErrorAction {
+    match code {
+        Some(131047) => ErrorAction::WindowClosed,
+        Some(131056) => ErrorAction::PairRateLimited,
+        Some(130429) | Some(4) | Some(80007) => ErrorAction::Throttled,
+        Some(131048) => ErrorAction::PauseNumber,
+        Some(131050) => ErrorAction::MarketingOptOut,
+        Some(131049) => ErrorAction::MarketingLimit,
+        Some(131026) | Some(130403) => ErrorAction::Undeliverable,
+        Some(190) | Some(0) | Some(10) | Some(200..=299) => ErrorAction::AccessToken,
+        Some(1) | Some(2) | Some(131000) | Some(131016) | Some(133004) => ErrorAction::Transient,
+        _ if http_status == 0 => ErrorAction::NoAnswer,
+        _ if http_status >= 500 => ErrorAction::Transient,
+        _ => ErrorAction::Rejected,
+    }
 }
 
 /// A Graph API failure: Meta's error code when it sent one, else the HTTP status.
@@ -97,15 +216,71 @@ mod tests {
     }
 
     #[test]
-    fn text_body_shape() {
-        let v = text_body(
-            &WaId::new("15550001"),
-            "hi",
-            Some(&MessageId::new("wamid.in")),
-        );
+    fn request_shapes() {
+        let to = WaId::new("15550001");
+        let text = OutboundBody::Text { body: "hi".into() };
+        let v = request_body(&to, &text, Some(&MessageId::new("wamid.in")));
         assert_eq!(v["to"], "15550001");
+        assert_eq!(v["type"], "text");
         assert_eq!(v["text"]["body"], "hi");
         assert_eq!(v["context"]["message_id"], "wamid.in");
         assert_eq!(v["messaging_product"], "whatsapp");
+        let buttons = OutboundBody::Buttons {
+            body: "Pick".into(),
+            buttons: vec!["A".into(), "B".into()],
+        };
+        let b = request_body(&to, &buttons, None);
+        assert_eq!(b["interactive"]["type"], "button");
+        assert_eq!(
+            b["interactive"]["action"]["buttons"][1]["reply"]["title"],
+            "B"
+        );
+        let template = OutboundBody::Template {
+            name: "hello_world".into(),
+            language: "en_US".into(),
+            components: serde_json::Value::Null,
+        };
+        let t = request_body(&to, &template, None);
+        assert_eq!(t["template"]["language"]["code"], "en_US");
+        assert!(t["template"].get("components").is_none());
+        let read = OutboundBody::MarkRead {
+            message_id: MessageId::new("wamid.in"),
+        };
+        let r = request_body(&to, &read, None);
+        assert_eq!(
+            r,
+            json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.in"})
+        );
+    }
+
+    #[test]
+    fn error_table() {
+        use ErrorAction::*;
+        let table = [
+            (Some(131047), 400, WindowClosed),
+            (Some(131056), 400, PairRateLimited),
+            (Some(130429), 400, Throttled),
+            (Some(4), 400, Throttled),
+            (Some(80007), 400, Throttled),
+            (Some(131048), 400, PauseNumber),
+            (Some(131050), 400, MarketingOptOut),
+            (Some(131049), 400, MarketingLimit),
+            (Some(131026), 400, Undeliverable),
+            (Some(130403), 400, Undeliverable),
+            (Some(190), 401, AccessToken),
+            (Some(0), 401, AccessToken),
+            (Some(10), 403, AccessToken),
+            (Some(200), 403, AccessToken),
+            (Some(299), 403, AccessToken),
+            (Some(1), 500, Transient),
+            (Some(131000), 500, Transient),
+            (Some(133004), 503, Transient),
+            (None, 502, Transient),
+            (None, 0, NoAnswer),
+            (Some(100), 400, Rejected),
+        ];
+        for (code, status, action) in table {
+            assert_eq!(classify(code, status), action, "{code:?} {status}");
+        }
     }
 }

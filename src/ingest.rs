@@ -9,23 +9,24 @@ use crate::config::Config;
 use crate::consent::{
     Applied, ConsentChange, ConsentRecord, ConsentStatus, Intent, Keywords, Scope, Source,
 };
+use crate::contact_state::ContactState;
+use crate::graph::{classify, OutboundBody};
 use crate::ids::{MessageId, PhoneNumberId, WaId};
 use crate::keys::{self, ContactKey, KeyScheme};
 use crate::kv::{Kv, KvError};
+use crate::outbox::{effect_of, Outbound, Purpose};
 use crate::records::{MessageRecord, StatusRecord};
+use crate::replies::{AutoReplies, Choice};
 use crate::retention::{event_time, expires_at, is_replay, DEDUPE_TTL};
 use crate::time::UnixTime;
 use crate::webhook::account::PreferenceValue;
-use crate::webhook::message::{Content, MetaError};
+use crate::webhook::message::Content;
 use crate::webhook::status::StatusKind;
 use crate::webhook::Event;
 use crate::window;
 use serde::Serialize;
 use serde_json::json;
-use std::collections::{BTreeMap, HashSet};
-
-/// Meta's "user stopped marketing messages" send error.
-pub const ERROR_MARKETING_OPT_OUT: i64 = 131050;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub struct Ctx<'a, K: Kv> {
     pub kv: &'a K,
@@ -62,34 +63,7 @@ pub struct Summary {
     pub ignored: u32,
     pub invalid: u32,
     pub consent_changes: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Purpose {
-    OptOutConfirmation,
-    OptInConfirmation,
-    Help,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::OptOutConfirmation => "opt_out_confirmation",
-            Purpose::OptInConfirmation => "opt_in_confirmation",
-            Purpose::Help => "help",
-        }
-    }
-}
-
-/// A message to send after the 200, decided (and recorded) before it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outbound {
-    pub to: WaId,
-    pub phone_number_id: PhoneNumberId,
-    pub text: String,
-    pub purpose: Purpose,
-    pub reply_to: Option<MessageId>,
+    pub replies: u32,
 }
 
 struct Put {
@@ -99,18 +73,30 @@ struct Put {
     metadata: Option<serde_json::Value>,
 }
 
-/// Writes decided for this delivery, and the consent records it touched (loaded once each,
-/// written once each, so several consent events for one contact cost one KV write).
+/// Writes decided for this delivery, and the per-contact records it touched (loaded once each
+/// from one bulk read, written once each, so several events for one contact cost one write).
 #[derive(Default)]
 struct Plan {
     records: Vec<Put>,
+    signals: Vec<Put>,
     consent: BTreeMap<String, (ConsentRecord, bool)>,
+    states: BTreeMap<String, (ContactState, bool)>,
     markers: Vec<Put>,
     outbox: Vec<Outbound>,
     seen: HashSet<String>,
+    prefetched: HashMap<String, Option<String>>,
 }
 
 impl Plan {
+    async fn read<K: Kv>(&mut self, kv: &K, key: &str) -> Result<Option<String>, KvError> {
+        if let Some(v) = self.prefetched.get(key) {
+            return Ok(v.clone());
+        }
+        let v = kv.get(key).await?;
+        self.prefetched.insert(key.to_string(), v.clone());
+        Ok(v)
+    }
+
     async fn consent<K: Kv>(
         &mut self,
         kv: &K,
@@ -118,12 +104,32 @@ impl Plan {
     ) -> Result<&mut (ConsentRecord, bool), KvError> {
         let key = keys::consent(contact);
         if !self.consent.contains_key(&key) {
-            let record = load_consent(kv, &key).await?;
+            let record = parse_consent(self.read(kv, &key).await?)?;
             self.consent.insert(key.clone(), (record, false));
         }
         self.consent
             .get_mut(&key)
             .ok_or_else(|| KvError::Unavailable("consent cache".into()))
+    }
+
+    async fn state<K: Kv>(
+        &mut self,
+        kv: &K,
+        contact: &ContactKey,
+    ) -> Result<&mut (ContactState, bool), KvError> {
+        let key = keys::contact_state(contact);
+        if !self.states.contains_key(&key) {
+            // Unreadable state only costs pacing history: start afresh rather than fail.
+            let state = self
+                .read(kv, &key)
+                .await?
+                .and_then(|v| serde_json::from_str(&v).ok())
+                .unwrap_or_default();
+            self.states.insert(key.clone(), (state, false));
+        }
+        self.states
+            .get_mut(&key)
+            .ok_or_else(|| KvError::Unavailable("state cache".into()))
     }
 
     fn record(
@@ -144,14 +150,58 @@ impl Plan {
     }
 }
 
-/// Reads a consent record. A record that does not parse is treated as KV failure: refusing to
-/// guess keeps an opted-out contact from being messaged (fail closed).
-pub async fn load_consent<K: Kv>(kv: &K, key: &str) -> Result<ConsentRecord, KvError> {
-    match kv.get(key).await? {
+fn parse_consent(value: Option<String>) -> Result<ConsentRecord, KvError> {
+    match value {
         None => Ok(ConsentRecord::default()),
         Some(text) => serde_json::from_str(&text)
             .map_err(|_| KvError::Unavailable("unreadable consent record".into())),
     }
+}
+
+/// Reads a consent record. A record that does not parse is treated as KV failure: refusing to
+/// guess keeps an opted-out contact from being messaged (fail closed).
+pub async fn load_consent<K: Kv>(kv: &K, key: &str) -> Result<ConsentRecord, KvError> {
+    parse_consent(kv.get(key).await?)
+}
+
+/// Every key the delivery will read, so they come in one bulk read (one KV operation per 100
+/// keys) instead of one round trip each.
+fn prefetch_keys<K: Kv>(ctx: &Ctx<'_, K>, events: &[Event]) -> Vec<String> {
+    let mut wanted = Vec::new();
+    let contact_keys = |wa: &WaId, out: &mut Vec<String>| {
+        let c = ctx.keys.contact(wa);
+        out.push(keys::consent(&c));
+        out.push(keys::contact_state(&c));
+    };
+    for event in events {
+        match event {
+            Event::Message {
+                message,
+                phone_number_id,
+                ..
+            } => {
+                if let (Some(sender), Some(id)) = (message.sender(), message.id.as_ref()) {
+                    wanted.push(keys::dedupe_message(&ctx.keys.message(id)));
+                    contact_keys(sender, &mut wanted);
+                    wanted.push(pause_key(ctx, phone_number_id.as_ref()));
+                }
+            }
+            Event::Status { status, .. } if !status.errors.is_empty() => {
+                if let Some(recipient) = status.recipient() {
+                    contact_keys(recipient, &mut wanted);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut seen = HashSet::new();
+    wanted.retain(|k| seen.insert(k.clone()));
+    wanted
+}
+
+fn pause_key<K: Kv>(ctx: &Ctx<'_, K>, phone_number_id: Option<&PhoneNumberId>) -> String {
+    let id = phone_number_id.map(|p| p.as_str()).unwrap_or("");
+    keys::account_signal(keys::PAUSE_KIND, &ctx.keys.event(&[id]))
 }
 
 /// Applies every event of a delivery. Err means "answer 500": nothing was marked done.
@@ -161,6 +211,13 @@ pub async fn ingest<K: Kv>(
 ) -> Result<(Summary, Vec<Outbound>), KvError> {
     let mut plan = Plan::default();
     let mut summary = Summary::default();
+    let wanted = prefetch_keys(ctx, &events);
+    if !wanted.is_empty() {
+        let values = ctx.kv.get_many(&wanted).await?;
+        plan.prefetched = wanted.into_iter().zip(values).collect();
+    }
+    // Validated with the rest of the configuration before any delivery is accepted.
+    let auto = AutoReplies::from_settings(&ctx.config.auto_replies).unwrap_or_default();
     for event in events {
         match event {
             Event::Message {
@@ -180,7 +237,8 @@ pub async fn ingest<K: Kv>(
                 }
                 let mk = ctx.keys.message(&id);
                 let marker = keys::dedupe_message(&mk);
-                if !plan.seen.insert(marker.clone()) || ctx.kv.get(&marker).await?.is_some() {
+                if !plan.seen.insert(marker.clone()) || plan.read(ctx.kv, &marker).await?.is_some()
+                {
                     summary.duplicates += 1;
                     continue;
                 }
@@ -200,9 +258,45 @@ pub async fn ingest<K: Kv>(
                     at,
                     phone_number_id: phone_number_id.as_ref(),
                 };
+                let user_message = is_user_message(&content);
+                if user_message {
+                    let (state, dirty) = plan.state(ctx.kv, &contact).await?;
+                    state.record_inbound(at, phone_number_id.as_ref());
+                    *dirty = true;
+                    if auto.mark_as_read && window::is_open(at, ctx.now) {
+                        let read = OutboundBody::MarkRead {
+                            message_id: id.clone(),
+                        };
+                        queue(ctx, &mut plan, &inbound, read, Purpose::MarkRead);
+                    }
+                }
+                let queued_before = plan.outbox.len();
                 record.action =
                     apply_keywords(ctx, &mut plan, &mut summary, &contact, &content, &inbound)
                         .await?;
+                if record.action.is_none() && user_message {
+                    record.action = auto_reply(
+                        ctx,
+                        &mut plan,
+                        &mut summary,
+                        &auto,
+                        &contact,
+                        &content,
+                        &inbound,
+                    )
+                    .await?;
+                }
+                // Every message sent counts for the pair rate, confirmations included.
+                if plan
+                    .outbox
+                    .iter()
+                    .skip(queued_before)
+                    .any(|o| o.purpose != Purpose::MarkRead)
+                {
+                    let (state, dirty) = plan.state(ctx.kv, &contact).await?;
+                    state.last_sent = Some(ctx.now);
+                    *dirty = true;
+                }
                 if let Some(expires) = expires_at(at, ctx.config.retention_days, ctx.now) {
                     plan.record(
                         keys::message_record(&contact, &mk),
@@ -240,16 +334,31 @@ pub async fn ingest<K: Kv>(
                     summary.duplicates += 1;
                     continue;
                 }
-                if kind == StatusKind::Failed && has_code(&status.errors, ERROR_MARKETING_OPT_OUT) {
-                    let change = consent_change(
-                        ConsentStatus::OptedOut,
-                        Scope::Marketing,
-                        at,
-                        Source::SendError,
-                        Some(id.clone()),
-                        None,
-                    );
-                    apply_consent(ctx, &mut plan, &mut summary, &contact, change).await?;
+                // Errors that arrive later get the same handling as errors answered to a send.
+                for error in status.errors.iter().filter(|_| kind == StatusKind::Failed) {
+                    let effect = effect_of(classify(Some(error.code), 400));
+                    if effect.window_closed || effect.undeliverable {
+                        let (state, dirty) = plan.state(ctx.kv, &contact).await?;
+                        effect.apply_to_state(state, error.code, at);
+                        *dirty = true;
+                    }
+                    if let Some(change) = effect.marketing_change(at, Some(id.clone()), error.code)
+                    {
+                        apply_consent(ctx, &mut plan, &mut summary, &contact, change).await?;
+                    }
+                    for (key, value) in effect.account_records(ctx, None, error.code, at) {
+                        let expires = if key.contains(":pause:") {
+                            None
+                        } else {
+                            expires_at(at, ctx.config.retention_days, ctx.now)
+                        };
+                        plan.signals.push(Put {
+                            key,
+                            value: value.to_string(),
+                            expires,
+                            metadata: Some(json!({ "t": at.0 })),
+                        });
+                    }
                 }
                 if let Some(expires) = expires_at(at, ctx.config.retention_days, ctx.now) {
                     let record = StatusRecord::from_status(id, &status, at);
@@ -312,6 +421,12 @@ pub async fn ingest<K: Kv>(
         }
     }
     flush(ctx.kv, plan.records).await?;
+    flush(ctx.kv, plan.signals).await?;
+    for (key, (state, dirty)) in &plan.states {
+        if *dirty {
+            crate::outbox::put_state(ctx, key, state).await?;
+        }
+    }
     for (key, (record, dirty)) in &plan.consent {
         if *dirty {
             let value = serde_json::to_string(record)
@@ -330,10 +445,6 @@ async fn flush<K: Kv>(kv: &K, puts: Vec<Put>) -> Result<(), KvError> {
             .await?;
     }
     Ok(())
-}
-
-fn has_code(errors: &[MetaError], code: i64) -> bool {
-    errors.iter().any(|e| e.code == code)
 }
 
 fn consent_change(
@@ -430,13 +541,13 @@ async fn apply_keywords<K: Kv>(
             )
         }
         Intent::Help => {
-            let sent = queue(
-                ctx,
-                plan,
-                inbound,
-                ctx.config.messages.help_text.clone(),
-                Purpose::Help,
-            );
+            let body = OutboundBody::Text {
+                body: ctx.config.messages.help_text.clone(),
+            };
+            let sent = queue(ctx, plan, inbound, body, Purpose::Help);
+            if sent {
+                summary.replies += 1;
+            }
             return Ok(Some(
                 if sent {
                     "help"
@@ -479,7 +590,11 @@ async fn apply_keywords<K: Kv>(
             )))
         }
     };
-    let sent = confirm.is_some_and(|p| queue(ctx, plan, inbound, text, p));
+    let sent =
+        confirm.is_some_and(|p| queue(ctx, plan, inbound, OutboundBody::Text { body: text }, p));
+    if sent {
+        summary.replies += 1;
+    }
     Ok(Some(if sent {
         action.to_string()
     } else {
@@ -487,11 +602,13 @@ async fn apply_keywords<K: Kv>(
     }))
 }
 
+/// Queues a message for after the response, inside the window only. Pacing is recorded so
+/// later automatic replies wait their turn; confirmations themselves are never held back.
 fn queue<K: Kv>(
     ctx: &Ctx<'_, K>,
     plan: &mut Plan,
     inbound: &Inbound<'_>,
-    text: String,
+    body: OutboundBody,
     purpose: Purpose,
 ) -> bool {
     let Some(phone_number_id) = inbound.phone_number_id else {
@@ -500,14 +617,105 @@ fn queue<K: Kv>(
     if !window::is_open(inbound.at, ctx.now) {
         return false;
     }
+    let reply_to = (purpose != Purpose::MarkRead).then(|| inbound.id.clone());
     plan.outbox.push(Outbound {
         to: inbound.sender.clone(),
         phone_number_id: phone_number_id.clone(),
-        text,
+        body,
         purpose,
-        reply_to: Some(inbound.id.clone()),
+        reply_to,
     });
     true
+}
+
+/// Messages a person sent: these open the window and may be answered. Reactions, system notices,
+/// unsupported and unknown kinds are recorded but never answered.
+fn is_user_message(content: &Content) -> bool {
+    !matches!(
+        content,
+        Content::Reaction(_)
+            | Content::System(_)
+            | Content::RequestWelcome
+            | Content::Unsupported(_)
+            | Content::Unknown(_)
+    )
+}
+
+/// The automatic reply, when every guard holds: not opted out (fail closed), number not paused,
+/// window open by the message's own time, contact deliverable, pair rate respected, and for the
+/// default reply its cooldown. Returns the action recorded on the message.
+async fn auto_reply<K: Kv>(
+    ctx: &Ctx<'_, K>,
+    plan: &mut Plan,
+    summary: &mut Summary,
+    auto: &AutoReplies,
+    contact: &ContactKey,
+    content: &Content,
+    inbound: &Inbound<'_>,
+) -> Result<Option<String>, KvError> {
+    let Some(choice) = auto.choose(content.typed_text()) else {
+        return Ok(None);
+    };
+    let refuse = |why: &str| Ok(Some(format!("no_reply_{why}")));
+    if !plan.consent(ctx.kv, contact).await?.0.allows(false) {
+        return refuse("opted_out");
+    }
+    if plan
+        .read(ctx.kv, &pause_key(ctx, inbound.phone_number_id))
+        .await?
+        .is_some()
+    {
+        return refuse("number_paused");
+    }
+    if !window::is_open(inbound.at, ctx.now) {
+        return refuse("window_closed");
+    }
+    let cooldown = auto.cooldown_secs;
+    let (state, _) = plan.state(ctx.kv, contact).await?;
+    if state.is_undeliverable() {
+        return refuse("undeliverable");
+    }
+    if state.pair_wait(ctx.now).is_some() {
+        return refuse("paced");
+    }
+    if matches!(choice, Choice::Default(_)) && !state.may_send_default(ctx.now, cooldown) {
+        return refuse("cooldown");
+    }
+    let (body, purpose, action) = match choice {
+        Choice::Rule(rule) if rule.buttons.is_empty() => (
+            OutboundBody::Text {
+                body: rule.reply.clone(),
+            },
+            Purpose::AutoReply,
+            format!("auto_reply:{}", rule.name),
+        ),
+        Choice::Rule(rule) => (
+            OutboundBody::Buttons {
+                body: rule.reply.clone(),
+                buttons: rule.buttons.clone(),
+            },
+            Purpose::AutoReply,
+            format!("auto_reply:{}", rule.name),
+        ),
+        Choice::Default(text) => (
+            OutboundBody::Text {
+                body: text.to_string(),
+            },
+            Purpose::DefaultReply,
+            "default_reply".to_string(),
+        ),
+    };
+    if !queue(ctx, plan, inbound, body, purpose) {
+        return refuse("no_number");
+    }
+    summary.replies += 1;
+    let (state, dirty) = plan.state(ctx.kv, contact).await?;
+    state.last_sent = Some(ctx.now);
+    if purpose == Purpose::DefaultReply {
+        state.last_default_reply = Some(ctx.now);
+    }
+    *dirty = true;
+    Ok(Some(action))
 }
 
 /// Account-level events become records under `a:` so `GET /v1/account` can show them.

@@ -69,6 +69,11 @@ pub fn status_record(c: &ContactKey, m: &MessageKey, status: &str) -> String {
     format!("c:{}:s:{}:{}", c.0, m.0, status)
 }
 
+/// Per-contact sending state (window, pacing, cooldown): under the contact prefix, so erased.
+pub fn contact_state(c: &ContactKey) -> String {
+    format!("c:{}:state", c.0)
+}
+
 pub fn dedupe_message(m: &MessageKey) -> String {
     format!("d:m:{}", m.0)
 }
@@ -78,6 +83,8 @@ pub fn consent(c: &ContactKey) -> String {
 }
 
 pub const ACCOUNT_PREFIX: &str = "a:";
+/// Account signal kind of a number paused after Meta's 131048.
+pub const PAUSE_KIND: &str = "pause";
 
 /// Account signals: `kind` is one of the fixed names in `ingest`, `id` a hash or Meta's id.
 pub fn account_signal(kind: &str, id: &str) -> String {

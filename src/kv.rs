@@ -159,6 +159,16 @@ impl Kv for MemoryKv {
         Ok(())
     }
 
+    /// One operation, as KV's bulk get is (up to 100 keys).
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, KvError> {
+        self.count(|o| o.reads += keys.len().div_ceil(100) as u32)?;
+        let data = self.data.borrow();
+        Ok(keys
+            .iter()
+            .map(|k| data.get(k).map(|(v, _, _)| v.clone()))
+            .collect())
+    }
+
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
         self.count(|o| o.lists += 1)?;
         let data = self.data.borrow();

@@ -2,12 +2,12 @@
 //! executes its plan against KV and fetch, and maps replies to HTTP responses.
 
 use crate::app::{self, AppRequest, Reply, Route};
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::consent::Keywords;
-use crate::graph;
-use crate::ingest::{Ctx, Outbound};
+use crate::ingest::Ctx;
 use crate::keys::KeyScheme;
 use crate::kv::{Kv, KvError, ListPage, ListedKey};
+use crate::outbox::{deliver_all, Graph, Outbound};
 use crate::signature::SIGNATURE_HEADER;
 use crate::time::UnixTime;
 use futures_util::StreamExt;
@@ -59,7 +59,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
             app::config_error(&crate::config::ConfigError::Missing(KV_BINDING)),
         );
     }
-    let (reply, outbox) = app::handle(app_request, &config, &kv, now()).await;
+    let (reply, outbox) = app::handle(app_request, &config, &kv, &WorkerGraph, now()).await;
     if !outbox.is_empty() {
         ctx.wait_until(send_all(env, config, outbox));
     }
@@ -139,6 +139,8 @@ fn route_name(route: &Route) -> &'static str {
         Route::GetConsent(_) | Route::PutConsent(_) => "consent",
         Route::ConsentCheck => "consent check",
         Route::Account => "account",
+        Route::ResumeSending => "resume sending",
+        Route::SendMessage => "send message",
         Route::MethodNotAllowed(_) | Route::NotFound => "unrouted",
     }
 }
@@ -146,12 +148,8 @@ fn route_name(route: &Route) -> &'static str {
 /// Sends what the core decided, after the response, and records each result.
 async fn send_all(env: Env, config: Config, outbox: Vec<Outbound>) {
     let (Some(token), Some(contact_secret)) = (
-        config
-            .secret(crate::config::Secret::AccessToken)
-            .map(str::to_string),
-        config
-            .secret(crate::config::Secret::ContactKeySecret)
-            .map(str::to_string),
+        config.secret(Secret::AccessToken).map(str::to_string),
+        config.secret(Secret::ContactKeySecret).map(str::to_string),
     ) else {
         worker::console_error!(
             "not sending {} message(s): WHATSAPP_ACCESS_TOKEN is not set",
@@ -162,38 +160,38 @@ async fn send_all(env: Env, config: Config, outbox: Vec<Outbound>) {
     let kv = WorkerKv(env.kv(KV_BINDING).ok());
     let keys = KeyScheme::new(&contact_secret);
     let keywords = Keywords::default();
-    for outbound in &outbox {
-        let url = graph::messages_url(&config, &outbound.phone_number_id);
-        let body =
-            graph::text_body(&outbound.to, &outbound.text, outbound.reply_to.as_ref()).to_string();
-        let result = match post_json(&url, &token, &body).await {
-            Ok((status, text)) => graph::parse_send_response(status, &text),
-            Err(_) => Err(graph::GraphError {
-                http_status: 0,
-                code: None,
-                title: Some("network error".into()),
-            }),
-        };
-        let ctx = Ctx::new(&kv, &keys, &config, &keywords, now());
-        match crate::deliver::record_result(&ctx, outbound, result).await {
-            Ok(line) => worker::console_log!("{line}"),
-            Err(e) => worker::console_error!("recording a send failed: {e:?}"),
-        }
+    let ctx = Ctx::new(&kv, &keys, &config, &keywords, now());
+    for line in deliver_all(&ctx, &WorkerGraph, &token, &outbox).await {
+        worker::console_log!("{line}");
     }
 }
 
-async fn post_json(url: &str, token: &str, body: &str) -> worker::Result<(u16, String)> {
-    let headers = Headers::new();
-    headers.set("authorization", &format!("Bearer {token}"))?;
-    headers.set("content-type", "application/json")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(JsValue::from_str(body)));
-    let request = Request::new_with_init(url, &init)?;
-    let mut response = Fetch::Request(request).send().await?;
-    let status = response.status_code();
-    Ok((status, response.text().await.unwrap_or_default()))
+/// The Graph API over the runtime's fetch. The token goes only into the Authorization header.
+struct WorkerGraph;
+
+impl Graph for WorkerGraph {
+    async fn post(&self, url: &str, token: &str, body: &str) -> Result<(u16, String), String> {
+        let send = async {
+            let headers = Headers::new();
+            headers.set("authorization", &format!("Bearer {token}"))?;
+            headers.set("content-type", "application/json")?;
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post)
+                .with_headers(headers)
+                .with_body(Some(JsValue::from_str(body)));
+            let request = Request::new_with_init(url, &init)?;
+            let mut response = Fetch::Request(request).send().await?;
+            let status = response.status_code();
+            worker::Result::Ok((status, response.text().await.unwrap_or_default()))
+        };
+        // The error text could name the URL but never the token; keep only its kind.
+        send.await
+            .map_err(|_: worker::Error| "fetch failed".to_string())
+    }
+
+    async fn sleep(&self, ms: u64) {
+        worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+    }
 }
 
 /// Workers KV behind the core's `Kv` trait. `None` when the binding is missing.

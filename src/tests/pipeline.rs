@@ -1,9 +1,10 @@
 //! The whole request path (verify → parse → decide → act) over `MemoryKv`, natively.
 
+use super::graph_fake::FakeGraph;
 use crate::app::{handle, route, AppRequest, Reply};
 use crate::config::Config;
-use crate::ingest::{Outbound, Purpose};
 use crate::kv::{block_on, MemoryKv};
+use crate::outbox::{Outbound, Purpose};
 use crate::retention::{DAY, DEDUPE_TTL};
 use crate::signature::sign;
 use crate::time::UnixTime;
@@ -11,7 +12,7 @@ use serde_json::{json, Value};
 
 const SECRET: &str = "app-secret";
 const ADMIN: &str = "admin-token";
-const T0: u64 = 1_732_000_000;
+pub(super) const T0: u64 = 1_732_000_000;
 
 fn config() -> Config {
     let vars = [
@@ -50,7 +51,13 @@ impl World {
             authorization: None,
             body: body.as_bytes().to_vec(),
         };
-        block_on(handle(req, &self.config, &self.kv, UnixTime(now)))
+        block_on(handle(
+            req,
+            &self.config,
+            &self.kv,
+            &FakeGraph::default(),
+            UnixTime(now),
+        ))
     }
 
     fn deliver(&self, body: &str) -> (Reply, Vec<Outbound>) {
@@ -81,7 +88,13 @@ impl World {
             authorization: Some(format!("Bearer {ADMIN}")),
             body: body.as_bytes().to_vec(),
         };
-        let (reply, _) = block_on(handle(req, &self.config, &self.kv, UnixTime(T0 + 120)));
+        let (reply, _) = block_on(handle(
+            req,
+            &self.config,
+            &self.kv,
+            &FakeGraph::default(),
+            UnixTime(T0 + 120),
+        ));
         let mut v: Value = serde_json::from_str(&reply.body).expect("json");
         v["_status"] = json!(reply.status);
         v
@@ -98,8 +111,13 @@ fn text(id: &str, at: u64, body: &str) -> String {
     .to_string()
 }
 
+/// What was queued to the contact, leaving out mark-as-read (not a message).
 fn purposes(outbox: &[Outbound]) -> Vec<Purpose> {
-    outbox.iter().map(|o| o.purpose).collect()
+    outbox
+        .iter()
+        .map(|o| o.purpose)
+        .filter(|p| *p != Purpose::MarkRead)
+        .collect()
 }
 
 #[test]
@@ -121,7 +139,11 @@ fn duplicate_delivery_is_stored_once_and_costs_one_read() {
     let (reply, _) = w.deliver(&body);
     assert_eq!(reply.status, 200);
     assert_eq!(w.kv.keys(), keys_after_first);
-    assert_eq!((w.kv.ops().reads, w.kv.ops().writes), (1, 0));
+    assert_eq!(
+        (w.kv.ops().reads, w.kv.ops().writes),
+        (1, 0),
+        "one bulk read, nothing written"
+    );
     // Re-batched: the same message inside a bigger delivery.
     let rebatched = body.replace(r#""messages":[{"#, r#""messages":[{"from":"16505551234","id":"wamid.D2","timestamp":"1732000000","type":"text","text":{"body":"new"}},{"#);
     w.deliver(&rebatched);
@@ -130,12 +152,14 @@ fn duplicate_delivery_is_stored_once_and_costs_one_read() {
 }
 
 #[test]
-fn inbound_text_costs_one_read_and_two_writes() {
+fn inbound_text_costs_one_bulk_read_and_three_writes() {
     let w = World::new();
     w.kv.reset_ops();
     w.deliver(&text("wamid.B1", T0, "what time do you open?"));
     let ops = w.kv.ops();
-    assert_eq!((ops.reads, ops.writes, ops.lists), (1, 2, 0));
+    // Read: marker, consent, contact state and the number's pause flag in one bulk get.
+    // Writes: the record, the contact state (window), the dedupe marker.
+    assert_eq!((ops.reads, ops.writes, ops.lists), (1, 3, 0));
 }
 
 #[test]
@@ -149,6 +173,12 @@ fn every_record_expires_thirty_days_after_its_event_and_keys_hold_no_ids() {
         let expires = expires.expect("every message-data key has a TTL").0;
         if key.starts_with("d:") {
             assert_eq!(expires, T0 + 60 + DEDUPE_TTL);
+        } else if key.ends_with(":state") {
+            // Window and pacing state lives only as long as it matters, never past retention.
+            assert!(
+                expires > T0 + 60 && expires <= T0 + 60 + 30 * DAY,
+                "{key} expires {expires}"
+            );
         } else {
             assert!(expires <= T0 + 30 * DAY + 3, "{key} expires {expires}");
             assert!(expires >= T0 - DAY + 30 * DAY, "{key} expires {expires}");
@@ -213,7 +243,7 @@ fn replays_older_than_seven_days_are_ignored() {
     let w = World::new();
     let (reply, outbox) = w.deliver_at(&text("wamid.OLD", T0, "STOP"), T0 + 8 * DAY);
     assert_eq!(reply.status, 200);
-    assert!(outbox.is_empty());
+    assert!(purposes(&outbox).is_empty());
     assert!(w.kv.keys().is_empty());
 }
 
@@ -234,13 +264,17 @@ fn stop_confirms_once_then_silence_and_help_still_answers() {
     let (_, outbox) = w.deliver(&text("wamid.S1", T0, "STOP"));
     assert_eq!(purposes(&outbox), [Purpose::OptOutConfirmation]);
     let (_, outbox) = w.deliver(&text("wamid.S2", T0 + 1, "stop please"));
-    assert!(outbox.is_empty(), "one confirmation per opt-out");
+    assert!(purposes(&outbox).is_empty(), "one confirmation per opt-out");
     let (_, outbox) = w.deliver(&text("wamid.S3", T0 + 2, "hello?"));
-    assert!(outbox.is_empty());
+    assert!(purposes(&outbox).is_empty());
     let (_, outbox) = w.deliver(&text("wamid.S4", T0 + 3, "HELP"));
     assert_eq!(purposes(&outbox), [Purpose::Help]);
     assert_eq!(
-        outbox.first().map(|o| o.text.as_str()),
+        outbox
+            .iter()
+            .find(|o| o.purpose == Purpose::Help)
+            .map(|o| o.body.summary())
+            .as_deref(),
         Some("Help: call us.")
     );
     let consent = w.admin("GET", &format!("/v1/contacts/{WA}/consent"), "");
@@ -256,14 +290,14 @@ fn start_and_yes_reverse_an_opt_out_with_one_confirmation() {
     let w = World::new();
     let (_, outbox) = w.deliver(&text("wamid.Y0", T0, "yes"));
     assert!(
-        outbox.is_empty(),
+        purposes(&outbox).is_empty(),
         "YES from a contact who is not opted out is ordinary"
     );
     w.deliver(&text("wamid.Y1", T0 + 1, "STOP"));
     let (_, outbox) = w.deliver(&text("wamid.Y2", T0 + 2, "Yes"));
     assert_eq!(purposes(&outbox), [Purpose::OptInConfirmation]);
     let (_, outbox) = w.deliver(&text("wamid.Y3", T0 + 3, "START"));
-    assert!(outbox.is_empty(), "already opted in");
+    assert!(purposes(&outbox).is_empty(), "already opted in");
     assert_eq!(
         w.admin("GET", &format!("/v1/contacts/{WA}/consent"), "")["status"],
         "opted_in"
@@ -278,7 +312,7 @@ fn older_start_replayed_after_newer_stop_does_not_opt_in() {
     w.deliver(&text("wamid.R2", T0 + 10, "STOP"));
     // Meta redelivers the older START (say its marker expired, or a different id for it).
     let (_, outbox) = w.deliver(&text("wamid.R1b", T0, "START"));
-    assert!(outbox.is_empty());
+    assert!(purposes(&outbox).is_empty());
     let consent = w.admin("GET", &format!("/v1/contacts/{WA}/consent"), "");
     assert_eq!(consent["status"], "opted_out");
     let applied: Vec<bool> = consent["history"]
@@ -311,8 +345,8 @@ fn stop_then_start_in_one_batch_ends_opted_in_with_one_consent_write() {
     );
     assert_eq!(
         w.kv.ops().writes,
-        2 + 2 + 1,
-        "two records, two markers, one consent write"
+        2 + 2 + 1 + 1,
+        "two records, two markers, one consent and one state write"
     );
     assert_eq!(
         w.admin("GET", &format!("/v1/contacts/{WA}/consent"), "")["status"],
@@ -324,7 +358,7 @@ fn stop_then_start_in_one_batch_ends_opted_in_with_one_consent_write() {
 fn stop_promotions_button_and_user_preferences_are_marketing_opt_outs() {
     let w = World::new();
     let (_, outbox) = w.fixture("messages/button_stop_promotions.json");
-    assert!(outbox.is_empty(), "Meta confirms its own button");
+    assert!(purposes(&outbox).is_empty(), "Meta confirms its own button");
     let consent = w.admin("GET", &format!("/v1/contacts/{WA}/consent"), "");
     assert_eq!(
         (consent["status"].as_str(), consent["scope"].as_str()),
@@ -367,7 +401,7 @@ fn marketing_opt_out_from_send_error_131050() {
 fn stop_from_a_message_older_than_the_window_records_without_confirming() {
     let w = World::new();
     let (_, outbox) = w.deliver_at(&text("wamid.W1", T0, "STOP"), T0 + 2 * DAY);
-    assert!(outbox.is_empty());
+    assert!(purposes(&outbox).is_empty());
     let consent = w.admin("GET", &format!("/v1/contacts/{WA}/consent"), "");
     assert_eq!(consent["status"], "opted_out");
 }
@@ -504,7 +538,13 @@ fn missing_secret_is_named_not_a_panic() {
         authorization: None,
         body: b"{}".to_vec(),
     };
-    let (reply, _) = block_on(handle(req, &config, &MemoryKv::new(), UnixTime(T0)));
+    let (reply, _) = block_on(handle(
+        req,
+        &config,
+        &MemoryKv::new(),
+        &FakeGraph::default(),
+        UnixTime(T0),
+    ));
     assert_eq!(reply.status, 500);
     assert!(reply.body.contains("WHATSAPP_APP_SECRET"));
 }

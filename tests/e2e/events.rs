@@ -28,7 +28,9 @@ fn a_two_by_three_batch_is_six_records_and_a_redelivery_adds_none() {
     let body =
         json!({ "object": "whatsapp_business_account", "entry": [entry(0), entry(1)] }).to_string();
     assert_eq!(w.deliver(&body).status, 200);
-    assert_eq!(history(w, &wa).len(), 6);
+    assert_eq!(w.history(&wa, "inbound").len(), 6);
+    // One default reply for the whole batch (pair rate); wait until it is recorded.
+    w.wait_for_outbound(&wa, 1);
     let prefix = format!("c:{}:", w.contact_key(&wa));
     let keys_before: Vec<_> = w
         .kv_keys()
@@ -36,7 +38,8 @@ fn a_two_by_three_batch_is_six_records_and_a_redelivery_adds_none() {
         .filter(|k| k.name.starts_with(&prefix))
         .map(|k| k.name)
         .collect();
-    assert_eq!(keys_before.len(), 6);
+    let records = keys_before.iter().filter(|k| k.contains(":m:")).count();
+    assert_eq!(records, 7, "six inbound records and the reply");
     assert_eq!(w.deliver(&body).status, 200);
     let keys_after: Vec<_> = w
         .kv_keys()
@@ -45,7 +48,8 @@ fn a_two_by_three_batch_is_six_records_and_a_redelivery_adds_none() {
         .map(|k| k.name)
         .collect();
     assert_eq!(keys_after, keys_before, "a redelivery stores nothing new");
-    assert_eq!(history(w, &wa).len(), 6);
+    assert_eq!(w.history(&wa, "inbound").len(), 6);
+    assert_eq!(w.history(&wa, "outbound").len(), 1, "and sends nothing new");
 }
 
 #[test]
@@ -80,14 +84,13 @@ fn every_key_has_a_ttl_counted_from_the_event_and_no_key_holds_an_id() {
         &[text_message(&wa, &id, event_time, "ttl check")],
     );
     assert_eq!(w.deliver(&body).status, 200);
-    let contact_key = w.contact_key(&wa);
     let keys = w.kv_keys();
-    let mine: Vec<_> = keys
+    let record_key = w.message_key(&wa, &id);
+    let record = keys
         .iter()
-        .filter(|k| k.name.contains(&contact_key))
-        .collect();
-    assert_eq!(mine.len(), 1);
-    let expires = mine[0].expiration.expect("message record has a TTL");
+        .find(|k| k.name == record_key)
+        .expect("the message record");
+    let expires = record.expiration.expect("message record has a TTL");
     assert_eq!(
         expires,
         event_time + 30 * 86_400,
@@ -128,16 +131,18 @@ fn history_shows_profile_and_media_and_erasure_leaves_nothing_personal() {
         ],
     );
     assert_eq!(w.deliver(&body).status, 200);
-    let h = history(w, &wa);
+    let h = w.history(&wa, "inbound");
     assert_eq!(h.len(), 2);
     assert_eq!(h[0]["type"], "image");
     assert_eq!(h[0]["media_id"], "1479537139650973");
     assert_eq!(h[0]["text"], "the broken part");
     assert_eq!(h[1]["profile_name"], "Émile");
 
+    // The default reply is recorded after the response: erase once it is there.
+    w.wait_for_outbound(&wa, 1);
     let r = w.admin("DELETE", &format!("/v1/contacts/{wa}"), None);
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json()["deleted"]["messages"], 2);
+    assert_eq!(r.json()["deleted"]["messages"], 3, "two inbound, one reply");
     let contact_key = w.contact_key(&wa);
     let left: Vec<_> = w
         .kv_keys()

@@ -95,10 +95,10 @@ fn escaped_unicode_body_verifies_over_raw_bytes() {
     assert!(body.contains(r"\u00e9"));
     let r = w.deliver(&body);
     assert_eq!(r.status, 200, "{}", r.body);
-    let history = w
-        .admin("GET", &format!("/v1/contacts/{wa}/messages"), None)
-        .json();
-    assert_eq!(history["messages"][0]["text"], "café / me@example.com");
+    assert_eq!(
+        w.history(&wa, "inbound")[0]["text"],
+        "café / me@example.com"
+    );
 }
 
 #[test]
@@ -114,10 +114,7 @@ fn previous_secret_is_accepted_during_rotation() {
         body.as_bytes(),
     );
     assert_eq!(r.status, 200);
-    let history = w
-        .admin("GET", &format!("/v1/contacts/{wa}/messages"), None)
-        .json();
-    assert_eq!(history["messages"][0]["text"], "rotated");
+    assert_eq!(w.history(&wa, "inbound")[0]["text"], "rotated");
 }
 
 #[test]

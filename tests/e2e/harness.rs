@@ -17,6 +17,9 @@ pub const ACCESS_TOKEN: &str = "e2e-access-token";
 pub const ADMIN_TOKEN: &str = "e2e-admin-token";
 pub const CONTACT_KEY_SECRET: &str = "e2e-contact-key-secret";
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
+pub const AUTO_REPLY_RULES: &str =
+    r#"[{"name":"hours","match":["opening hours"],"reply":"E2E: open 9 to 5."}]"#;
+pub const DEFAULT_REPLY: &str = "E2E: thanks, a person will answer.";
 /// How long a test waits for something the worker does after its response.
 pub const SETTLE: Duration = Duration::from_secs(20);
 
@@ -80,6 +83,8 @@ fn start() -> Worker {
             "HELP_TEXT",
             "E2E Shop help: call 555-0100. Reply STOP to unsubscribe.".to_string(),
         ),
+        ("AUTO_REPLY_RULES", AUTO_REPLY_RULES.to_string()),
+        ("DEFAULT_REPLY", DEFAULT_REPLY.to_string()),
     ];
     let mut args = vec![
         "node_modules/.bin/wrangler".to_string(),
@@ -96,10 +101,15 @@ fn start() -> Worker {
         "--log-level".into(),
         "info".into(),
     ];
-    for (k, v) in vars {
-        args.push("--var".into());
-        args.push(format!("{k}:{v}"));
-    }
+    // A dotenv file, not --var: values with ':' (URLs, JSON) do not survive --var's KEY:VALUE form.
+    let env_file = std::env::temp_dir().join(format!("wa-edge-e2e-{port}.env"));
+    let dotenv: String = vars
+        .iter()
+        .map(|(k, v)| format!("{k}='{}'\n", v.replace('\'', "")))
+        .collect();
+    std::fs::write(&env_file, dotenv).expect("write env file");
+    args.push("--env-file".into());
+    args.push(env_file.display().to_string());
     let quoted: Vec<String> = args
         .iter()
         .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
@@ -317,6 +327,43 @@ impl Worker {
         serde_json::from_str(&text[start..]).expect("kv list JSON")
     }
 
+    /// The KV key of one message record, derived as the worker derives it.
+    pub fn message_key(&self, wa_id: &str, message_id: &str) -> String {
+        let keys = wa_edge::keys::KeyScheme::new(CONTACT_KEY_SECRET);
+        let contact = keys.contact(&wa_edge::ids::WaId::new(wa_id));
+        wa_edge::keys::message_record(
+            &contact,
+            &keys.message(&wa_edge::ids::MessageId::new(message_id)),
+        )
+    }
+
+    /// The contact's history, newest first, in one direction.
+    pub fn history(&self, wa_id: &str, direction: &str) -> Vec<serde_json::Value> {
+        let r = self.admin(
+            "GET",
+            &format!("/v1/contacts/{wa_id}/messages?limit=100"),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let all = r.json()["messages"].as_array().cloned().unwrap_or_default();
+        all.into_iter()
+            .filter(|m| m["direction"] == direction)
+            .collect()
+    }
+
+    /// Waits (bounded) until `n` outbound messages are in the contact's history: replies are
+    /// recorded after the response, so tests that count keys wait for them first.
+    pub fn wait_for_outbound(&self, wa_id: &str, n: usize) {
+        let deadline = Instant::now() + SETTLE;
+        while self.history(wa_id, "outbound").len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "outbound messages for the contact never reached {n}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The KV key of a contact, derived as the worker derives it.
     pub fn contact_key(&self, wa_id: &str) -> String {
         wa_edge::keys::KeyScheme::new(CONTACT_KEY_SECRET)
@@ -385,6 +432,15 @@ impl FakeGraph {
             .filter(|r| r.body["to"] == to)
             .cloned()
             .collect()
+    }
+
+    /// Mark-as-read calls for one inbound message.
+    pub fn read_receipts(&self, message_id: &str) -> usize {
+        let s = self.state.lock().expect("graph state");
+        s.requests
+            .iter()
+            .filter(|r| r.body["status"] == "read" && r.body["message_id"] == message_id)
+            .count()
     }
 
     /// Waits (bounded) until `to` has received `n` requests, and returns them.

@@ -8,3 +8,4 @@ mod consent;
 mod events;
 mod foundation;
 mod harness;
+mod replies;

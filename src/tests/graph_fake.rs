@@ -1,0 +1,56 @@
+//! A Graph API stand-in for native tests: records calls and sleeps, answers as scripted.
+
+use crate::outbox::Graph;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+#[derive(Default)]
+pub struct FakeGraph {
+    pub calls: RefCell<Vec<(String, String, serde_json::Value)>>,
+    pub sleeps: RefCell<Vec<u64>>,
+    /// Answers in order; `None` is "no answer" (a timeout). Empty: success.
+    pub answers: RefCell<VecDeque<Option<(u16, String)>>>,
+}
+
+impl FakeGraph {
+    pub fn answering(answers: &[Option<(u16, &str)>]) -> FakeGraph {
+        let g = FakeGraph::default();
+        g.answers
+            .borrow_mut()
+            .extend(answers.iter().map(|a| a.map(|(s, b)| (s, b.to_string()))));
+        g
+    }
+
+    pub fn error(code: i64) -> Option<(u16, &'static str)> {
+        let body: &'static str = Box::leak(
+            format!(r#"{{"error":{{"message":"m","type":"OAuthException","code":{code}}}}}"#)
+                .into_boxed_str(),
+        );
+        Some((400, body))
+    }
+}
+
+impl Graph for FakeGraph {
+    async fn post(&self, url: &str, token: &str, body: &str) -> Result<(u16, String), String> {
+        let n = self.calls.borrow().len();
+        self.calls.borrow_mut().push((
+            url.to_string(),
+            token.to_string(),
+            serde_json::from_str(body).unwrap_or_default(),
+        ));
+        match self.answers.borrow_mut().pop_front() {
+            Some(Some(answer)) => Ok(answer),
+            Some(None) => Err("timeout".into()),
+            None => Ok((
+                200,
+                format!(
+                    r#"{{"messaging_product":"whatsapp","messages":[{{"id":"wamid.SENT{n}"}}]}}"#
+                ),
+            )),
+        }
+    }
+
+    async fn sleep(&self, ms: u64) {
+        self.sleeps.borrow_mut().push(ms);
+    }
+}
