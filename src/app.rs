@@ -3,7 +3,6 @@
 
 use crate::admin;
 use crate::config::{Config, ConfigError, Secret};
-use crate::consent::Keywords;
 use crate::handshake::{verify_subscription, HandshakeError};
 use crate::ingest::{ingest, Ctx};
 use crate::keys::KeyScheme;
@@ -309,13 +308,7 @@ async fn delivery<K: Kv>(
         }
     };
     let keys = KeyScheme::new(contact_secret);
-    let m = &config.messages;
-    let keywords = Keywords::new(
-        &m.extra_opt_out_keywords,
-        &m.extra_opt_in_keywords,
-        &m.extra_help_keywords,
-    );
-    let ctx = Ctx::new(kv, &keys, config, &keywords, now);
+    let ctx = Ctx::new(kv, &keys, config, &config.keywords, now);
     match ingest(&ctx, events).await {
         Ok((summary, outbox)) => {
             let log = format!(

@@ -91,6 +91,9 @@ pub struct Config {
     pub retention_days: u64,
     pub messages: Messages,
     pub auto_replies: AutoReplySettings,
+    /// Parsed once with the configuration (not per request): the rules and the keyword lists.
+    pub replies: crate::replies::AutoReplies,
+    pub keywords: crate::consent::Keywords,
     /// Invalid variables, reported by /healthz and by every request that depends on them.
     pub problems: Vec<ConfigError>,
 }
@@ -183,14 +186,23 @@ impl Config {
             default_cooldown_hours,
             mark_as_read,
         };
-        if let Err(why) = crate::replies::AutoReplies::from_settings(&auto_replies) {
-            problems.push(ConfigError::Invalid {
-                name: "AUTO_REPLY_RULES",
-                why,
+        let replies =
+            crate::replies::AutoReplies::from_settings(&auto_replies).unwrap_or_else(|why| {
+                problems.push(ConfigError::Invalid {
+                    name: "AUTO_REPLY_RULES",
+                    why,
+                });
+                crate::replies::AutoReplies::default()
             });
-        }
+        let keywords = crate::consent::Keywords::new(
+            &messages.extra_opt_out_keywords,
+            &messages.extra_opt_in_keywords,
+            &messages.extra_help_keywords,
+        );
         Config {
             auto_replies,
+            replies,
+            keywords,
             secrets,
             graph_api_base,
             graph_api_version: get("GRAPH_API_VERSION")

@@ -216,8 +216,7 @@ pub async fn ingest<K: Kv>(
         let values = ctx.kv.get_many(&wanted).await?;
         plan.prefetched = wanted.into_iter().zip(values).collect();
     }
-    // Validated with the rest of the configuration before any delivery is accepted.
-    let auto = AutoReplies::from_settings(&ctx.config.auto_replies).unwrap_or_default();
+    let auto = &ctx.config.replies;
     for event in events {
         match event {
             Event::Message {
@@ -279,7 +278,7 @@ pub async fn ingest<K: Kv>(
                         ctx,
                         &mut plan,
                         &mut summary,
-                        &auto,
+                        auto,
                         &contact,
                         &content,
                         &inbound,

@@ -70,12 +70,23 @@ fn now() -> UnixTime {
     UnixTime::from_millis(worker::Date::now().as_millis() as f64)
 }
 
+thread_local! {
+    /// An isolate's env never changes (new secrets or vars start new isolates), so the
+    /// configuration is read once: each lookup crosses into JavaScript, and there are about 20.
+    static CONFIG: std::cell::OnceCell<Config> = const { std::cell::OnceCell::new() };
+}
+
 fn load_config(env: &Env) -> Config {
-    Config::from_lookup(|name| {
-        env.secret(name)
-            .ok()
-            .map(|s| s.to_string())
-            .or_else(|| env.var(name).ok().map(|v| v.to_string()))
+    CONFIG.with(|cell| {
+        cell.get_or_init(|| {
+            Config::from_lookup(|name| {
+                env.secret(name)
+                    .ok()
+                    .map(|s| s.to_string())
+                    .or_else(|| env.var(name).ok().map(|v| v.to_string()))
+            })
+        })
+        .clone()
     })
 }
 
@@ -96,6 +107,13 @@ async fn read_capped(req: &mut Request, limit: usize) -> Result<Vec<u8>, Reply> 
         .and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
+    }
+    // Declared and within the cap: one read instead of a JS promise per chunk. The runtime
+    // enforces Content-Length, so the body cannot be longer than declared.
+    if declared.is_some() {
+        let read = req.bytes().await;
+        return read
+            .map_err(|_| Reply::error(400, "bad_body", "the request body could not be read"));
     }
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
     let Ok(mut stream) = req.stream() else {

@@ -3,43 +3,17 @@
 use crate::harness::*;
 use serde_json::json;
 
-fn say(w: &Worker, wa: &str, text: &str) -> String {
-    let id = message_id();
-    let r = w.deliver(&messages_delivery(
-        wa,
-        "Ana",
-        &[text_message(wa, &id, now(), text)],
-    ));
-    assert_eq!(r.status, 200, "{}", r.body);
-    id
-}
-
 fn consent(w: &Worker, wa: &str) -> serde_json::Value {
     let r = w.admin("GET", &format!("/v1/contacts/{wa}/consent"), None);
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()
 }
 
-fn recorded_action(w: &Worker, wa: &str, id: &str) -> Option<String> {
-    let h = w
-        .admin(
-            "GET",
-            &format!("/v1/contacts/{wa}/messages?limit=100"),
-            None,
-        )
-        .json();
-    h["messages"]
-        .as_array()?
-        .iter()
-        .find(|m| m["id"] == id)
-        .and_then(|m| m["action"].as_str().map(str::to_string))
-}
-
 #[test]
 fn stop_sends_exactly_one_confirmation_then_silence_until_start() {
     let w = worker();
     let wa = contact();
-    let stop = say(w, &wa, "STOP");
+    let stop = w.say(&wa, "STOP");
     let sent = w.graph.wait_for(&wa, 1);
     assert_eq!(sent.len(), 1);
     let confirmation = &sent[0];
@@ -64,18 +38,15 @@ fn stop_sends_exactly_one_confirmation_then_silence_until_start() {
     assert_eq!(consent(w, &wa)["status"], "opted_out");
 
     // A second STOP and an ordinary message: recorded, nothing sent.
-    let again = say(w, &wa, "stop please!!");
-    let chat = say(w, &wa, "hello?");
+    let again = w.say(&wa, "stop please!!");
+    let chat = w.say(&wa, "hello?");
+    assert_eq!(w.action_of(&wa, &again).as_deref(), Some("opted_out"));
     assert_eq!(
-        recorded_action(w, &wa, &again).as_deref(),
-        Some("opted_out")
-    );
-    assert_eq!(
-        recorded_action(w, &wa, &chat).as_deref(),
+        w.action_of(&wa, &chat).as_deref(),
         Some("no_reply_opted_out")
     );
     // HELP is still answered; once it arrives, everything sent before it has arrived too.
-    say(w, &wa, "HELP");
+    w.say(&wa, "HELP");
     let sent = w.graph.wait_for(&wa, 2);
     assert_eq!(
         sent.len(),
@@ -87,7 +58,7 @@ fn stop_sends_exactly_one_confirmation_then_silence_until_start() {
         .unwrap_or_default()
         .contains("555-0100"));
 
-    say(w, &wa, "START");
+    w.say(&wa, "START");
     let sent = w.graph.wait_for(&wa, 3);
     assert_eq!(sent.len(), 3);
     assert!(sent[2].body["text"]["body"]
@@ -95,29 +66,8 @@ fn stop_sends_exactly_one_confirmation_then_silence_until_start() {
         .unwrap_or_default()
         .contains("subscribed"));
     assert_eq!(consent(w, &wa)["status"], "opted_in");
-    // The confirmation is part of the contact's history once Meta accepted it.
-    let deadline = std::time::Instant::now() + SETTLE;
-    loop {
-        let h = w
-            .admin(
-                "GET",
-                &format!("/v1/contacts/{wa}/messages?limit=100"),
-                None,
-            )
-            .json();
-        let outbound = h["messages"]
-            .as_array()
-            .map(|m| m.iter().filter(|m| m["direction"] == "outbound").count())
-            .unwrap_or(0);
-        if outbound == 3 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "outbound messages recorded: {outbound}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    // The confirmations are part of the contact's history once Meta accepted them.
+    w.wait_for_outbound(&wa, 3);
 }
 
 #[test]
@@ -131,18 +81,15 @@ fn localised_and_led_keywords_opt_out_but_conversation_does_not() {
         "unsubscribe me please",
     ] {
         let wa = contact();
-        say(w, &wa, text);
+        w.say(&wa, text);
         assert_eq!(consent(w, &wa)["status"], "opted_out", "{text}");
         assert_eq!(w.graph.wait_for(&wa, 1).len(), 1, "{text}");
     }
     let wa = contact();
-    let id = say(w, &wa, "I'll stop by the store later");
+    let id = w.say(&wa, "I'll stop by the store later");
     assert_eq!(consent(w, &wa)["status"], "unknown");
     // Conversation, so it gets the ordinary default reply.
-    assert_eq!(
-        recorded_action(w, &wa, &id).as_deref(),
-        Some("default_reply")
-    );
+    assert_eq!(w.action_of(&wa, &id).as_deref(), Some("default_reply"));
 }
 
 #[test]
@@ -227,8 +174,8 @@ fn erasure_keeps_the_suppression_and_the_bulk_check_sees_it() {
     let w = worker();
     let wa = contact();
     let fine = contact();
-    say(w, &wa, "my card ends 4242");
-    say(w, &wa, "STOP");
+    w.say(&wa, "my card ends 4242");
+    w.say(&wa, "STOP");
     let r = w
         .admin("DELETE", &format!("/v1/contacts/{wa}"), None)
         .json();
@@ -288,22 +235,14 @@ fn admin_records_consent_given_off_whatsapp() {
 fn a_131050_answer_to_a_send_records_a_marketing_opt_out() {
     let w = worker();
     let wa = contact();
-    w.graph.script(&wa, &[(400, r#"{"error":{"message":"This message was not delivered to maintain healthy ecosystem engagement.","type":"OAuthException","code":131050}}"#)]);
-    say(w, &wa, "HELP");
+    w.graph.fail_next(&wa, 131050);
+    w.say(&wa, "HELP");
     assert_eq!(w.graph.wait_for(&wa, 1).len(), 1);
     // The refusal is recorded after the response; wait (bounded) for the ledger to show it.
-    let deadline = std::time::Instant::now() + SETTLE;
-    loop {
-        let c = consent(w, &wa);
-        if c["status"] == "opted_out" {
-            assert_eq!(c["scope"], "marketing");
-            assert_eq!(c["history"][0]["source"], "send_error");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no opt-out recorded: {c}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    eventually("the marketing opt-out", || {
+        consent(w, &wa)["status"] == "opted_out"
+    });
+    let c = consent(w, &wa);
+    assert_eq!(c["scope"], "marketing");
+    assert_eq!(c["history"][0]["source"], "send_error");
 }

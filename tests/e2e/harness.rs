@@ -364,6 +364,38 @@ impl Worker {
         }
     }
 
+    /// Delivers a text from `wa_id` with the given timestamp; returns its message id.
+    pub fn say_at(&self, wa_id: &str, at: u64, text: &str) -> String {
+        let id = message_id();
+        let r = self.deliver(&messages_delivery(
+            wa_id,
+            "Ana",
+            &[text_message(wa_id, &id, at, text)],
+        ));
+        assert_eq!(r.status, 200, "{}", r.body);
+        id
+    }
+
+    pub fn say(&self, wa_id: &str, text: &str) -> String {
+        self.say_at(wa_id, now(), text)
+    }
+
+    /// What the worker decided on one inbound message (recorded before its 200).
+    pub fn action_of(&self, wa_id: &str, message_id: &str) -> Option<String> {
+        let h = self
+            .admin(
+                "GET",
+                &format!("/v1/contacts/{wa_id}/messages?limit=100"),
+                None,
+            )
+            .json();
+        let messages = h["messages"].as_array()?;
+        messages
+            .iter()
+            .find(|m| m["id"] == message_id)
+            .and_then(|m| m["action"].as_str().map(str::to_string))
+    }
+
     /// The KV key of a contact, derived as the worker derives it.
     pub fn contact_key(&self, wa_id: &str) -> String {
         wa_edge::keys::KeyScheme::new(CONTACT_KEY_SECRET)
@@ -432,6 +464,14 @@ impl FakeGraph {
             .filter(|r| r.body["to"] == to)
             .cloned()
             .collect()
+    }
+
+    /// The next send to `to` is answered with Meta error `code` (HTTP 400).
+    pub fn fail_next(&self, to: &str, code: i64) {
+        let body = format!(
+            r#"{{"error":{{"message":"scripted","type":"OAuthException","code":{code}}}}}"#
+        );
+        self.script(to, &[(400, &body)]);
     }
 
     /// Mark-as-read calls for one inbound message.
@@ -511,6 +551,15 @@ fn serve(stream: TcpStream, state: &Mutex<GraphState>) {
     );
     let mut stream = stream;
     let _ = stream.write_all(response.as_bytes());
+}
+
+/// Polls (bounded by `SETTLE`) until `check` holds, for effects recorded after the response.
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + SETTLE;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A `messages` delivery with the given message objects, from one contact.

@@ -2,42 +2,7 @@
 
 use crate::harness::*;
 use serde_json::json;
-use std::time::{Duration, Instant};
-
-fn say_at(w: &Worker, wa: &str, at: u64, text: &str) -> String {
-    let id = message_id();
-    let r = w.deliver(&messages_delivery(
-        wa,
-        "Kai",
-        &[text_message(wa, &id, at, text)],
-    ));
-    assert_eq!(r.status, 200, "{}", r.body);
-    id
-}
-
-fn action_of(w: &Worker, wa: &str, id: &str) -> Option<String> {
-    let h = w
-        .admin(
-            "GET",
-            &format!("/v1/contacts/{wa}/messages?limit=100"),
-            None,
-        )
-        .json();
-    h["messages"]
-        .as_array()?
-        .iter()
-        .find(|m| m["id"] == id)
-        .and_then(|m| m["action"].as_str().map(str::to_string))
-}
-
-/// Polls (bounded) until `check` holds, for effects recorded after the response.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + SETTLE;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use std::time::Duration;
 
 fn send_api(w: &Worker, body: serde_json::Value) -> HttpResponse {
     w.admin("POST", "/v1/messages", Some(&body.to_string()))
@@ -47,7 +12,7 @@ fn send_api(w: &Worker, body: serde_json::Value) -> HttpResponse {
 fn a_message_in_the_window_gets_one_reply_with_the_right_body_and_token() {
     let w = worker();
     let wa = contact();
-    let id = say_at(w, &wa, now(), "What are your opening hours?");
+    let id = w.say_at(&wa, now(), "What are your opening hours?");
     let sent = w.graph.wait_for(&wa, 1);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].body["text"]["body"], "E2E: open 9 to 5.");
@@ -56,7 +21,7 @@ fn a_message_in_the_window_gets_one_reply_with_the_right_body_and_token() {
         sent[0].authorization.as_deref(),
         Some(format!("Bearer {ACCESS_TOKEN}").as_str())
     );
-    assert_eq!(action_of(w, &wa, &id).as_deref(), Some("auto_reply:hours"));
+    assert_eq!(w.action_of(&wa, &id).as_deref(), Some("auto_reply:hours"));
     // The message was also marked as read (a status call, not a message to the contact).
     eventually("mark-as-read", || w.graph.read_receipts(&id) == 1);
     // A redelivery of the same message sends nothing more.
@@ -71,7 +36,7 @@ fn a_message_in_the_window_gets_one_reply_with_the_right_body_and_token() {
         )],
     );
     assert_eq!(w.deliver(&again).status, 200);
-    assert_eq!(action_of(w, &wa, &id).as_deref(), Some("auto_reply:hours"));
+    assert_eq!(w.action_of(&wa, &id).as_deref(), Some("auto_reply:hours"));
     assert_eq!(w.graph.requests_to(&wa).len(), 1);
 }
 
@@ -79,10 +44,10 @@ fn a_message_in_the_window_gets_one_reply_with_the_right_body_and_token() {
 fn a_message_25_hours_old_gets_no_reply() {
     let w = worker();
     let wa = contact();
-    let id = say_at(w, &wa, now() - 25 * 3600, "opening hours?");
+    let id = w.say_at(&wa, now() - 25 * 3600, "opening hours?");
     // Decided and recorded before the 200: nothing was queued, so nothing can be sent later.
     assert_eq!(
-        action_of(w, &wa, &id).as_deref(),
+        w.action_of(&wa, &id).as_deref(),
         Some("no_reply_window_closed")
     );
     assert!(w.graph.requests_to(&wa).is_empty());
@@ -98,15 +63,15 @@ fn a_message_25_hours_old_gets_no_reply() {
 fn the_default_reply_is_paced_and_then_cooled_down() {
     let w = worker();
     let wa = contact();
-    say_at(w, &wa, now(), "hi there");
+    w.say_at(&wa, now(), "hi there");
     assert_eq!(w.graph.wait_for(&wa, 1).len(), 1);
-    let paced = say_at(w, &wa, now(), "anyone?");
-    assert_eq!(action_of(w, &wa, &paced).as_deref(), Some("no_reply_paced"));
+    let paced = w.say_at(&wa, now(), "anyone?");
+    assert_eq!(w.action_of(&wa, &paced).as_deref(), Some("no_reply_paced"));
     // Past Meta's 6 s pair interval (a policy interval, not a race): the cooldown still holds.
     std::thread::sleep(Duration::from_secs(7));
-    let cooled = say_at(w, &wa, now(), "hello again");
+    let cooled = w.say_at(&wa, now(), "hello again");
     assert_eq!(
-        action_of(w, &wa, &cooled).as_deref(),
+        w.action_of(&wa, &cooled).as_deref(),
         Some("no_reply_cooldown")
     );
     assert_eq!(w.graph.requests_to(&wa).len(), 1);
@@ -116,13 +81,10 @@ fn the_default_reply_is_paced_and_then_cooled_down() {
 fn an_opted_out_contact_gets_nothing() {
     let w = worker();
     let wa = contact();
-    say_at(w, &wa, now(), "STOP");
+    w.say_at(&wa, now(), "STOP");
     assert_eq!(w.graph.wait_for(&wa, 1).len(), 1, "the confirmation");
-    let id = say_at(w, &wa, now(), "opening hours?");
-    assert_eq!(
-        action_of(w, &wa, &id).as_deref(),
-        Some("no_reply_opted_out")
-    );
+    let id = w.say_at(&wa, now(), "opening hours?");
+    assert_eq!(w.action_of(&wa, &id).as_deref(), Some("no_reply_opted_out"));
     let r = send_api(w, json!({"to": wa, "text": "special offer"}));
     assert_eq!(r.status, 409);
     assert_eq!(r.json()["error"], "opted_out");
@@ -133,14 +95,8 @@ fn an_opted_out_contact_gets_nothing() {
 fn meta_131047_closes_the_window_for_the_send_api() {
     let w = worker();
     let wa = contact();
-    w.graph.script(
-        &wa,
-        &[(
-            400,
-            r#"{"error":{"message":"Re-engagement message","code":131047}}"#,
-        )],
-    );
-    say_at(w, &wa, now(), "opening hours?");
+    w.graph.fail_next(&wa, 131047);
+    w.say_at(&wa, now(), "opening hours?");
     assert_eq!(w.graph.wait_for(&wa, 1).len(), 1);
     eventually("window closed", || {
         send_api(w, json!({"to": wa, "text": "x"})).status == 422
@@ -151,11 +107,8 @@ fn meta_131047_closes_the_window_for_the_send_api() {
 fn meta_131056_is_retried_after_a_pause_and_5xx_once() {
     let w = worker();
     let wa = contact();
-    w.graph.script(
-        &wa,
-        &[(400, r#"{"error":{"message":"pair rate","code":131056}}"#)],
-    );
-    say_at(w, &wa, now(), "opening hours?");
+    w.graph.fail_next(&wa, 131056);
+    w.say_at(&wa, now(), "opening hours?");
     assert_eq!(
         w.graph.wait_for(&wa, 2).len(),
         2,
@@ -172,7 +125,7 @@ fn meta_131056_is_retried_after_a_pause_and_5xx_once() {
             (503, r#"{"error":{"code":1}}"#),
         ],
     );
-    say_at(w, &other, now(), "opening hours?");
+    w.say_at(&other, now(), "opening hours?");
     eventually("the failure recorded", || {
         let h = w
             .admin("GET", &format!("/v1/contacts/{other}/messages"), None)
@@ -188,30 +141,24 @@ fn meta_131056_is_retried_after_a_pause_and_5xx_once() {
 fn meta_131048_pauses_sending_until_a_person_resumes() {
     let w = worker();
     let wa = contact();
-    w.graph.script(
-        &wa,
-        &[(
-            400,
-            r#"{"error":{"message":"spam rate limit","code":131048}}"#,
-        )],
-    );
-    say_at(w, &wa, now(), "opening hours?");
+    w.graph.fail_next(&wa, 131048);
+    w.say_at(&wa, now(), "opening hours?");
     eventually("pause shown", || {
         w.admin("GET", "/v1/account", None).json()["paused"]
             .as_array()
             .is_some_and(|p| !p.is_empty())
     });
     let other = contact();
-    let id = say_at(w, &other, now(), "opening hours?");
+    let id = w.say_at(&other, now(), "opening hours?");
     assert_eq!(
-        action_of(w, &other, &id).as_deref(),
+        w.action_of(&other, &id).as_deref(),
         Some("no_reply_number_paused")
     );
     let r = w.admin("DELETE", "/v1/account/pause", None);
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["resumed"], 1);
     let third = contact();
-    say_at(w, &third, now(), "opening hours?");
+    w.say_at(&third, now(), "opening hours?");
     assert_eq!(w.graph.wait_for(&third, 1).len(), 1);
 }
 
@@ -219,8 +166,8 @@ fn meta_131048_pauses_sending_until_a_person_resumes() {
 fn the_send_api_sends_inside_the_window_and_records_it() {
     let w = worker();
     let wa = contact();
-    say_at(w, &wa, now(), "STOP");
-    say_at(w, &wa, now(), "START");
+    w.say_at(&wa, now(), "STOP");
+    w.say_at(&wa, now(), "START");
     assert_eq!(w.graph.wait_for(&wa, 2).len(), 2);
     // The confirmations just went out: Meta's pair rate applies to the API too.
     let r = send_api(w, json!({"to": wa, "text": "Your order shipped"}));
