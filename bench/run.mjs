@@ -101,6 +101,10 @@ function padded(size) {
   return signed(envelope(value));
 }
 
+// BENCH_ONLY="1 MB,3 MB" runs only the workloads whose names contain one of the parts.
+const only = (process.env.BENCH_ONLY ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+if (only.length) WORKLOADS.splice(0, WORKLOADS.length, ...WORKLOADS.filter((w) => only.some((o) => w.name.includes(o))));
+
 // ---- measurement ----
 function workerdPids() {
   const out = [];

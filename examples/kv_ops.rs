@@ -6,13 +6,13 @@ use serde_json::json;
 use wa_edge::app::{handle, route, AppRequest};
 use wa_edge::config::Config;
 use wa_edge::kv::{block_on, MemoryKv};
-use wa_edge::outbox::Graph;
+use wa_edge::outbox::Platform;
 use wa_edge::signature::sign;
 use wa_edge::time::UnixTime;
 
 struct NoGraph;
 
-impl Graph for NoGraph {
+impl Platform for NoGraph {
     async fn post(&self, _: &str, _: &str, _: &str) -> Result<(u16, String), String> {
         Err("not used".into())
     }

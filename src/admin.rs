@@ -8,7 +8,7 @@ use crate::ids::WaId;
 use crate::ingest::{load_consent, Ctx};
 use crate::keys::{self, classify_contact_key, ContactKeyKind, KeyScheme};
 use crate::kv::{list_all, Kv, KvError};
-use crate::outbox::Graph;
+use crate::outbox::Platform;
 use crate::records::{MessageRecord, StatusRecord};
 use crate::secret_eq;
 use crate::time::UnixTime;
@@ -22,7 +22,7 @@ pub const MAX_PAGE: usize = 100;
 pub const MAX_CHECK_IDS: usize = 1000;
 pub const MAX_EVIDENCE_LEN: usize = 500;
 
-pub async fn handle<K: Kv, G: Graph>(
+pub async fn handle<K: Kv, G: Platform>(
     req: AppRequest,
     config: &Config,
     kv: &K,

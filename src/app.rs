@@ -7,8 +7,8 @@ use crate::handshake::{verify_subscription, HandshakeError};
 use crate::ingest::{ingest, Ctx};
 use crate::keys::KeyScheme;
 use crate::kv::{Kv, KvError};
-use crate::outbox::{Graph, Outbound};
-use crate::signature::{verify, SecretUsed};
+use crate::outbox::{Outbound, Platform};
+use crate::signature::{verify_on, SecretUsed};
 use crate::time::UnixTime;
 use crate::webhook;
 use serde_json::json;
@@ -202,7 +202,7 @@ pub fn not_routed(route: &Route) -> Option<Reply> {
 }
 
 /// Handles a routed request. The outbox is sent by the shell after the response.
-pub async fn handle<K: Kv, G: Graph>(
+pub async fn handle<K: Kv, G: Platform>(
     req: AppRequest,
     config: &Config,
     kv: &K,
@@ -215,7 +215,7 @@ pub async fn handle<K: Kv, G: Graph>(
     match req.route {
         Route::Health => (health(config), Vec::new()),
         Route::WebhookVerify => (handshake(config, &req.query), Vec::new()),
-        Route::WebhookDelivery => delivery(config, kv, &req, now).await,
+        Route::WebhookDelivery => delivery(config, kv, graph, &req, now).await,
         _ => (admin::handle(req, config, kv, graph, now).await, Vec::new()),
     }
 }
@@ -251,9 +251,10 @@ fn handshake(config: &Config, query: &[(String, String)]) -> Reply {
     }
 }
 
-async fn delivery<K: Kv>(
+async fn delivery<K: Kv, G: Platform>(
     config: &Config,
     kv: &K,
+    graph: &G,
     req: &AppRequest,
     now: UnixTime,
 ) -> (Reply, Vec<Outbound>) {
@@ -272,12 +273,15 @@ async fn delivery<K: Kv>(
         );
     }
     let previous = config.secret(Secret::AppSecretPrevious).map(str::as_bytes);
-    let used = match verify(
+    let used = match verify_on(
+        graph,
         &req.body,
         req.signature.as_deref(),
         app_secret.as_bytes(),
         previous,
-    ) {
+    )
+    .await
+    {
         Ok(used) => used,
         Err(e) => {
             let status = if e == crate::signature::SignatureError::Missing {

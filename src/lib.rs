@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod keys;
 pub mod kv;
 pub mod outbox;
+pub mod platform;
 pub mod records;
 pub mod replies;
 pub mod retention;

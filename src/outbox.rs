@@ -18,14 +18,7 @@ use crate::webhook::message::MetaError;
 use serde::Serialize;
 use serde_json::json;
 
-/// The HTTP client and clock-free sleep the sender needs.
-// Single-threaded runtime; futures are !Send.
-#[allow(async_fn_in_trait)]
-pub trait Graph {
-    /// POSTs JSON with a bearer token; `Err` when no HTTP answer came back.
-    async fn post(&self, url: &str, token: &str, body: &str) -> Result<(u16, String), String>;
-    async fn sleep(&self, ms: u64);
-}
+pub use crate::platform::Platform;
 
 /// 131056: Meta suggests waiting 1, 4, 16 s; 16 s would outlive `wait_until`, so two waits.
 pub const PAIR_RATE_WAITS_MS: [u64; 2] = [1_000, 4_000];
@@ -159,7 +152,7 @@ impl Effect {
 
 /// Sends one message with the retry policy. `patient` allows waits (after the response, inside
 /// `wait_until`); the synchronous send API answers the caller instead of waiting.
-pub async fn send<G: Graph>(
+pub async fn send<G: Platform>(
     graph: &G,
     url: &str,
     token: &str,
@@ -212,7 +205,7 @@ pub async fn send<G: Graph>(
 
 /// Sends the outbox after the response and records every outcome. Returns log lines without
 /// personal data.
-pub async fn deliver_all<K: Kv, G: Graph>(
+pub async fn deliver_all<K: Kv, G: Platform>(
     ctx: &Ctx<'_, K>,
     graph: &G,
     token: &str,

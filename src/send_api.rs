@@ -8,7 +8,7 @@ use crate::ids::{PhoneNumberId, WaId};
 use crate::ingest::{load_consent, Ctx};
 use crate::keys;
 use crate::kv::{Kv, KvError};
-use crate::outbox::{put_state, record_outcome, send, Graph, Outbound, Purpose, SendOutcome};
+use crate::outbox::{put_state, record_outcome, send, Outbound, Platform, Purpose, SendOutcome};
 use crate::replies::MAX_TEXT_BODY;
 use serde::Deserialize;
 use serde_json::json;
@@ -41,7 +41,7 @@ struct SendInput {
 
 const USAGE: &str = r#"expected {"to":"<wa_id>","text":"..."} or {"to":"<wa_id>","template":{"name","language","components"},"category":"marketing"|"utility"|"authentication"}"#;
 
-pub async fn handle<K: Kv, G: Graph>(
+pub async fn handle<K: Kv, G: Platform>(
     ctx: &Ctx<'_, K>,
     graph: &G,
     body: &[u8],

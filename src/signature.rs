@@ -61,6 +61,33 @@ pub fn verify(
     }
 }
 
+/// Verifies like [`verify`], letting the platform compute the MAC where it offers to (WebCrypto
+/// for large bodies in wasm); the header's form and the order of secrets stay decided here.
+pub async fn verify_on<P: crate::platform::Platform>(
+    platform: &P,
+    body: &[u8],
+    header: Option<&str>,
+    current: &[u8],
+    previous: Option<&[u8]>,
+) -> Result<SecretUsed, SignatureError> {
+    let tag = parse_header(header.ok_or(SignatureError::Missing)?)?;
+    let candidates = [
+        (Some(current), SecretUsed::Current),
+        (previous.filter(|p| !p.is_empty()), SecretUsed::Previous),
+    ];
+    for (secret, used) in candidates {
+        let Some(secret) = secret else { continue };
+        let matched = match platform.hmac_sha256_verify(secret, body, &tag).await {
+            Some(matched) => matched,
+            None => mac_matches(secret, body, &tag),
+        };
+        if matched {
+            return Ok(used);
+        }
+    }
+    Err(SignatureError::Mismatch)
+}
+
 fn parse_header(header: &str) -> Result<[u8; 32], SignatureError> {
     let hex_part = header
         .trim()
@@ -177,6 +204,49 @@ mod tests {
         assert_eq!(
             verify(b"{\"a\":1}", Some(&header), b"other", None),
             Err(SignatureError::Mismatch)
+        );
+    }
+
+    /// A platform whose native HMAC is the same function, as WebCrypto would be.
+    struct NativeMac;
+
+    impl crate::platform::Platform for NativeMac {
+        async fn post(&self, _: &str, _: &str, _: &str) -> Result<(u16, String), String> {
+            Err("unused".into())
+        }
+        async fn sleep(&self, _: u64) {}
+        async fn hmac_sha256_verify(
+            &self,
+            secret: &[u8],
+            body: &[u8],
+            tag: &[u8; 32],
+        ) -> Option<bool> {
+            Some(hmac_sha256(secret, body) == *tag)
+        }
+    }
+
+    #[test]
+    fn platform_verification_agrees_with_rust_verification() {
+        let body = b"{\"entry\":[]}";
+        let cases = [
+            (sign(b"new", body), Some(&b"old"[..])),
+            (sign(b"old", body), Some(&b"old"[..])),
+            (sign(b"old", body), None),
+            (sign(b"new", b"other"), Some(&b"old"[..])),
+            ("sha256=zz".to_string(), None),
+        ];
+        for (header, previous) in cases {
+            let native =
+                crate::kv::block_on(verify_on(&NativeMac, body, Some(&header), b"new", previous));
+            assert_eq!(
+                native,
+                verify(body, Some(&header), b"new", previous),
+                "{header}"
+            );
+        }
+        assert_eq!(
+            crate::kv::block_on(verify_on(&NativeMac, body, None, b"new", None)),
+            Err(SignatureError::Missing)
         );
     }
 

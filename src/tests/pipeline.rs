@@ -1,12 +1,11 @@
 //! The whole request path (verify → parse → decide → act) over `MemoryKv`, natively.
 
-use super::graph_fake::FakeGraph;
+use super::support::{admin_request, signed_delivery, FakeGraph};
 use crate::app::{handle, route, AppRequest, Reply};
 use crate::config::Config;
 use crate::kv::{block_on, MemoryKv};
 use crate::outbox::{Outbound, Purpose};
 use crate::retention::{DAY, DEDUPE_TTL};
-use crate::signature::sign;
 use crate::time::UnixTime;
 use serde_json::{json, Value};
 
@@ -44,13 +43,7 @@ impl World {
     }
 
     fn deliver_at(&self, body: &str, now: u64) -> (Reply, Vec<Outbound>) {
-        let req = AppRequest {
-            route: route("POST", "/webhook"),
-            query: vec![],
-            signature: Some(sign(SECRET.as_bytes(), body.as_bytes())),
-            authorization: None,
-            body: body.as_bytes().to_vec(),
-        };
+        let req = signed_delivery(SECRET, body);
         block_on(handle(
             req,
             &self.config,
@@ -75,19 +68,7 @@ impl World {
     }
 
     fn admin(&self, method: &str, path: &str, body: &str) -> Value {
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        let query = query
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let req = AppRequest {
-            route: route(method, path),
-            query,
-            signature: None,
-            authorization: Some(format!("Bearer {ADMIN}")),
-            body: body.as_bytes().to_vec(),
-        };
+        let req = admin_request(ADMIN, method, path, body);
         let (reply, _) = block_on(handle(
             req,
             &self.config,

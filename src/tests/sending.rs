@@ -1,7 +1,7 @@
 //! Auto-replies, the Cloud API client's error handling and the guarded send API, natively.
 
-use super::graph_fake::FakeGraph;
-use crate::app::{handle, route, AppRequest};
+use super::support::{admin_request, signed_delivery, FakeGraph};
+use crate::app::handle;
 use crate::config::Config;
 use crate::consent::Keywords;
 use crate::graph::OutboundBody;
@@ -10,7 +10,6 @@ use crate::ingest::Ctx;
 use crate::keys::KeyScheme;
 use crate::kv::{block_on, MemoryKv};
 use crate::outbox::{deliver_all, Outbound, Purpose};
-use crate::signature::sign;
 use crate::time::UnixTime;
 use serde_json::{json, Value};
 
@@ -66,13 +65,7 @@ impl World {
     }
 
     fn deliver_at(&self, body: &str, now: u64) -> (u16, Vec<Outbound>) {
-        let req = AppRequest {
-            route: route("POST", "/webhook"),
-            query: vec![],
-            signature: Some(sign(SECRET.as_bytes(), body.as_bytes())),
-            authorization: None,
-            body: body.as_bytes().to_vec(),
-        };
+        let req = signed_delivery(SECRET, body);
         let (reply, outbox) = block_on(handle(
             req,
             &self.config,
@@ -105,13 +98,7 @@ impl World {
         graph: &FakeGraph,
         now: u64,
     ) -> (u16, Value) {
-        let req = AppRequest {
-            route: route(method, path),
-            query: vec![],
-            signature: None,
-            authorization: Some(format!("Bearer {ADMIN}")),
-            body: body.as_bytes().to_vec(),
-        };
+        let req = admin_request(ADMIN, method, path, body);
         let (reply, _) = block_on(handle(req, &self.config, &self.kv, graph, UnixTime(now)));
         (
             reply.status,

@@ -191,3 +191,38 @@ fn admin_api_requires_the_bearer_token() {
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"], "unauthorized");
 }
+
+#[test]
+fn large_deliveries_verify_through_the_platforms_hmac() {
+    let w = worker();
+    let wa = contact();
+    let id = message_id();
+    // Over the shell's WebCrypto threshold: an unknown field pads the body to ~200 KB.
+    let mut value: serde_json::Value = serde_json::from_str(&messages_delivery(
+        &wa,
+        "Big",
+        &[text_message(&wa, &id, now(), "large body")],
+    ))
+    .unwrap();
+    value["entry"][0]["changes"][0]["value"]["padding"] = serde_json::json!("y".repeat(200_000));
+    let body = value.to_string();
+    let forged = wa_edge::signature::sign(b"not-the-secret", body.as_bytes());
+    let r = w.send(
+        "POST",
+        "/webhook",
+        &[("X-Hub-Signature-256", &forged)],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 403);
+    assert!(w.history(&wa, "inbound").is_empty());
+    let previous = wa_edge::signature::sign(PREVIOUS_SECRET.as_bytes(), body.as_bytes());
+    let r = w.send(
+        "POST",
+        "/webhook",
+        &[("X-Hub-Signature-256", &previous)],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(w.history(&wa, "inbound")[0]["text"], "large body");
+    assert_eq!(w.deliver(&body).status, 200, "the current secret too");
+}

@@ -1,6 +1,9 @@
-//! A Graph API stand-in for native tests: records calls and sleeps, answers as scripted.
+//! Shared by the native tests: a Graph API stand-in (records calls and sleeps, answers as
+//! scripted) and the requests the tests send.
 
-use crate::outbox::Graph;
+use crate::app::{route, AppRequest};
+use crate::outbox::Platform;
+use crate::signature::sign;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
@@ -30,7 +33,7 @@ impl FakeGraph {
     }
 }
 
-impl Graph for FakeGraph {
+impl Platform for FakeGraph {
     async fn post(&self, url: &str, token: &str, body: &str) -> Result<(u16, String), String> {
         let n = self.calls.borrow().len();
         self.calls.borrow_mut().push((
@@ -52,5 +55,33 @@ impl Graph for FakeGraph {
 
     async fn sleep(&self, ms: u64) {
         self.sleeps.borrow_mut().push(ms);
+    }
+}
+
+/// A webhook delivery signed with `secret`, as Meta sends it.
+pub fn signed_delivery(secret: &str, body: &str) -> AppRequest {
+    AppRequest {
+        route: route("POST", "/webhook"),
+        query: vec![],
+        signature: Some(sign(secret.as_bytes(), body.as_bytes())),
+        authorization: None,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// An admin API request with a bearer token; `path` may carry a query string.
+pub fn admin_request(token: &str, method: &str, path: &str, body: &str) -> AppRequest {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let query = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    AppRequest {
+        route: route(method, path),
+        query,
+        signature: None,
+        authorization: Some(format!("Bearer {token}")),
+        body: body.as_bytes().to_vec(),
     }
 }
