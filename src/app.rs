@@ -87,6 +87,32 @@ pub fn route(method: &str, path: &str) -> Route {
     }
 }
 
+/// Splits a serialised request URL (`https://host/path?a=1&b=2`) into its path and decoded query
+/// pairs, without a URL parser: the runtime already normalised it.
+pub fn split_url(url: &str) -> (String, Vec<(String, String)>) {
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let rest = url.get(after_scheme..).unwrap_or_default();
+    let from_path = rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/");
+    let without_fragment = from_path.split('#').next().unwrap_or_default();
+    let (path, query) = without_fragment
+        .split_once('?')
+        .unwrap_or((without_fragment, ""));
+    let pairs = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (form_decode(k), form_decode(v))
+        })
+        .collect();
+    (path.to_string(), pairs)
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, then percent escapes.
+fn form_decode(s: &str) -> String {
+    percent_decode(&s.replace('+', " "))
+}
+
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -325,5 +351,54 @@ async fn delivery<K: Kv, G: Platform>(
             )
         }
         Err(e) => (kv_error(&e), Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_path_and_decoded_query() {
+        let (path, query) = split_url("https://wa.example.com/webhook?hub.mode=subscribe&hub.challenge=42&hub.verify_token=a%2Bb+c%26d");
+        assert_eq!(path, "/webhook");
+        assert_eq!(
+            query,
+            vec![
+                ("hub.mode".to_string(), "subscribe".to_string()),
+                ("hub.challenge".to_string(), "42".to_string()),
+                ("hub.verify_token".to_string(), "a+b c&d".to_string()),
+            ]
+        );
+        assert_eq!(
+            split_url("http://127.0.0.1:8787/v1/contacts/%2B1555/messages").0,
+            "/v1/contacts/%2B1555/messages"
+        );
+        assert_eq!(split_url("http://h"), ("/".to_string(), vec![]));
+        assert_eq!(
+            split_url("http://h/x#frag?no=1"),
+            ("/x".to_string(), vec![])
+        );
+        assert_eq!(
+            split_url("http://h/?flag"),
+            ("/".to_string(), vec![("flag".to_string(), String::new())])
+        );
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("GET", "/webhook"), Route::WebhookVerify);
+        assert_eq!(route("POST", "/webhook/"), Route::WebhookDelivery);
+        assert_eq!(
+            route("DELETE", "/v1/contacts/%2B15551234567"),
+            Route::EraseContact("+15551234567".into())
+        );
+        assert_eq!(
+            route("PATCH", "/v1/contacts/1/consent"),
+            Route::MethodNotAllowed("GET, PUT")
+        );
+        assert_eq!(route("GET", "/v1/nope"), Route::NotFound);
+        assert_eq!(Route::WebhookDelivery.body_limit(), Some(MAX_WEBHOOK_BODY));
+        assert_eq!(Route::Health.body_limit(), None);
     }
 }

@@ -1,0 +1,106 @@
+// `npm run bench:profile`: where wa-edge's CPU goes. Samples the worker's V8 isolate through the
+// inspector (Chrome DevTools protocol) while it serves one workload, then sums self time by
+// function: the JS glue, wasm functions (named by Rust symbol), and the runtime's builtins.
+// Local only: the inspector listens on 127.0.0.1 and the load is bounded.
+import { Miniflare } from "miniflare";
+import { WebSocket } from "undici";
+import crypto from "node:crypto";
+import http from "node:http";
+import path from "node:path";
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const WORKLOAD = process.env.PROFILE_WORKLOAD ?? "known";
+const N = Number(process.env.PROFILE_REQUESTS ?? 600);
+const SECRET = "bench-app-secret";
+
+const graph = http.createServer((req, res) => req.resume().on("end", () => res.end('{"messages":[{"id":"wamid.P"}]}')));
+await new Promise((r) => graph.listen(0, "127.0.0.1", r));
+
+const inspectorPort = 9300 + (process.pid % 500);
+const mf = new Miniflare({
+  modules: true,
+  scriptPath: path.join(root, "build/index.js"),
+  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+  kvNamespaces: ["WHATSAPP_KV"],
+  kvPersist: false,
+  compatibilityDate: "2026-04-20",
+  inspectorPort,
+  bindings: {
+    WHATSAPP_APP_SECRET: SECRET, WHATSAPP_VERIFY_TOKEN: "v", WHATSAPP_ACCESS_TOKEN: "t", ADMIN_TOKEN: "a",
+    CONTACT_KEY_SECRET: "c", GRAPH_API_BASE: `http://127.0.0.1:${graph.address().port}`,
+    DEFAULT_REPLY: "Thanks, a person will answer soon.", MARK_AS_READ: "false",
+  },
+  handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
+});
+const url = new URL("/webhook", await mf.ready).toString();
+
+let seq = 0;
+function delivery() {
+  const from = WORKLOAD === "known" ? "15550001111" : `1555${String(seq).padStart(7, "0")}`;
+  const msg = { from, id: `wamid.P${process.pid}${seq++}`, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: "hello, a question" } };
+  const body = Buffer.from(JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "W", changes: [{ field: "messages",
+    value: { messaging_product: "whatsapp", metadata: { phone_number_id: "PNID" }, contacts: [{ profile: { name: "P" }, wa_id: from }], messages: [msg] } }] }] }));
+  const key = WORKLOAD === "badsig" ? "other" : SECRET;
+  return { body, signature: "sha256=" + crypto.createHmac("sha256", key).update(body).digest("hex") };
+}
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+const post = (d) => new Promise((resolve, reject) => {
+  const req = http.request(url, { method: "POST", agent, headers: { "content-length": d.body.length, "x-hub-signature-256": d.signature } }, (res) => res.resume().on("end", resolve));
+  req.on("error", reject);
+  req.end(d.body);
+});
+
+// Warm up before sampling, so compilation of the module is not what is measured.
+for (let i = 0; i < 50; i++) await post(delivery());
+
+const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
+const target = targets.find((t) => t.webSocketDebuggerUrl) ?? targets[0];
+const ws = new WebSocket(target.webSocketDebuggerUrl);
+await new Promise((r) => ws.addEventListener("open", r, { once: true }));
+let id = 0;
+const pending = new Map();
+ws.addEventListener("message", (e) => {
+  const msg = JSON.parse(e.data);
+  if (msg.id && pending.has(msg.id)) { pending.get(msg.id)(msg.result); pending.delete(msg.id); }
+});
+const cdp = (method, params = {}) => new Promise((resolve) => { const i = ++id; pending.set(i, resolve); ws.send(JSON.stringify({ id: i, method, params })); });
+
+await cdp("Profiler.enable");
+await cdp("Profiler.setSamplingInterval", { interval: 50 });
+await cdp("Profiler.start");
+const queue = Array.from({ length: N }, delivery);
+await Promise.all(Array.from({ length: 4 }, async () => { while (queue.length) await post(queue.pop()); }));
+const { profile } = await cdp("Profiler.stop");
+ws.close();
+await mf.dispose();
+graph.close();
+agent.destroy();
+
+// Self time per function from the samples.
+const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
+const counts = new Map();
+for (const s of profile.samples) counts.set(s, (counts.get(s) ?? 0) + 1);
+const total = profile.samples.length;
+const selfByFn = new Map();
+const bucket = (n) => {
+  const f = n.callFrame;
+  if (f.url.includes(".wasm") || f.url.startsWith("wasm://")) return "wasm";
+  if (f.url.includes("index.js")) return "js glue";
+  if (f.functionName === "(idle)" || f.functionName === "(program)" || f.functionName === "(garbage collector)") return f.functionName;
+  return "runtime/builtins";
+};
+const byBucket = new Map();
+for (const [nodeId, c] of counts) {
+  const n = byNode.get(nodeId);
+  const name = `${n.callFrame.functionName || "(anonymous)"} [${bucket(n)}]`;
+  selfByFn.set(name, (selfByFn.get(name) ?? 0) + c);
+  byBucket.set(bucket(n), (byBucket.get(bucket(n)) ?? 0) + c);
+}
+const busy = total - (byBucket.get("(idle)") ?? 0);
+console.log(`workload ${WORKLOAD}, ${N} requests, ${total} samples (${busy} not idle)`);
+console.log("\nshare of non-idle samples by kind:");
+for (const [k, c] of [...byBucket].sort((a, b) => b[1] - a[1])) if (k !== "(idle)") console.log(`  ${(100 * c / busy).toFixed(1).padStart(5)}%  ${k}`);
+console.log("\ntop functions by self time (share of non-idle samples):");
+for (const [k, c] of [...selfByFn].filter(([k]) => !k.startsWith("(idle)")).sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+  console.log(`  ${(100 * c / busy).toFixed(1).padStart(5)}%  ${k.slice(0, 140)}`);
+}
