@@ -111,7 +111,16 @@ export default {
               method: "POST",
               headers: { authorization: `Bearer ${env.WHATSAPP_ACCESS_TOKEN}`, "content-type": "application/json" },
               body: JSON.stringify({ messaging_product: "whatsapp", to: o.to, type: "text", text: { body: o.body }, context: { message_id: o.reply_to } }),
-            }).then((r) => r.text()),
+            })
+              .then((r) => r.json())
+              .then(async (sent) => {
+                // Like wa-edge: the reply goes into the contact's history (one more write).
+                const id = sent?.messages?.[0]?.id ?? "unsent";
+                const c = await hashId(contactKey, "contact", o.to);
+                const mk = await hashId(contactKey, "message", id);
+                const record = { id, direction: "outbound", at: now, type: "text", text: o.body };
+                await env.WHATSAPP_KV.put(`c:${c}:m:${mk}`, JSON.stringify(record), { expiration: now + 30 * DAY, metadata: { t: now, d: "out" } });
+              }),
           ),
         ),
       );

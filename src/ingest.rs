@@ -419,31 +419,51 @@ pub async fn ingest<K: Kv>(
             }
         }
     }
-    flush(ctx.kv, plan.records).await?;
-    flush(ctx.kv, plan.signals).await?;
-    for (key, (state, dirty)) in &plan.states {
-        if *dirty {
-            crate::outbox::put_state(ctx, key, state).await?;
+    // Everything the delivery changes goes out together; the markers only once all of it
+    // has succeeded, so a failure leaves nothing marked done and Meta's retry redoes the work.
+    let mut effects = plan.records;
+    effects.extend(plan.signals);
+    let cooldown = ctx.config.replies.cooldown_secs;
+    for (key, (state, dirty)) in plan.states {
+        if dirty {
+            let value = serde_json::to_string(&state)
+                .map_err(|_| KvError::Unavailable("state encode".into()))?;
+            let expires = Some(state.expires(ctx.now, cooldown, ctx.config.retention_days));
+            effects.push(Put {
+                key,
+                value,
+                expires,
+                metadata: None,
+            });
         }
     }
-    for (key, (record, dirty)) in &plan.consent {
-        if *dirty {
-            let value = serde_json::to_string(record)
+    for (key, (record, dirty)) in plan.consent {
+        if dirty {
+            let value = serde_json::to_string(&record)
                 .map_err(|_| KvError::Unavailable("consent encode".into()))?;
             // No expiry: a suppression lasts until the person opts back in.
-            ctx.kv.put(key, &value, None, None).await?;
+            effects.push(Put {
+                key,
+                value,
+                expires: None,
+                metadata: None,
+            });
         }
     }
+    flush(ctx.kv, effects).await?;
     flush(ctx.kv, plan.markers).await?;
     Ok((summary, plan.outbox))
 }
 
+/// Writes a group of independent keys together; the caller orders the groups (markers last).
 async fn flush<K: Kv>(kv: &K, puts: Vec<Put>) -> Result<(), KvError> {
-    for put in puts {
-        kv.put(&put.key, &put.value, put.expires, put.metadata)
-            .await?;
-    }
-    Ok(())
+    let writes = puts
+        .iter()
+        .map(|p| kv.put(&p.key, &p.value, p.expires, p.metadata.clone()));
+    futures_util::future::join_all(writes)
+        .await
+        .into_iter()
+        .collect()
 }
 
 fn consent_change(
