@@ -226,3 +226,27 @@ fn large_deliveries_verify_through_the_platforms_hmac() {
     assert_eq!(w.history(&wa, "inbound")[0]["text"], "large body");
     assert_eq!(w.deliver(&body).status, 200, "the current secret too");
 }
+
+#[test]
+fn chunked_bodies_stream_and_stop_at_the_cap() {
+    let w = worker();
+    let wa = contact();
+    let body = messages_delivery(
+        &wa,
+        "Chunk",
+        &[text_message(&wa, &message_id(), now(), "sent chunked")],
+    );
+    let signature = wa_edge::signature::sign(APP_SECRET.as_bytes(), body.as_bytes());
+    let url = format!("{}/webhook", w.base);
+    let r = request_chunked(
+        &url,
+        &[("X-Hub-Signature-256", &signature)],
+        body.as_bytes(),
+    )
+    .expect("request");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(w.history(&wa, "inbound")[0]["text"], "sent chunked");
+    let huge = vec![b' '; 3 * 1024 * 1024 + 1];
+    let r = request_chunked(&url, &[("X-Hub-Signature-256", "sha256=00")], &huge).expect("request");
+    assert_eq!(r.status, 413);
+}

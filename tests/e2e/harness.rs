@@ -208,6 +208,40 @@ pub fn request(
     read_response(BufReader::new(stream))
 }
 
+/// Sends a body with `Transfer-Encoding: chunked` (no Content-Length), in 64 KiB chunks.
+pub fn request_chunked(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut stream = TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    for chunk in body.chunks(64 * 1024) {
+        // The server may answer 413 and close before the whole body is sent: stop writing then.
+        if stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .is_err()
+            || stream.write_all(chunk).is_err()
+            || stream.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n");
+    read_response(BufReader::new(stream))
+}
+
 /// Reads one response by its framing (Content-Length or chunked), not until the server closes:
 /// workerd keeps the connection open for seconds after answering.
 fn read_response(mut reader: BufReader<TcpStream>) -> std::io::Result<HttpResponse> {
