@@ -181,13 +181,14 @@ impl HttpResponse {
     }
 }
 
-/// A minimal HTTP/1.1 client (Connection: close), so tests need no HTTP crate.
-pub fn request(
+/// Connects and writes the request head; `framing` is the Content-Length or
+/// Transfer-Encoding line that says how the body follows.
+fn open(
     method: &str,
     url: &str,
+    framing: &str,
     headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<HttpResponse> {
+) -> std::io::Result<TcpStream> {
     let rest = url.strip_prefix("http://").expect("http url");
     let (host, path) = rest
         .split_once('/')
@@ -195,15 +196,29 @@ pub fn request(
         .unwrap_or((rest, "/".into()));
     let mut stream = TcpStream::connect(host)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{framing}\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
+    Ok(stream)
+}
+
+/// A minimal HTTP/1.1 client (Connection: close), so tests need no HTTP crate.
+pub fn request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let mut stream = open(
+        method,
+        url,
+        &format!("Content-Length: {}", body.len()),
+        headers,
+    )?;
     stream.write_all(body)?;
     read_response(BufReader::new(stream))
 }
@@ -214,19 +229,7 @@ pub fn request_chunked(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> std::io::Result<HttpResponse> {
-    let rest = url.strip_prefix("http://").expect("http url");
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    let mut stream = TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
+    let mut stream = open("POST", url, "Transfer-Encoding: chunked", headers)?;
     for chunk in body.chunks(64 * 1024) {
         // The server may answer 413 and close before the whole body is sent: stop writing then.
         if stream
