@@ -194,36 +194,37 @@ async fn history<K: Kv>(
     ))
 }
 
+/// Deletions per erasure request. A Worker invocation may make at most 1000 KV operations;
+/// this leaves room for the listing and the consent record. A larger history is erased by
+/// repeating the request until it answers `"complete": true`.
+pub const MAX_ERASE_PER_REQUEST: usize = 900;
+
 async fn erase<K: Kv>(kv: &K, keys: &KeyScheme, wa: &WaId) -> Result<Reply, KvError> {
     let contact = keys.contact(wa);
     let prefix = keys::contact_prefix(&contact);
     let (mut messages, mut statuses, mut other) = (0u32, 0u32, 0u32);
-    // Repeat until a listing comes back empty: a listing is capped, and a contact can have more.
-    loop {
-        let listed = list_all(kv, &prefix).await?;
-        if listed.is_empty() {
-            break;
+    let page = kv.list(&prefix, None).await?;
+    let complete = page.cursor.is_none() && page.keys.len() <= MAX_ERASE_PER_REQUEST;
+    for key in page.keys.iter().take(MAX_ERASE_PER_REQUEST) {
+        match classify_contact_key(&prefix, &key.name) {
+            ContactKeyKind::Message(_) => messages += 1,
+            ContactKeyKind::Status { .. } => statuses += 1,
+            ContactKeyKind::Other => other += 1,
         }
-        for key in &listed {
-            match classify_contact_key(&prefix, &key.name) {
-                ContactKeyKind::Message(_) => messages += 1,
-                ContactKeyKind::Status { .. } => statuses += 1,
-                ContactKeyKind::Other => other += 1,
-            }
-            kv.delete(&key.name).await?;
-        }
+        kv.delete(&key.name).await?;
     }
     let consent_key = keys::consent(&contact);
     let record = load_consent(kv, &consent_key).await?;
     // An opt-out must outlive erasure (GDPR Art. 21: objection to marketing is absolute); a
     // record with no opt-out in force is personal data with no purpose left, so it goes.
     let keep = record.status == ConsentStatus::OptedOut;
-    if !keep && record != ConsentRecord::default() {
+    if complete && !keep && record != ConsentRecord::default() {
         kv.delete(&consent_key).await?;
     }
     Ok(Reply::json(
         200,
-        json!({ "wa_id": wa, "deleted": { "messages": messages, "statuses": statuses, "other": other }, "suppression_kept": keep }),
+        json!({ "wa_id": wa, "deleted": { "messages": messages, "statuses": statuses, "other": other },
+                "complete": complete, "suppression_kept": keep }),
     ))
 }
 

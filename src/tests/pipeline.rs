@@ -529,3 +529,39 @@ fn missing_secret_is_named_not_a_panic() {
     assert_eq!(reply.status, 500);
     assert!(reply.body.contains("WHATSAPP_APP_SECRET"));
 }
+
+#[test]
+fn a_large_history_is_erased_in_bounded_steps() {
+    let w = World::new();
+    let body = |i: u64| {
+        json!({"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"statuses":[
+            {"id":format!("wamid.L{i}"),"status":"sent","timestamp":T0.to_string(),"recipient_id":WA}]}}]}]})
+        .to_string()
+    };
+    for i in 0..950 {
+        w.deliver(&body(i));
+    }
+    w.kv.reset_ops();
+    let first = w.admin("DELETE", &format!("/v1/contacts/{WA}"), "");
+    assert_eq!(
+        (
+            first["complete"].as_bool(),
+            first["deleted"]["statuses"].as_u64()
+        ),
+        (Some(false), Some(900))
+    );
+    let ops = w.kv.ops();
+    assert!(
+        ops.reads + ops.writes + ops.deletes + ops.lists < 1000,
+        "{ops:?}"
+    );
+    let second = w.admin("DELETE", &format!("/v1/contacts/{WA}"), "");
+    assert_eq!(
+        (
+            second["complete"].as_bool(),
+            second["deleted"]["statuses"].as_u64()
+        ),
+        (Some(true), Some(50))
+    );
+    assert!(w.kv.keys().iter().all(|k| !k.starts_with("c:")));
+}

@@ -101,7 +101,8 @@ fn start() -> Worker {
         "--log-level".into(),
         "info".into(),
     ];
-    // A dotenv file, not --var: values with ':' (URLs, JSON) do not survive --var's KEY:VALUE form.
+    // A dotenv file rather than --var flags: the test secrets stay off the command line (visible
+    // in ps) and values need no shell quoting.
     let env_file = std::env::temp_dir().join(format!("wa-edge-e2e-{port}.env"));
     let dotenv: String = vars
         .iter()
