@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 /// Meta's pair rate limit is about one message per 6 s to the same user (error 131056).
 pub const PAIR_INTERVAL: u64 = 6;
+/// A newer user message moves the stored window start only when it is this much newer: in a
+/// conversation that saves a KV write per message, and the stored window can only close early
+/// (by at most this much), never late. Automatic replies use each message's own time anyway.
+pub const WINDOW_REFRESH: u64 = 15 * 60;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContactState {
@@ -61,13 +65,33 @@ impl ContactState {
             .is_none_or(|t| now.secs_since(t) >= cooldown)
     }
 
-    pub fn record_inbound(&mut self, at: UnixTime, phone_number_id: Option<&PhoneNumberId>) {
-        if self.last_inbound.is_none_or(|t| at > t) {
-            self.last_inbound = Some(at);
+    /// Notes a user message. Returns whether the stored state must be written: a first message,
+    /// a window start at least `WINDOW_REFRESH` newer, another business number, or a message
+    /// that reopens a window Meta closed (131047) or lifts an undeliverable mark.
+    pub fn record_inbound(
+        &mut self,
+        at: UnixTime,
+        phone_number_id: Option<&PhoneNumberId>,
+    ) -> bool {
+        let refresh = self
+            .last_inbound
+            .is_none_or(|t| at.0 >= t.0 + WINDOW_REFRESH);
+        let number_changed =
+            phone_number_id.is_some_and(|p| self.phone_number_id.as_ref() != Some(p));
+        let reopens = match (self.window_closed_at, self.last_inbound) {
+            (Some(closed), Some(t)) => closed >= t && at > closed,
+            _ => false,
+        };
+        let write = refresh || number_changed || reopens || self.is_undeliverable();
+        if write {
+            if self.last_inbound.is_none_or(|t| at > t) {
+                self.last_inbound = Some(at);
+            }
             if let Some(p) = phone_number_id {
                 self.phone_number_id = Some(p.clone());
             }
         }
+        write
     }
 
     /// Kept for as long as any of it matters: the window, the cooldown, a day of slack, never
@@ -98,8 +122,19 @@ mod tests {
         assert!(!s.window_open(T.plus(25 * 3600)));
         s.window_closed_at = Some(T.plus(60));
         assert!(!s.window_open(T.plus(120)));
-        s.record_inbound(T.plus(200), None);
-        assert!(s.window_open(T.plus(300)), "a new message reopens it");
+        assert!(
+            s.record_inbound(T.plus(200), None),
+            "a message after Meta closed it reopens it"
+        );
+        assert!(s.window_open(T.plus(300)));
+        assert!(
+            !s.record_inbound(T.plus(400), None),
+            "a message minutes later needs no write"
+        );
+        assert!(
+            s.record_inbound(T.plus(200 + WINDOW_REFRESH), None),
+            "a refresh is written"
+        );
     }
 
     #[test]
@@ -121,15 +156,25 @@ mod tests {
         s.record_inbound(T, None);
         s.undeliverable = Some((131026, T.plus(10)));
         assert!(s.is_undeliverable());
-        s.record_inbound(T.plus(20), None);
+        assert!(
+            s.record_inbound(T.plus(20), None),
+            "lifting the mark is written"
+        );
         assert!(!s.is_undeliverable());
     }
 
     #[test]
     fn older_inbound_does_not_move_the_window_back() {
         let mut s = ContactState::default();
-        s.record_inbound(T.plus(100), None);
-        s.record_inbound(T, None);
-        assert_eq!(s.last_inbound, Some(T.plus(100)));
+        s.record_inbound(T.plus(WINDOW_REFRESH * 2), None);
+        assert!(!s.record_inbound(T, None));
+        assert_eq!(s.last_inbound, Some(T.plus(WINDOW_REFRESH * 2)));
+        assert!(
+            s.record_inbound(
+                T.plus(WINDOW_REFRESH * 2),
+                Some(&PhoneNumberId::new("other"))
+            ),
+            "a new number is written"
+        );
     }
 }

@@ -260,8 +260,9 @@ pub async fn ingest<K: Kv>(
                 let user_message = is_user_message(&content);
                 if user_message {
                     let (state, dirty) = plan.state(ctx.kv, &contact).await?;
-                    state.record_inbound(at, phone_number_id.as_ref());
-                    *dirty = true;
+                    if state.record_inbound(at, phone_number_id.as_ref()) {
+                        *dirty = true;
+                    }
                     if auto.mark_as_read && window::is_open(at, ctx.now) {
                         let read = OutboundBody::MarkRead {
                             message_id: id.clone(),

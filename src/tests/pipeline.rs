@@ -133,14 +133,19 @@ fn duplicate_delivery_is_stored_once_and_costs_one_read() {
 }
 
 #[test]
-fn inbound_text_costs_one_bulk_read_and_three_writes() {
+fn inbound_text_costs_one_bulk_read_and_two_writes_in_a_conversation() {
     let w = World::new();
     w.kv.reset_ops();
     w.deliver(&text("wamid.B1", T0, "what time do you open?"));
     let ops = w.kv.ops();
     // Read: marker, consent, contact state and the number's pause flag in one bulk get.
-    // Writes: the record, the contact state (window), the dedupe marker.
+    // Writes: the record, the contact state (a new window), the dedupe marker.
     assert_eq!((ops.reads, ops.writes, ops.lists), (1, 3, 0));
+    w.kv.reset_ops();
+    w.deliver(&text("wamid.B2", T0 + 120, "and on Sundays?"));
+    let ops = w.kv.ops();
+    // Minutes later the stored window start stands: the record and the marker only.
+    assert_eq!((ops.reads, ops.writes, ops.lists), (1, 2, 0));
 }
 
 #[test]
