@@ -36,6 +36,19 @@ pub struct ContactState {
 }
 
 impl ContactState {
+    /// The stored state; an unreadable one only costs pacing history, so it starts afresh
+    /// rather than failing the request.
+    pub fn from_stored(value: Option<String>) -> ContactState {
+        value
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default()
+    }
+
+    /// When the stored state may vanish, with the configured cooldown and retention.
+    pub fn expiry(&self, config: &crate::config::Config, now: UnixTime) -> UnixTime {
+        self.expires(now, config.replies.cooldown_secs, config.retention_days)
+    }
+
     /// Open when the last user message is less than 24 h old (minus the safety margin) and Meta
     /// has not said otherwise since.
     pub fn window_open(&self, now: UnixTime) -> bool {

@@ -119,12 +119,7 @@ impl Plan {
     ) -> Result<&mut (ContactState, bool), KvError> {
         let key = keys::contact_state(contact);
         if !self.states.contains_key(&key) {
-            // Unreadable state only costs pacing history: start afresh rather than fail.
-            let state = self
-                .read(kv, &key)
-                .await?
-                .and_then(|v| serde_json::from_str(&v).ok())
-                .unwrap_or_default();
+            let state = ContactState::from_stored(self.read(kv, &key).await?);
             self.states.insert(key.clone(), (state, false));
         }
         self.states
@@ -313,7 +308,10 @@ pub async fn ingest<K: Kv>(
                     metadata: None,
                 });
             }
-            Event::Status { status, .. } => {
+            Event::Status {
+                status,
+                phone_number_id,
+            } => {
                 let (Some(id), Some(kind), Some(recipient)) = (
                     status.id.clone(),
                     status.status.clone(),
@@ -346,17 +344,15 @@ pub async fn ingest<K: Kv>(
                     {
                         apply_consent(ctx, &mut plan, &mut summary, &contact, change).await?;
                     }
-                    for (key, value) in effect.account_records(ctx, None, error.code, at) {
-                        let expires = if key.contains(":pause:") {
-                            None
-                        } else {
-                            expires_at(at, ctx.config.retention_days, ctx.now)
-                        };
+                    for (key, value, expires) in
+                        effect.account_records(ctx, phone_number_id.as_ref(), error.code, at)
+                    {
+                        let metadata = Some(json!({ "t": at.0 }));
                         plan.signals.push(Put {
                             key,
                             value: value.to_string(),
                             expires,
-                            metadata: Some(json!({ "t": at.0 })),
+                            metadata,
                         });
                     }
                 }
@@ -424,12 +420,11 @@ pub async fn ingest<K: Kv>(
     // has succeeded, so a failure leaves nothing marked done and Meta's retry redoes the work.
     let mut effects = plan.records;
     effects.extend(plan.signals);
-    let cooldown = ctx.config.replies.cooldown_secs;
     for (key, (state, dirty)) in plan.states {
         if dirty {
             let value = serde_json::to_string(&state)
                 .map_err(|_| KvError::Unavailable("state encode".into()))?;
-            let expires = Some(state.expires(ctx.now, cooldown, ctx.config.retention_days));
+            let expires = Some(state.expiry(ctx.config, ctx.now));
             effects.push(Put {
                 key,
                 value,

@@ -122,14 +122,15 @@ impl Effect {
         })
     }
 
-    /// Account-level records (pause, token problem): key and value.
+    /// Account-level records (pause, token problem): key, value and expiry. A pause has none:
+    /// it lasts until a person lifts it; a token problem is kept like other account signals.
     pub fn account_records<K: Kv>(
         &self,
         ctx: &Ctx<'_, K>,
         phone_number_id: Option<&PhoneNumberId>,
         code: i64,
         at: UnixTime,
-    ) -> Vec<(String, serde_json::Value)> {
+    ) -> Vec<(String, serde_json::Value, Option<UnixTime>)> {
         let mut out = Vec::new();
         if self.pause_number {
             let id = phone_number_id.map(|p| p.as_str()).unwrap_or("");
@@ -137,6 +138,7 @@ impl Effect {
                 keys::account_signal(keys::PAUSE_KIND, &ctx.keys.event(&[id])),
                 json!({ "kind": "pause", "at": at.0, "code": code, "phone_number_id": id,
                         "message": "Meta's spam rate limit (131048): automatic sending is paused until a person resumes it with DELETE /v1/account/pause" }),
+                None,
             ));
         }
         if self.token_problem {
@@ -144,6 +146,7 @@ impl Effect {
                 keys::account_signal("token", &ctx.keys.event(&[&code.to_string()])),
                 json!({ "kind": "token_problem", "at": at.0, "code": code,
                         "message": "the access token is expired or lacks permission: replace WHATSAPP_ACCESS_TOKEN" }),
+                expires_at(at, ctx.config.retention_days, ctx.now),
             ));
         }
         out
@@ -341,12 +344,7 @@ pub async fn apply_effect<K: Kv>(
     let contact = ctx.keys.contact(to);
     if effect.window_closed || effect.undeliverable {
         let key = keys::contact_state(&contact);
-        let mut state: ContactState = ctx
-            .kv
-            .get(&key)
-            .await?
-            .and_then(|v| serde_json::from_str(&v).ok())
-            .unwrap_or_default();
+        let mut state = ContactState::from_stored(ctx.kv.get(&key).await?);
         effect.apply_to_state(&mut state, code, ctx.now);
         put_state(ctx, &key, &state).await?;
     }
@@ -358,22 +356,10 @@ pub async fn apply_effect<K: Kv>(
             serde_json::to_string(&record).map_err(|_| KvError::Unavailable("encode".into()))?;
         ctx.kv.put(&key, &value, None, None).await?;
     }
-    for (key, value) in effect.account_records(ctx, phone_number_id, code, ctx.now) {
-        // A pause lasts until a person lifts it; a token problem is kept like other signals.
-        let expires = if effect.pause_number
-            && key.starts_with(&keys::account_signal(keys::PAUSE_KIND, ""))
-        {
-            None
-        } else {
-            expires_at(ctx.now, ctx.config.retention_days, ctx.now)
-        };
+    for (key, value, expires) in effect.account_records(ctx, phone_number_id, code, ctx.now) {
+        let metadata = Some(json!({ "t": ctx.now.0 }));
         ctx.kv
-            .put(
-                &key,
-                &value.to_string(),
-                expires,
-                Some(json!({ "t": ctx.now.0 })),
-            )
+            .put(&key, &value.to_string(), expires, metadata)
             .await?;
     }
     Ok(())
@@ -384,14 +370,8 @@ pub async fn put_state<K: Kv>(
     key: &str,
     state: &ContactState,
 ) -> Result<(), KvError> {
-    let cooldown = ctx.config.auto_replies.default_cooldown_hours * 3600;
     let value = serde_json::to_string(state).map_err(|_| KvError::Unavailable("encode".into()))?;
     ctx.kv
-        .put(
-            key,
-            &value,
-            Some(state.expires(ctx.now, cooldown, ctx.config.retention_days)),
-            None,
-        )
+        .put(key, &value, Some(state.expiry(ctx.config, ctx.now)), None)
         .await
 }

@@ -94,12 +94,7 @@ pub async fn handle<K: Kv, G: Platform>(
         ));
     }
     let state_key = keys::contact_state(&contact);
-    let mut state: crate::contact_state::ContactState = ctx
-        .kv
-        .get(&state_key)
-        .await?
-        .and_then(|v| serde_json::from_str(&v).ok())
-        .unwrap_or_default();
+    let mut state = crate::contact_state::ContactState::from_stored(ctx.kv.get(&state_key).await?);
     let from = input
         .from
         .map(PhoneNumberId::new)

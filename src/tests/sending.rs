@@ -521,3 +521,20 @@ fn send_api_maps_graph_errors() {
         assert!(!body.to_string().contains(TOKEN));
     }
 }
+
+#[test]
+fn asynchronous_131048_in_a_status_pauses_the_number_it_came_from() {
+    let w = World::new();
+    let failed = json!({"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{
+        "metadata":{"phone_number_id":"PNID"},
+        "statuses":[{"id":"wamid.OUT9","status":"failed","timestamp":T0.to_string(),"recipient_id":"15550000009",
+            "errors":[{"code":131048,"title":"Spam rate limit hit"}]}]}}]}]})
+    .to_string();
+    assert_eq!(w.deliver_at(&failed, T0 + 1).0, 200);
+    assert!(one_reply(&w, "wamid.1", T0 + 10).is_empty(), "paused");
+    let h = w.history(T0 + 20);
+    assert!(
+        h.iter().any(|m| m["action"] == "no_reply_number_paused"),
+        "{h:?}"
+    );
+}
