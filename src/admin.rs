@@ -2,10 +2,9 @@
 
 use crate::app::{config_error, kv_error, AppRequest, Reply, Route};
 use crate::config::{Config, Secret};
-use crate::consent::Keywords;
 use crate::consent::{ConsentChange, ConsentRecord, ConsentStatus, Scope, Source};
 use crate::ids::WaId;
-use crate::ingest::{load_consent, Ctx};
+use crate::ingest::{load_consent, save_consent, Ctx};
 use crate::keys::{self, classify_contact_key, ContactKeyKind, KeyScheme};
 use crate::kv::{list_all, Kv, KvError};
 use crate::outbox::Platform;
@@ -70,8 +69,7 @@ pub async fn handle<K: Kv, G: Platform>(
         Route::Account => account(kv).await,
         Route::ResumeSending => crate::send_api::resume(kv).await,
         Route::SendMessage => {
-            let keywords = Keywords::default();
-            let ctx = Ctx::new(kv, &keys, config, &keywords, now);
+            let ctx = Ctx::new(kv, &keys, config, now);
             crate::send_api::handle(&ctx, graph, &req.body).await
         }
         _ => return Reply::error(404, "not_found", "no such endpoint"),
@@ -308,9 +306,7 @@ async fn put_consent<K: Kv>(
         evidence: Some(evidence),
         applied: false,
     });
-    let value =
-        serde_json::to_string(&record).map_err(|_| KvError::Unavailable("encode".into()))?;
-    kv.put(&key, &value, None, None).await?;
+    save_consent(kv, &key, &record).await?;
     Ok(Reply::json(200, consent_view(wa, &record)))
 }
 

@@ -338,7 +338,7 @@ async fn delivery<K: Kv, G: Platform>(
         }
     };
     let keys = KeyScheme::new(contact_secret);
-    let ctx = Ctx::new(kv, &keys, config, &config.keywords, now);
+    let ctx = Ctx::new(kv, &keys, config, now);
     match ingest(&ctx, events).await {
         Ok((summary, outbox)) => {
             let log = format!(

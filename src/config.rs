@@ -90,7 +90,6 @@ pub struct Config {
     pub graph_api_version: String,
     pub retention_days: u64,
     pub messages: Messages,
-    pub auto_replies: AutoReplySettings,
     /// Parsed once with the configuration (not per request): the rules and the keyword lists.
     pub replies: crate::replies::AutoReplies,
     pub keywords: crate::consent::Keywords,
@@ -200,7 +199,6 @@ impl Config {
             &messages.extra_help_keywords,
         );
         Config {
-            auto_replies,
             replies,
             keywords,
             secrets,

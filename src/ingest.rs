@@ -6,9 +6,7 @@
 //! twice, and consent changes are idempotent by their evidence.
 
 use crate::config::Config;
-use crate::consent::{
-    Applied, ConsentChange, ConsentRecord, ConsentStatus, Intent, Keywords, Scope, Source,
-};
+use crate::consent::{Applied, ConsentChange, ConsentRecord, ConsentStatus, Intent, Scope, Source};
 use crate::contact_state::ContactState;
 use crate::graph::{classify, OutboundBody};
 use crate::ids::{MessageId, PhoneNumberId, WaId};
@@ -32,23 +30,15 @@ pub struct Ctx<'a, K: Kv> {
     pub kv: &'a K,
     pub keys: &'a KeyScheme,
     pub config: &'a Config,
-    pub keywords: &'a Keywords,
     pub now: UnixTime,
 }
 
 impl<'a, K: Kv> Ctx<'a, K> {
-    pub fn new(
-        kv: &'a K,
-        keys: &'a KeyScheme,
-        config: &'a Config,
-        keywords: &'a Keywords,
-        now: UnixTime,
-    ) -> Self {
+    pub fn new(kv: &'a K, keys: &'a KeyScheme, config: &'a Config, now: UnixTime) -> Self {
         Ctx {
             kv,
             keys,
             config,
-            keywords,
             now,
         }
     }
@@ -157,6 +147,13 @@ fn parse_consent(value: Option<String>) -> Result<ConsentRecord, KvError> {
 /// guess keeps an opted-out contact from being messaged (fail closed).
 pub async fn load_consent<K: Kv>(kv: &K, key: &str) -> Result<ConsentRecord, KvError> {
     parse_consent(kv.get(key).await?)
+}
+
+/// Writes a consent record with no expiry: a suppression lasts until the person opts back in.
+pub async fn save_consent<K: Kv>(kv: &K, key: &str, record: &ConsentRecord) -> Result<(), KvError> {
+    let value =
+        serde_json::to_string(record).map_err(|_| KvError::Unavailable("consent encode".into()))?;
+    kv.put(key, &value, None, None).await
 }
 
 /// Every key the delivery will read, so they come in one bulk read (one KV operation per 100
@@ -518,11 +515,12 @@ async fn apply_keywords<K: Kv>(
 ) -> Result<Option<String>, KvError> {
     let intent = match content {
         Content::Button(b) => ctx
+            .config
             .keywords
             .classify_button(b.text.as_deref(), b.payload.as_deref()),
         other => other
             .typed_text()
-            .and_then(|t| ctx.keywords.classify_text(t)),
+            .and_then(|t| ctx.config.keywords.classify_text(t)),
     };
     let Some((intent, keyword)) = intent else {
         return Ok(None);

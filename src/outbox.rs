@@ -8,7 +8,7 @@ use crate::graph::{
     OutboundBody,
 };
 use crate::ids::{MessageId, PhoneNumberId, WaId};
-use crate::ingest::{load_consent, Ctx};
+use crate::ingest::{load_consent, save_consent, Ctx};
 use crate::keys;
 use crate::kv::{Kv, KvError};
 use crate::records::{Direction, MessageRecord};
@@ -352,9 +352,7 @@ pub async fn apply_effect<K: Kv>(
         let key = keys::consent(&contact);
         let mut record = load_consent(ctx.kv, &key).await?;
         record.apply(change);
-        let value =
-            serde_json::to_string(&record).map_err(|_| KvError::Unavailable("encode".into()))?;
-        ctx.kv.put(&key, &value, None, None).await?;
+        save_consent(ctx.kv, &key, &record).await?;
     }
     for (key, value, expires) in effect.account_records(ctx, phone_number_id, code, ctx.now) {
         let metadata = Some(json!({ "t": ctx.now.0 }));

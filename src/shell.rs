@@ -3,7 +3,6 @@
 
 use crate::app::{self, AppRequest, Reply, Route};
 use crate::config::{Config, Secret};
-use crate::consent::Keywords;
 use crate::ingest::Ctx;
 use crate::keys::KeyScheme;
 use crate::kv::{Kv, KvError, ListPage, ListedKey};
@@ -183,8 +182,7 @@ async fn send_all(env: Env, config: Config, outbox: Vec<Outbound>) {
     };
     let kv = WorkerKv(env.kv(KV_BINDING).ok());
     let keys = KeyScheme::new(&contact_secret);
-    let keywords = Keywords::default();
-    let ctx = Ctx::new(&kv, &keys, &config, &keywords, now());
+    let ctx = Ctx::new(&kv, &keys, &config, now());
     for line in deliver_all(&ctx, &WorkerGraph, &token, &outbox).await {
         worker::console_log!("{line}");
     }

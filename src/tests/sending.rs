@@ -3,7 +3,6 @@
 use super::support::{admin_request, signed_delivery, FakeGraph};
 use crate::app::handle;
 use crate::config::Config;
-use crate::consent::Keywords;
 use crate::graph::OutboundBody;
 use crate::ids::WaId;
 use crate::ingest::Ctx;
@@ -85,8 +84,7 @@ impl World {
     /// Sends an outbox as the shell would after the response.
     fn deliver_outbox(&self, graph: &FakeGraph, outbox: &[Outbound], now: u64) -> Vec<String> {
         let keys = KeyScheme::new("contact-secret");
-        let keywords = Keywords::default();
-        let ctx = Ctx::new(&self.kv, &keys, &self.config, &keywords, UnixTime(now));
+        let ctx = Ctx::new(&self.kv, &keys, &self.config, UnixTime(now));
         block_on(deliver_all(&ctx, graph, TOKEN, outbox))
     }
 
