@@ -1,7 +1,10 @@
 //! Configuration, read once per request from a lookup the shell provides (env vars and secrets).
 //! The core never reads the environment itself.
 
-use crate::retention::{DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS};
+use crate::policy::auto_reply::{AutoReplies, AutoReplySettings};
+use crate::policy::cooldown::{DEFAULT_REPLY_COOLDOWN_HOURS, MAX_REPLY_COOLDOWN_HOURS};
+use crate::policy::keywords::Keywords;
+use crate::policy::retention::{DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS};
 
 pub const DEFAULT_GRAPH_API_BASE: &str = "https://graph.facebook.com";
 pub const DEFAULT_GRAPH_API_VERSION: &str = "v24.0";
@@ -70,19 +73,6 @@ pub struct Messages {
     pub extra_help_keywords: Vec<String>,
 }
 
-/// Automatic replies: raw settings; `replies::AutoReplies` validates and uses them.
-#[derive(Debug, Clone, Default)]
-pub struct AutoReplySettings {
-    /// JSON list of rules, see README.
-    pub rules_json: Option<String>,
-    pub default_reply: Option<String>,
-    pub default_cooldown_hours: u64,
-    pub mark_as_read: bool,
-}
-
-/// "Don't over-message": the default reply goes to a contact at most once a day by default.
-pub const DEFAULT_REPLY_COOLDOWN_HOURS: u64 = 24;
-
 #[derive(Debug, Clone)]
 pub struct Config {
     secrets: Vec<(Secret, String)>,
@@ -91,124 +81,160 @@ pub struct Config {
     pub retention_days: u64,
     pub messages: Messages,
     /// Parsed once with the configuration (not per request): the rules and the keyword lists.
-    pub replies: crate::replies::AutoReplies,
-    pub keywords: crate::consent::Keywords,
+    pub replies: AutoReplies,
+    pub keywords: Keywords,
     /// Invalid variables, reported by /healthz and by every request that depends on them.
     pub problems: Vec<ConfigError>,
+}
+
+/// Reads variables by name, collecting what is wrong instead of stopping at the first problem.
+struct Reader<F: Fn(&str) -> Option<String>> {
+    lookup: F,
+    problems: Vec<ConfigError>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<F> {
+    /// Empty values count as unset.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn invalid(&mut self, name: &'static str, why: &'static str) {
+        self.problems.push(ConfigError::Invalid { name, why });
+    }
+
+    /// A whole number within `range`, else `default` and a problem.
+    fn number(
+        &mut self,
+        name: &'static str,
+        range: std::ops::RangeInclusive<u64>,
+        default: u64,
+        why: &'static str,
+    ) -> u64 {
+        match self.get(name).map(|v| v.trim().parse::<u64>()) {
+            None => default,
+            Some(Ok(n)) if range.contains(&n) => n,
+            Some(_) => {
+                self.invalid(name, why);
+                default
+            }
+        }
+    }
+
+    fn flag(&mut self, name: &'static str, default: bool) -> bool {
+        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => default,
+            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => true,
+            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => false,
+            Some(_) => {
+                self.invalid(name, "must be true or false");
+                default
+            }
+        }
+    }
+
+    /// A comma-separated list.
+    fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|v| {
+                v.split(',')
+                    .map(|k| k.trim().to_string())
+                    .filter(|k| !k.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn messages(&self) -> Messages {
+        let business_name = self
+            .get("BUSINESS_NAME")
+            .unwrap_or_else(|| "our business".to_string());
+        Messages {
+            opt_out_confirmation: self.get("OPT_OUT_CONFIRMATION").unwrap_or_else(|| {
+                format!("You have been unsubscribed from {business_name} and will get no more messages. Reply START to subscribe again.")
+            }),
+            opt_in_confirmation: self.get("OPT_IN_CONFIRMATION").unwrap_or_else(|| {
+                format!("You are subscribed to {business_name} again. Reply STOP to unsubscribe.")
+            }),
+            help_text: self.get("HELP_TEXT").unwrap_or_else(|| {
+                format!("{business_name}: reply with your question and a person will get back to you. Reply STOP to unsubscribe.")
+            }),
+            business_name,
+            extra_opt_out_keywords: self.list("OPT_OUT_KEYWORDS"),
+            extra_opt_in_keywords: self.list("OPT_IN_KEYWORDS"),
+            extra_help_keywords: self.list("HELP_KEYWORDS"),
+        }
+    }
+
+    fn graph_api_base(&mut self) -> String {
+        let base = self
+            .get("GRAPH_API_BASE")
+            .map(|b| b.trim().trim_end_matches('/').to_string())
+            .unwrap_or_else(|| DEFAULT_GRAPH_API_BASE.to_string());
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            self.invalid("GRAPH_API_BASE", "must be an http(s) URL");
+        }
+        base
+    }
+
+    fn replies(&mut self) -> AutoReplies {
+        let settings = AutoReplySettings {
+            rules_json: self.get("AUTO_REPLY_RULES"),
+            default_reply: self.get("DEFAULT_REPLY"),
+            default_cooldown_hours: self.number(
+                "DEFAULT_REPLY_COOLDOWN_HOURS",
+                0..=MAX_REPLY_COOLDOWN_HOURS,
+                DEFAULT_REPLY_COOLDOWN_HOURS,
+                "must be a whole number of hours from 0 to 720",
+            ),
+            mark_as_read: self.flag("MARK_AS_READ", true),
+        };
+        AutoReplies::from_settings(&settings).unwrap_or_else(|why| {
+            self.invalid("AUTO_REPLY_RULES", why);
+            AutoReplies::default()
+        })
+    }
 }
 
 impl Config {
     /// Builds the configuration from `lookup(name)`; empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Config {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let mut problems = Vec::new();
+        let mut r = Reader {
+            lookup,
+            problems: Vec::new(),
+        };
         let secrets = Secret::REQUIRED
             .iter()
             .chain(std::iter::once(&Secret::AppSecretPrevious))
-            .filter_map(|s| get(s.name()).map(|v| (*s, v)))
+            .filter_map(|s| r.get(s.name()).map(|v| (*s, v)))
             .collect();
-        let retention_days = match get("RETENTION_DAYS") {
-            None => DEFAULT_RETENTION_DAYS,
-            Some(raw) => match raw.trim().parse::<u64>() {
-                Ok(days) if (1..=MAX_RETENTION_DAYS).contains(&days) => days,
-                _ => {
-                    problems.push(ConfigError::Invalid {
-                        name: "RETENTION_DAYS",
-                        why: "must be a whole number of days from 1 to 30",
-                    });
-                    DEFAULT_RETENTION_DAYS
-                }
-            },
-        };
-        let graph_api_base = get("GRAPH_API_BASE")
-            .map(|b| b.trim().trim_end_matches('/').to_string())
-            .unwrap_or_else(|| DEFAULT_GRAPH_API_BASE.to_string());
-        if !(graph_api_base.starts_with("https://") || graph_api_base.starts_with("http://")) {
-            problems.push(ConfigError::Invalid {
-                name: "GRAPH_API_BASE",
-                why: "must be an http(s) URL",
-            });
-        }
-        let list = |name: &str| -> Vec<String> {
-            get(name)
-                .map(|v| {
-                    v.split(',')
-                        .map(|k| k.trim().to_string())
-                        .filter(|k| !k.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let business_name = get("BUSINESS_NAME").unwrap_or_else(|| "our business".to_string());
-        let messages = Messages {
-            opt_out_confirmation: get("OPT_OUT_CONFIRMATION").unwrap_or_else(|| {
-                format!("You have been unsubscribed from {business_name} and will get no more messages. Reply START to subscribe again.")
-            }),
-            opt_in_confirmation: get("OPT_IN_CONFIRMATION").unwrap_or_else(|| {
-                format!("You are subscribed to {business_name} again. Reply STOP to unsubscribe.")
-            }),
-            help_text: get("HELP_TEXT").unwrap_or_else(|| {
-                format!("{business_name}: reply with your question and a person will get back to you. Reply STOP to unsubscribe.")
-            }),
-            business_name,
-            extra_opt_out_keywords: list("OPT_OUT_KEYWORDS"),
-            extra_opt_in_keywords: list("OPT_IN_KEYWORDS"),
-            extra_help_keywords: list("HELP_KEYWORDS"),
-        };
-        let default_cooldown_hours =
-            match get("DEFAULT_REPLY_COOLDOWN_HOURS").map(|v| v.trim().parse::<u64>()) {
-                None => DEFAULT_REPLY_COOLDOWN_HOURS,
-                Some(Ok(h)) if h <= 24 * 30 => h,
-                Some(_) => {
-                    problems.push(ConfigError::Invalid {
-                        name: "DEFAULT_REPLY_COOLDOWN_HOURS",
-                        why: "must be a whole number of hours from 0 to 720",
-                    });
-                    DEFAULT_REPLY_COOLDOWN_HOURS
-                }
-            };
-        let mark_as_read = match get("MARK_AS_READ").map(|v| v.trim().to_ascii_lowercase()) {
-            None => true,
-            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => true,
-            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => false,
-            Some(_) => {
-                problems.push(ConfigError::Invalid {
-                    name: "MARK_AS_READ",
-                    why: "must be true or false",
-                });
-                true
-            }
-        };
-        let auto_replies = AutoReplySettings {
-            rules_json: get("AUTO_REPLY_RULES"),
-            default_reply: get("DEFAULT_REPLY"),
-            default_cooldown_hours,
-            mark_as_read,
-        };
-        let replies =
-            crate::replies::AutoReplies::from_settings(&auto_replies).unwrap_or_else(|why| {
-                problems.push(ConfigError::Invalid {
-                    name: "AUTO_REPLY_RULES",
-                    why,
-                });
-                crate::replies::AutoReplies::default()
-            });
-        let keywords = crate::consent::Keywords::new(
+        let retention_days = r.number(
+            "RETENTION_DAYS",
+            1..=MAX_RETENTION_DAYS,
+            DEFAULT_RETENTION_DAYS,
+            "must be a whole number of days from 1 to 30",
+        );
+        let graph_api_base = r.graph_api_base();
+        let messages = r.messages();
+        let replies = r.replies();
+        let keywords = Keywords::new(
             &messages.extra_opt_out_keywords,
             &messages.extra_opt_in_keywords,
             &messages.extra_help_keywords,
         );
+        let graph_api_version = r
+            .get("GRAPH_API_VERSION")
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| DEFAULT_GRAPH_API_VERSION.to_string());
         Config {
             replies,
             keywords,
             secrets,
             graph_api_base,
-            graph_api_version: get("GRAPH_API_VERSION")
-                .map(|v| v.trim().to_string())
-                .unwrap_or_else(|| DEFAULT_GRAPH_API_VERSION.to_string()),
+            graph_api_version,
             retention_days,
             messages,
-            problems,
+            problems: r.problems,
         }
     }
 

@@ -1,21 +1,21 @@
 //! The only module that names `worker`: reads the request, env and clock, calls the core,
 //! executes its plan against KV and fetch, and maps replies to HTTP responses.
 
-use crate::app::{self, AppRequest, Reply, Route};
-use crate::config::{Config, Secret};
-use crate::ingest::Ctx;
-use crate::keys::KeyScheme;
-use crate::kv::{Kv, KvError, ListPage, ListedKey};
-use crate::outbox::{deliver_all, Outbound, Platform};
-use crate::signature::SIGNATURE_HEADER;
+use crate::config::{Config, ConfigError, Secret};
+use crate::context::Ctx;
+use crate::http::{self, ApiError, Request as ApiRequest, Response, Route};
+use crate::platform::Platform;
+use crate::send::{deliver_all, Outbound};
+use crate::store::keys::KeyScheme;
+use crate::store::kv::{Kv, KvError, ListPage, ListedKey, RetryRateLimited};
 use crate::time::UnixTime;
+use crate::webhook::signature::SIGNATURE_HEADER;
+use std::cell::Cell;
 use futures_util::StreamExt;
 use worker::wasm_bindgen::JsValue;
 use worker::{event, web_sys, Context, Env, Fetch, Headers, Method, Request, RequestInit};
 
 pub const KV_BINDING: &str = "WHATSAPP_KV";
-/// KV allows one write per second per key; one retry after this long rides out a 429.
-const KV_RATE_LIMIT_BACKOFF_MS: u64 = 1100;
 /// Bulk reads take at most this many keys per KV operation.
 const KV_BULK_GET: usize = 100;
 
@@ -28,40 +28,54 @@ pub async fn fetch(
     ctx: Context,
 ) -> worker::Result<web_sys::Response> {
     console_error_panic_hook::set_once();
-    let (path, query) = app::split_url(&req.url());
-    let route = app::route(&req.method(), &path);
-    if let Some(reply) = app::not_routed(&route) {
-        return respond(&route, reply);
+    let (path, query) = http::split_url(&req.url());
+    let route = http::route(&req.method(), &path);
+    if let Some(refusal) = route.refusal() {
+        return respond(&route, refusal.into());
     }
     let headers = req.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
     let body = match route.body_limit() {
         Some(limit) => match read_capped(req, header("content-length"), limit).await {
             Ok(body) => body,
-            Err(reply) => return respond(&route, reply),
+            Err(refusal) => return respond(&route, refusal.into()),
         },
         None => Vec::new(),
     };
     let config = load_config(&env);
-    let app_request = AppRequest {
+    let request = ApiRequest {
         route: route.clone(),
         query,
         signature: header(SIGNATURE_HEADER),
         authorization: header("authorization"),
         body,
+        in_flight_sends: IN_FLIGHT.with(Cell::get),
     };
-    let kv = WorkerKv(env.kv(KV_BINDING).ok());
-    if kv.0.is_none() && route != Route::Health {
-        return respond(
-            &route,
-            app::config_error(&crate::config::ConfigError::Missing(KV_BINDING)),
-        );
+    if route == Route::Health {
+        // Needs no store: it must answer even when the KV binding is missing.
+        return respond(&route, http::webhook::health(&config, request.in_flight_sends));
     }
-    let (reply, outbox) = app::handle(app_request, &config, &kv, &WorkerGraph, now()).await;
+    let Ok(store) = env.kv(KV_BINDING) else {
+        let missing = ApiError::NotConfigured(ConfigError::Missing(KV_BINDING));
+        return respond(&route, missing.into());
+    };
+    let kv = WorkerKv(store);
+    let kv = RetryRateLimited {
+        kv: &kv,
+        platform: &WorkerGraph,
+    };
+    let (response, outbox) = http::handle(request, &config, &kv, &WorkerGraph, now()).await;
     if !outbox.is_empty() {
+        IN_FLIGHT.with(|n| n.set(n.get() + 1));
         ctx.wait_until(send_all(env, config, outbox));
     }
-    respond(&route, reply)
+    respond(&route, response)
+}
+
+thread_local! {
+    /// Outboxes still being sent in `wait_until` by this isolate: `/healthz` shows it, so tests
+    /// and operators can tell when the worker's work after its answers is over.
+    static IN_FLIGHT: Cell<u32> = const { Cell::new(0) };
 }
 
 fn now() -> UnixTime {
@@ -93,15 +107,9 @@ async fn read_capped(
     req: web_sys::Request,
     content_length: Option<String>,
     limit: usize,
-) -> Result<Vec<u8>, Reply> {
-    let too_large = || {
-        Reply::error(
-            413,
-            "payload_too_large",
-            "body is larger than this endpoint accepts",
-        )
-    };
-    let unreadable = || Reply::error(400, "bad_body", "the request body could not be read");
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::PayloadTooLarge;
+    let unreadable = || ApiError::UnreadableBody;
     let declared = content_length.and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
@@ -131,9 +139,9 @@ async fn read_capped(
     Ok(body)
 }
 
-fn respond(route: &Route, reply: Reply) -> worker::Result<web_sys::Response> {
+fn respond(route: &Route, reply: Response) -> worker::Result<web_sys::Response> {
     if let Some(line) = &reply.log {
-        worker::console_log!("{:?} -> {}: {}", route_name(route), reply.status, line);
+        worker::console_log!("{} -> {}: {}", route.name(), reply.status, line);
     }
     let headers = web_sys::Headers::new()?;
     headers.set("content-type", reply.content_type)?;
@@ -151,41 +159,21 @@ fn respond(route: &Route, reply: Reply) -> worker::Result<web_sys::Response> {
     )?)
 }
 
-/// The route without its path parameter, which is personal data.
-fn route_name(route: &Route) -> &'static str {
-    match route {
-        Route::Health => "healthz",
-        Route::WebhookVerify => "webhook handshake",
-        Route::WebhookDelivery => "webhook delivery",
-        Route::ContactMessages(_) => "contact messages",
-        Route::EraseContact(_) => "erase contact",
-        Route::GetConsent(_) | Route::PutConsent(_) => "consent",
-        Route::ConsentCheck => "consent check",
-        Route::Account => "account",
-        Route::ResumeSending => "resume sending",
-        Route::SendMessage => "send message",
-        Route::MethodNotAllowed(_) | Route::NotFound => "unrouted",
-    }
-}
-
 /// Sends what the core decided, after the response, and records each result.
 async fn send_all(env: Env, config: Config, outbox: Vec<Outbound>) {
-    let (Some(token), Some(contact_secret)) = (
-        config.secret(Secret::AccessToken).map(str::to_string),
-        config.secret(Secret::ContactKeySecret).map(str::to_string),
-    ) else {
-        worker::console_error!(
-            "not sending {} message(s): WHATSAPP_ACCESS_TOKEN is not set",
-            outbox.len()
-        );
-        return;
-    };
-    let kv = WorkerKv(env.kv(KV_BINDING).ok());
-    let keys = KeyScheme::new(&contact_secret);
-    let ctx = Ctx::new(&kv, &keys, &config, now());
-    for line in deliver_all(&ctx, &WorkerGraph, &token, &outbox).await {
-        worker::console_log!("{line}");
+    if let (Ok(store), Some(secret)) = (env.kv(KV_BINDING), config.secret(Secret::ContactKeySecret)) {
+        let kv = WorkerKv(store);
+        let kv = RetryRateLimited {
+            kv: &kv,
+            platform: &WorkerGraph,
+        };
+        let keys = KeyScheme::new(secret);
+        let ctx = Ctx::new(&kv, &keys, &config, now());
+        for line in deliver_all(&ctx, &WorkerGraph, &outbox).await {
+            worker::console_log!("{line}");
+        }
     }
+    IN_FLIGHT.with(|n| n.set(n.get().saturating_sub(1)));
 }
 
 /// The Graph API over the runtime's fetch. The token goes only into the Authorization header.
@@ -269,8 +257,8 @@ async fn webcrypto_hmac_verify(
     Ok(call("verify", verify_args)?.await?.as_bool() == Some(true))
 }
 
-/// Workers KV behind the core's `Kv` trait. `None` when the binding is missing.
-struct WorkerKv(Option<worker::kv::KvStore>);
+/// Workers KV behind the core's `Kv` trait (the 429 retry is `RetryRateLimited`'s).
+struct WorkerKv(worker::kv::KvStore);
 
 fn kv_error(e: worker::kv::KvError) -> KvError {
     let text = e.to_string();
@@ -281,34 +269,9 @@ fn kv_error(e: worker::kv::KvError) -> KvError {
     }
 }
 
-impl WorkerKv {
-    fn store(&self) -> Result<&worker::kv::KvStore, KvError> {
-        self.0
-            .as_ref()
-            .ok_or_else(|| KvError::Unavailable(format!("{KV_BINDING} is not bound")))
-    }
-
-    async fn put_once(
-        &self,
-        key: &str,
-        value: &str,
-        expires: Option<UnixTime>,
-        metadata: Option<&serde_json::Value>,
-    ) -> Result<(), KvError> {
-        let mut builder = self.store()?.put(key, value).map_err(kv_error)?;
-        if let Some(at) = expires {
-            builder = builder.expiration(at.0);
-        }
-        if let Some(meta) = metadata {
-            builder = builder.metadata(meta).map_err(kv_error)?;
-        }
-        builder.execute().await.map_err(kv_error)
-    }
-}
-
 impl Kv for WorkerKv {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        self.store()?.get(key).text().await.map_err(kv_error)
+        self.0.get(key).text().await.map_err(kv_error)
     }
 
     async fn put(
@@ -318,22 +281,22 @@ impl Kv for WorkerKv {
         expires: Option<UnixTime>,
         metadata: Option<serde_json::Value>,
     ) -> Result<(), KvError> {
-        match self.put_once(key, value, expires, metadata.as_ref()).await {
-            Err(KvError::RateLimited) => {
-                worker::Delay::from(std::time::Duration::from_millis(KV_RATE_LIMIT_BACKOFF_MS))
-                    .await;
-                self.put_once(key, value, expires, metadata.as_ref()).await
-            }
-            other => other,
+        let mut builder = self.0.put(key, value).map_err(kv_error)?;
+        if let Some(at) = expires {
+            builder = builder.expiration(at.0);
         }
+        if let Some(meta) = metadata {
+            builder = builder.metadata(meta).map_err(kv_error)?;
+        }
+        builder.execute().await.map_err(kv_error)
     }
 
     async fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.store()?.delete(key).await.map_err(kv_error)
+        self.0.delete(key).await.map_err(kv_error)
     }
 
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
-        let mut builder = self.store()?.list().prefix(prefix.to_string());
+        let mut builder = self.0.list().prefix(prefix.to_string());
         if let Some(c) = cursor {
             builder = builder.cursor(c);
         }
@@ -361,7 +324,7 @@ impl Kv for WorkerKv {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(KV_BULK_GET) {
             let found = self
-                .store()?
+                .0
                 .get_bulk(chunk)
                 .text()
                 .await
@@ -371,3 +334,4 @@ impl Kv for WorkerKv {
         Ok(out)
     }
 }
+

@@ -1,63 +1,29 @@
 //! The whole request path (verify → parse → decide → act) over `MemoryKv`, natively.
 
-use super::support::{admin_request, signed_delivery, FakeGraph};
-use crate::app::{handle, route, AppRequest, Reply};
-use crate::config::Config;
-use crate::kv::{block_on, MemoryKv};
-use crate::outbox::{Outbound, Purpose};
-use crate::retention::{DAY, DEDUPE_TTL};
-use crate::time::UnixTime;
+use crate::http::Response;
+use crate::send::{Outbound, Purpose};
+use crate::testing::{self, FakeGraph};
 use serde_json::{json, Value};
 
-const SECRET: &str = "app-secret";
-const ADMIN: &str = "admin-token";
 pub(super) const T0: u64 = 1_732_000_000;
+const DAY: u64 = 86_400;
 
-fn config() -> Config {
-    let vars = [
-        ("WHATSAPP_APP_SECRET", SECRET),
-        ("WHATSAPP_VERIFY_TOKEN", "verify"),
-        ("WHATSAPP_ACCESS_TOKEN", "access"),
-        ("ADMIN_TOKEN", ADMIN),
-        ("CONTACT_KEY_SECRET", "contact-secret"),
-        ("HELP_TEXT", "Help: call us."),
-    ];
-    Config::from_lookup(|name| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-    })
-}
-
-struct World {
-    kv: MemoryKv,
-    config: Config,
-}
+struct World(testing::World);
 
 impl World {
     fn new() -> World {
-        World {
-            kv: MemoryKv::new(),
-            config: config(),
-        }
+        World(testing::World::new(&[("HELP_TEXT", "Help: call us.")]))
     }
 
-    fn deliver_at(&self, body: &str, now: u64) -> (Reply, Vec<Outbound>) {
-        let req = signed_delivery(SECRET, body);
-        block_on(handle(
-            req,
-            &self.config,
-            &self.kv,
-            &FakeGraph::default(),
-            UnixTime(now),
-        ))
+    fn deliver_at(&self, body: &str, now: u64) -> (Response, Vec<Outbound>) {
+        self.0.deliver_at(body, now)
     }
 
-    fn deliver(&self, body: &str) -> (Reply, Vec<Outbound>) {
+    fn deliver(&self, body: &str) -> (Response, Vec<Outbound>) {
         self.deliver_at(body, T0 + 60)
     }
 
-    fn fixture(&self, path: &str) -> (Reply, Vec<Outbound>) {
+    fn fixture(&self, path: &str) -> (Response, Vec<Outbound>) {
         let body = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("tests/fixtures")
@@ -68,17 +34,16 @@ impl World {
     }
 
     fn admin(&self, method: &str, path: &str, body: &str) -> Value {
-        let req = admin_request(ADMIN, method, path, body);
-        let (reply, _) = block_on(handle(
-            req,
-            &self.config,
-            &self.kv,
-            &FakeGraph::default(),
-            UnixTime(T0 + 120),
-        ));
-        let mut v: Value = serde_json::from_str(&reply.body).expect("json");
-        v["_status"] = json!(reply.status);
+        let (status, mut v) = self.0.admin(method, path, body, &FakeGraph::default(), T0 + 120);
+        v["_status"] = json!(status);
         v
+    }
+}
+
+impl std::ops::Deref for World {
+    type Target = testing::World;
+    fn deref(&self) -> &testing::World {
+        &self.0
     }
 }
 
@@ -158,7 +123,7 @@ fn every_record_expires_thirty_days_after_its_event_and_keys_hold_no_ids() {
         let (_, expires, _) = w.kv.entry(&key).expect("entry");
         let expires = expires.expect("every message-data key has a TTL").0;
         if key.starts_with("d:") {
-            assert_eq!(expires, T0 + 60 + DEDUPE_TTL);
+            assert_eq!(expires, T0 + 60 + 8 * DAY, "dedupe markers live 8 days");
         } else if key.ends_with(":state") {
             // Window and pacing state lives only as long as it matters, never past retention.
             assert!(
@@ -516,21 +481,11 @@ fn account_signals_are_kept_and_shown() {
 
 #[test]
 fn missing_secret_is_named_not_a_panic() {
-    let config = Config::from_lookup(|_| None);
-    let req = AppRequest {
-        route: route("POST", "/webhook"),
-        query: vec![],
-        signature: None,
-        authorization: None,
-        body: b"{}".to_vec(),
+    let w = testing::World {
+        kv: testing::MemoryKv::new(),
+        config: crate::config::Config::from_lookup(|_| None),
     };
-    let (reply, _) = block_on(handle(
-        req,
-        &config,
-        &MemoryKv::new(),
-        &FakeGraph::default(),
-        UnixTime(T0),
-    ));
+    let (reply, _) = w.deliver_at("{}", T0);
     assert_eq!(reply.status, 500);
     assert!(reply.body.contains("WHATSAPP_APP_SECRET"));
 }

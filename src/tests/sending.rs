@@ -1,51 +1,21 @@
 //! Auto-replies, the Cloud API client's error handling and the guarded send API, natively.
 
-use super::support::{admin_request, signed_delivery, FakeGraph};
-use crate::app::handle;
-use crate::config::Config;
-use crate::graph::OutboundBody;
 use crate::ids::WaId;
-use crate::ingest::Ctx;
-use crate::keys::KeyScheme;
-use crate::kv::{block_on, MemoryKv};
-use crate::outbox::{deliver_all, Outbound, Purpose};
-use crate::time::UnixTime;
+use crate::send::{Outbound, OutboundBody, Purpose};
+use crate::store::keys::{consent, KeyScheme};
+use crate::testing::{self, FakeGraph, ACCESS_TOKEN as TOKEN};
 use serde_json::{json, Value};
 
-const SECRET: &str = "app-secret";
-const ADMIN: &str = "admin-token";
-const TOKEN: &str = "EAAG-test-token-4f2b";
 const T0: u64 = 1_732_000_000;
 const WA: &str = "16505551234";
 const RULES: &str = r#"[{"name":"hours","match":["opening hours","open"],"reply":"We are open 9 to 5."},
   {"name":"menu","match":["menu"],"reply":"What do you need?","buttons":["Track order","Talk to us"]}]"#;
 
-fn config(extra: &[(&str, &str)]) -> Config {
-    let mut vars = vec![
-        ("WHATSAPP_APP_SECRET", SECRET),
-        ("WHATSAPP_VERIFY_TOKEN", "verify"),
-        ("WHATSAPP_ACCESS_TOKEN", TOKEN),
-        ("ADMIN_TOKEN", ADMIN),
-        ("CONTACT_KEY_SECRET", "contact-secret"),
-        ("AUTO_REPLY_RULES", RULES),
-        ("DEFAULT_REPLY", "Thanks! A person will answer soon."),
-    ];
-    vars.extend_from_slice(extra);
-    let owned: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Config::from_lookup(move |name| {
-        owned
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    })
-}
-
-struct World {
-    kv: MemoryKv,
-    config: Config,
+fn config_vars(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut vars = extra.to_vec();
+    vars.push(("AUTO_REPLY_RULES", RULES));
+    vars.push(("DEFAULT_REPLY", "Thanks! A person will answer soon."));
+    vars
 }
 
 fn text(id: &str, at: u64, body: &str) -> String {
@@ -55,23 +25,26 @@ fn text(id: &str, at: u64, body: &str) -> String {
     .to_string()
 }
 
+struct World(testing::World);
+
+impl std::ops::Deref for World {
+    type Target = testing::World;
+    fn deref(&self) -> &testing::World {
+        &self.0
+    }
+}
+
 impl World {
     fn new() -> World {
-        World {
-            kv: MemoryKv::new(),
-            config: config(&[]),
-        }
+        World::with(&[])
+    }
+
+    fn with(extra: &[(&'static str, &'static str)]) -> World {
+        World(testing::World::new(&config_vars(extra)))
     }
 
     fn deliver_at(&self, body: &str, now: u64) -> (u16, Vec<Outbound>) {
-        let req = signed_delivery(SECRET, body);
-        let (reply, outbox) = block_on(handle(
-            req,
-            &self.config,
-            &self.kv,
-            &FakeGraph::default(),
-            UnixTime(now),
-        ));
+        let (reply, outbox) = self.0.deliver_at(body, now);
         (reply.status, outbox)
     }
 
@@ -79,29 +52,6 @@ impl World {
         let (status, outbox) = self.deliver_at(&text(id, at, body), at + 1);
         assert_eq!(status, 200);
         outbox
-    }
-
-    /// Sends an outbox as the shell would after the response.
-    fn deliver_outbox(&self, graph: &FakeGraph, outbox: &[Outbound], now: u64) -> Vec<String> {
-        let keys = KeyScheme::new("contact-secret");
-        let ctx = Ctx::new(&self.kv, &keys, &self.config, UnixTime(now));
-        block_on(deliver_all(&ctx, graph, TOKEN, outbox))
-    }
-
-    fn admin(
-        &self,
-        method: &str,
-        path: &str,
-        body: &str,
-        graph: &FakeGraph,
-        now: u64,
-    ) -> (u16, Value) {
-        let req = admin_request(ADMIN, method, path, body);
-        let (reply, _) = block_on(handle(req, &self.config, &self.kv, graph, UnixTime(now)));
-        (
-            reply.status,
-            serde_json::from_str(&reply.body).unwrap_or_default(),
-        )
     }
 
     fn history(&self, now: u64) -> Vec<Value> {
@@ -237,16 +187,8 @@ fn statuses_reactions_and_system_messages_get_nothing() {
 #[test]
 fn unreadable_consent_fails_closed_with_500_and_no_send() {
     let w = World::new();
-    let keys = KeyScheme::new("contact-secret");
-    let consent_key = crate::keys::consent(&keys.contact(&WaId::new(WA)));
-    block_on(crate::kv::Kv::put(
-        &w.kv,
-        &consent_key,
-        "{corrupt",
-        None,
-        None,
-    ))
-    .unwrap();
+    let keys = KeyScheme::new(testing::CONTACT_KEY_SECRET);
+    w.kv.plant(&consent(&keys.contact(&WaId::new(WA))), "{corrupt");
     let (status, outbox) = w.deliver_at(&text("wamid.1", T0, "opening hours?"), T0 + 1);
     assert_eq!(status, 500);
     assert!(outbox.is_empty());
@@ -455,7 +397,7 @@ fn send_api_guards_and_success() {
         .unwrap_or_default()
         .starts_with("wamid.SENT"));
     let call = g.calls.borrow().last().cloned().unwrap();
-    assert_eq!(call.0, "https://graph.facebook.com/v24.0/PNID/messages");
+    assert_eq!(call.0, "http://graph.test/v24.0/PNID/messages");
     assert_eq!(call.1, TOKEN);
     assert_eq!(call.2["text"]["body"], "Your order shipped");
     let (status, body) = send(json!({"to":WA,"text":"again"}), T0 + 32);

@@ -47,7 +47,7 @@ pub struct Reaction {
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
-pub struct Reply {
+pub struct InteractiveAnswer {
     pub id: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
@@ -64,8 +64,8 @@ pub struct FlowReply {
 pub struct Interactive {
     #[serde(rename = "type")]
     pub kind: Option<String>,
-    pub button_reply: Option<Reply>,
-    pub list_reply: Option<Reply>,
+    pub button_reply: Option<InteractiveAnswer>,
+    pub list_reply: Option<InteractiveAnswer>,
     pub nfm_reply: Option<FlowReply>,
 }
 
@@ -180,8 +180,8 @@ pub enum Content {
     Location(Location),
     Contacts(Vec<String>),
     Reaction(Reaction),
-    ButtonReply(Reply),
-    ListReply(Reply),
+    ButtonReply(InteractiveAnswer),
+    ListReply(InteractiveAnswer),
     FlowReply(FlowReply),
     /// A template quick-reply button, e.g. Meta's "Stop promotions".
     Button(Button),

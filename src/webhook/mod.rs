@@ -5,8 +5,10 @@
 //! `Event::Invalid` and its neighbours still count; an unknown field becomes `Event::Unknown`.
 
 pub mod account;
+pub mod handshake;
 pub mod lenient;
 pub mod message;
+pub mod signature;
 pub mod status;
 
 use crate::ids::{PhoneNumberId, WaId};

@@ -1,9 +1,18 @@
 //! Automatic replies: keyword/phrase rules and a default reply, matched with the consent
-//! engine's normalisation.
+//! keywords' normalisation. Which guards a reply must pass is `delivery::auto_reply`.
 
-use crate::config::AutoReplySettings;
-use crate::consent::normalise;
+use crate::policy::keywords::normalise;
 use serde::Deserialize;
+
+/// Automatic replies as configured: raw settings, validated by `AutoReplies::from_settings`.
+#[derive(Debug, Clone, Default)]
+pub struct AutoReplySettings {
+    /// JSON list of rules, see README.
+    pub rules_json: Option<String>,
+    pub default_reply: Option<String>,
+    pub default_cooldown_hours: u64,
+    pub mark_as_read: bool,
+}
 
 /// Meta's limits for reply buttons: at most 3, titles up to 20 characters.
 pub const MAX_BUTTONS: usize = 3;

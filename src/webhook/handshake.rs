@@ -1,6 +1,6 @@
 //! Meta's subscription handshake: `GET /webhook?hub.mode=subscribe&hub.challenge=…&hub.verify_token=…`.
 
-use crate::secret_eq;
+use crate::crypto::secret_eq;
 
 /// Meta's challenges are short numbers; anything longer is not Meta and is not echoed.
 pub const MAX_CHALLENGE_LEN: usize = 256;

@@ -3,10 +3,8 @@
 //! Verified over the exact bytes received, before any parsing: Meta escapes `/`, `@` and
 //! non-ASCII characters, so re-serialised JSON would never match.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
+use crate::crypto::{hmac_sha256, HmacSha256};
+use hmac::Mac;
 
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 const PREFIX: &str = "sha256=";
@@ -61,6 +59,20 @@ pub fn verify(
     }
 }
 
+/// Who computed the MAC: Rust, or the platform's native crypto (WebCrypto for large bodies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verifier {
+    Rust,
+    Platform,
+}
+
+/// A signature that held: with which secret, computed by whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub secret: SecretUsed,
+    pub verifier: Verifier,
+}
+
 /// Verifies like [`verify`], letting the platform compute the MAC where it offers to (WebCrypto
 /// for large bodies in wasm); the header's form and the order of secrets stay decided here.
 pub async fn verify_on<P: crate::platform::Platform>(
@@ -69,7 +81,7 @@ pub async fn verify_on<P: crate::platform::Platform>(
     header: Option<&str>,
     current: &[u8],
     previous: Option<&[u8]>,
-) -> Result<SecretUsed, SignatureError> {
+) -> Result<Verified, SignatureError> {
     let tag = parse_header(header.ok_or(SignatureError::Missing)?)?;
     let candidates = [
         (Some(current), SecretUsed::Current),
@@ -77,12 +89,15 @@ pub async fn verify_on<P: crate::platform::Platform>(
     ];
     for (secret, used) in candidates {
         let Some(secret) = secret else { continue };
-        let matched = match platform.hmac_sha256_verify(secret, body, &tag).await {
-            Some(matched) => matched,
-            None => mac_matches(secret, body, &tag),
+        let (matched, verifier) = match platform.hmac_sha256_verify(secret, body, &tag).await {
+            Some(matched) => (matched, Verifier::Platform),
+            None => (mac_matches(secret, body, &tag), Verifier::Rust),
         };
         if matched {
-            return Ok(used);
+            return Ok(Verified {
+                secret: used,
+                verifier,
+            });
         }
     }
     Err(SignatureError::Mismatch)
@@ -117,13 +132,6 @@ fn mac_matches(secret: &[u8], body: &[u8], tag: &[u8; 32]) -> bool {
 /// The header Meta would send for `body`: for tests, benchmarks and local tools.
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
     format!("{PREFIX}{}", hex::encode(hmac_sha256(secret, body)))
-}
-
-/// HMAC-SHA256, also used to derive KV keys from contact ids.
-pub fn hmac_sha256(secret: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
-    mac.update(data);
-    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]
@@ -237,15 +245,18 @@ mod tests {
         ];
         for (header, previous) in cases {
             let native =
-                crate::kv::block_on(verify_on(&NativeMac, body, Some(&header), b"new", previous));
+                crate::testing::block_on(verify_on(&NativeMac, body, Some(&header), b"new", previous));
             assert_eq!(
-                native,
+                native.map(|v| v.secret),
                 verify(body, Some(&header), b"new", previous),
                 "{header}"
             );
+            if let Ok(v) = native {
+                assert_eq!(v.verifier, Verifier::Platform, "the platform's MAC was used");
+            }
         }
         assert_eq!(
-            crate::kv::block_on(verify_on(&NativeMac, body, None, b"new", None)),
+            crate::testing::block_on(verify_on(&NativeMac, body, None, b"new", None)),
             Err(SignatureError::Missing)
         );
     }

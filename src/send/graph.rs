@@ -1,4 +1,4 @@
-//! The Cloud API messages endpoint: request bodies and response parsing, pure.
+//! The Cloud API messages endpoint: its URL, request bodies and response parsing, pure.
 
 use crate::config::Config;
 use crate::ids::{MessageId, PhoneNumberId, WaId};
@@ -98,51 +98,6 @@ pub fn request_body(
         }
     }
     v
-}
-
-/// What Meta's error means for us (FIELD_GUIDE §2). Also applied to errors that arrive later in
-/// status webhooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorAction {
-    /// 131047: the 24-hour window is closed. Never retried as free-form.
-    WindowClosed,
-    /// 131056: pair rate limit. Wait 1 s, then 4 s, then give up.
-    PairRateLimited,
-    /// 130429, 4, 80007: throughput or app rate limit. Back off with jitter.
-    Throttled,
-    /// 131048: spam rate limit. Stop all automatic sending from the number until a person resumes.
-    PauseNumber,
-    /// 131050: the user stopped marketing messages. Record a marketing opt-out.
-    MarketingOptOut,
-    /// 131049: per-user marketing limit. Do not retry within 24 h.
-    MarketingLimit,
-    /// 131026, 130403: undeliverable or blocked. Do not retry.
-    Undeliverable,
-    /// 190, 0, 10, 200-299: token expired or permission missing. Stop and alert.
-    AccessToken,
-    /// 1, 2, 131000, 131016, 133004, HTTP 5xx: at most one retry.
-    Transient,
-    /// No answer at all. Never retried: the send API has no idempotency key.
-    NoAnswer,
-    /// Anything else: a request Meta refuses; retrying will not help.
-    Rejected,
-}
-
-pub fn classify(code: Option<i64>, http_status: u16) -> ErrorAction {
-    match code {
-        Some(131047) => ErrorAction::WindowClosed,
-        Some(131056) => ErrorAction::PairRateLimited,
-        Some(130429) | Some(4) | Some(80007) => ErrorAction::Throttled,
-        Some(131048) => ErrorAction::PauseNumber,
-        Some(131050) => ErrorAction::MarketingOptOut,
-        Some(131049) => ErrorAction::MarketingLimit,
-        Some(131026) | Some(130403) => ErrorAction::Undeliverable,
-        Some(190) | Some(0) | Some(10) | Some(200..=299) => ErrorAction::AccessToken,
-        Some(1) | Some(2) | Some(131000) | Some(131016) | Some(133004) => ErrorAction::Transient,
-        _ if http_status == 0 => ErrorAction::NoAnswer,
-        _ if http_status >= 500 => ErrorAction::Transient,
-        _ => ErrorAction::Rejected,
-    }
 }
 
 /// A Graph API failure: Meta's error code when it sent one, else the HTTP status.
@@ -251,36 +206,5 @@ mod tests {
             r,
             json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.in"})
         );
-    }
-
-    #[test]
-    fn error_table() {
-        use ErrorAction::*;
-        let table = [
-            (Some(131047), 400, WindowClosed),
-            (Some(131056), 400, PairRateLimited),
-            (Some(130429), 400, Throttled),
-            (Some(4), 400, Throttled),
-            (Some(80007), 400, Throttled),
-            (Some(131048), 400, PauseNumber),
-            (Some(131050), 400, MarketingOptOut),
-            (Some(131049), 400, MarketingLimit),
-            (Some(131026), 400, Undeliverable),
-            (Some(130403), 400, Undeliverable),
-            (Some(190), 401, AccessToken),
-            (Some(0), 401, AccessToken),
-            (Some(10), 403, AccessToken),
-            (Some(200), 403, AccessToken),
-            (Some(299), 403, AccessToken),
-            (Some(1), 500, Transient),
-            (Some(131000), 500, Transient),
-            (Some(133004), 503, Transient),
-            (None, 502, Transient),
-            (None, 0, NoAnswer),
-            (Some(100), 400, Rejected),
-        ];
-        for (code, status, action) in table {
-            assert_eq!(classify(code, status), action, "{code:?} {status}");
-        }
     }
 }

@@ -1,9 +1,7 @@
-//! Shared by the native tests: a Graph API stand-in (records calls and sleeps, answers as
-//! scripted) and the requests the tests send.
+//! A Graph API stand-in for native tests: records every call and every sleep, answers as
+//! scripted (a Meta error, an HTTP status, or no answer at all), success otherwise.
 
-use crate::app::{route, AppRequest};
-use crate::outbox::Platform;
-use crate::signature::sign;
+use crate::platform::Platform;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
@@ -24,12 +22,18 @@ impl FakeGraph {
         g
     }
 
+    /// Meta's error envelope with `code`, answered with HTTP 400.
     pub fn error(code: i64) -> Option<(u16, &'static str)> {
         let body: &'static str = Box::leak(
             format!(r#"{{"error":{{"message":"m","type":"OAuthException","code":{code}}}}}"#)
                 .into_boxed_str(),
         );
         Some((400, body))
+    }
+
+    /// The bodies of the calls made so far.
+    pub fn bodies(&self) -> Vec<serde_json::Value> {
+        self.calls.borrow().iter().map(|c| c.2.clone()).collect()
     }
 }
 
@@ -55,33 +59,5 @@ impl Platform for FakeGraph {
 
     async fn sleep(&self, ms: u64) {
         self.sleeps.borrow_mut().push(ms);
-    }
-}
-
-/// A webhook delivery signed with `secret`, as Meta sends it.
-pub fn signed_delivery(secret: &str, body: &str) -> AppRequest {
-    AppRequest {
-        route: route("POST", "/webhook"),
-        query: vec![],
-        signature: Some(sign(secret.as_bytes(), body.as_bytes())),
-        authorization: None,
-        body: body.as_bytes().to_vec(),
-    }
-}
-
-/// An admin API request with a bearer token; `path` may carry a query string.
-pub fn admin_request(token: &str, method: &str, path: &str, body: &str) -> AppRequest {
-    let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    let query = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    AppRequest {
-        route: route(method, path),
-        query,
-        signature: None,
-        authorization: Some(format!("Bearer {token}")),
-        body: body.as_bytes().to_vec(),
     }
 }

@@ -1,0 +1,129 @@
+//! What wa-edge decided on an inbound message, recorded on it before the 200. `Display` gives
+//! the strings stored in message records (`opted_out`, `auto_reply:hours`, `no_reply_paced`...),
+//! so stored data reads the same whatever the enum's shape.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentAction {
+    OptedOut,
+    MarketingOptedOut,
+    OptedIn,
+}
+
+/// How a consent keyword ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentOutcome {
+    /// Applied (with its confirmation queued when one was due), or already the state in force.
+    Recorded,
+    /// Older than the state in force: kept as evidence only.
+    Superseded,
+    /// Applied, but the confirmation could not go out (window closed or no business number).
+    ConfirmationNotSent,
+}
+
+/// Why an automatic reply was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoReply {
+    OptedOut,
+    NumberPaused,
+    WindowClosed,
+    Undeliverable,
+    Paced,
+    Cooldown,
+    NoNumber,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Help { sent: bool },
+    Consent(ConsentAction, ConsentOutcome),
+    AutoReply { rule: String },
+    DefaultReply,
+    NoReply(NoReply),
+}
+
+impl fmt::Display for ConsentAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConsentAction::OptedOut => "opted_out",
+            ConsentAction::MarketingOptedOut => "marketing_opted_out",
+            ConsentAction::OptedIn => "opted_in",
+        })
+    }
+}
+
+impl fmt::Display for NoReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NoReply::OptedOut => "opted_out",
+            NoReply::NumberPaused => "number_paused",
+            NoReply::WindowClosed => "window_closed",
+            NoReply::Undeliverable => "undeliverable",
+            NoReply::Paced => "paced",
+            NoReply::Cooldown => "cooldown",
+            NoReply::NoNumber => "no_number",
+        })
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Help { sent: true } => f.write_str("help"),
+            Action::Help { sent: false } => f.write_str("help_not_sent_window_closed"),
+            Action::Consent(action, ConsentOutcome::Recorded) => write!(f, "{action}"),
+            Action::Consent(action, ConsentOutcome::Superseded) => write!(f, "{action}_superseded"),
+            Action::Consent(action, ConsentOutcome::ConfirmationNotSent) => {
+                write!(f, "{action}_confirmation_not_sent_window_closed")
+            }
+            Action::AutoReply { rule } => write!(f, "auto_reply:{rule}"),
+            Action::DefaultReply => f.write_str("default_reply"),
+            Action::NoReply(why) => write!(f, "no_reply_{why}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_strings_are_unchanged() {
+        let cases = [
+            (Action::Help { sent: true }, "help"),
+            (Action::Help { sent: false }, "help_not_sent_window_closed"),
+            (
+                Action::Consent(ConsentAction::OptedOut, ConsentOutcome::Recorded),
+                "opted_out",
+            ),
+            (
+                Action::Consent(ConsentAction::OptedIn, ConsentOutcome::Superseded),
+                "opted_in_superseded",
+            ),
+            (
+                Action::Consent(
+                    ConsentAction::OptedOut,
+                    ConsentOutcome::ConfirmationNotSent,
+                ),
+                "opted_out_confirmation_not_sent_window_closed",
+            ),
+            (
+                Action::Consent(ConsentAction::MarketingOptedOut, ConsentOutcome::Recorded),
+                "marketing_opted_out",
+            ),
+            (
+                Action::AutoReply {
+                    rule: "hours".into(),
+                },
+                "auto_reply:hours",
+            ),
+            (Action::DefaultReply, "default_reply"),
+            (Action::NoReply(NoReply::Paced), "no_reply_paced"),
+            (Action::NoReply(NoReply::NumberPaused), "no_reply_number_paused"),
+        ];
+        for (action, stored) in cases {
+            assert_eq!(action.to_string(), stored);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Decide and act on a verified delivery: dedupe, store, apply consent, plan replies.
+//!
+//! Order (README "Exactly once"): one bulk read of every key the delivery needs → decide each
+//! event → write records and consent together → write dedupe markers last (`plan`).
+
+pub mod account;
+pub mod action;
+pub mod auto_reply;
+pub mod consent;
+pub mod inbound;
+pub mod message;
+pub mod plan;
+pub mod status;
+
+use crate::context::Ctx;
+use crate::ids::WaId;
+use crate::policy::retention::event_time;
+use crate::send::outcome::signal_put;
+use crate::send::Outbound;
+use crate::store::keys::{self, KeyScheme};
+use crate::store::kv::{Kv, KvError};
+use crate::webhook::Event;
+use plan::{Plan, Summary};
+
+/// Applies every event of a delivery. Err means "answer 500": nothing was marked done.
+pub async fn ingest<K: Kv>(
+    ctx: &Ctx<'_, K>,
+    events: Vec<Event>,
+) -> Result<(Summary, Vec<Outbound>), KvError> {
+    let mut plan = Plan::default();
+    plan.prefetch(ctx.kv, prefetch_keys(ctx.keys, &events))
+        .await?;
+    for event in events {
+        match event {
+            Event::Message {
+                phone_number_id,
+                profile_name,
+                message,
+            } => message::on_message(ctx, &mut plan, phone_number_id, profile_name, *message)
+                .await?,
+            Event::Status {
+                status,
+                phone_number_id,
+            } => status::on_status(ctx, &mut plan, phone_number_id, status).await?,
+            Event::UserPreference(pref) => status::on_preference(ctx, &mut plan, pref).await?,
+            Event::Unknown { .. } => plan.summary.ignored += 1,
+            Event::Invalid { .. } => plan.summary.invalid += 1,
+            other => on_account_event(ctx, &mut plan, &other)?,
+        }
+    }
+    plan.commit(ctx).await
+}
+
+fn on_account_event<K>(ctx: &Ctx<'_, K>, plan: &mut Plan, event: &Event) -> Result<(), KvError> {
+    let Some(signal) = account::signal_of(event, |at| event_time(at, ctx.now)) else {
+        plan.summary.ignored += 1;
+        return Ok(());
+    };
+    // A signal already past retention is acknowledged and not written.
+    if let Some(put) = signal_put(ctx, &signal)? {
+        plan.records.push(put);
+        plan.summary.stored += 1;
+    }
+    Ok(())
+}
+
+/// Every key the delivery will read, so they come in one bulk read.
+fn prefetch_keys(keys: &KeyScheme, events: &[Event]) -> Vec<String> {
+    let mut wanted = Vec::new();
+    let contact = |wa: &WaId, out: &mut Vec<String>| {
+        let c = keys.contact(wa);
+        out.push(keys::consent(&c));
+        out.push(keys::contact_state(&c));
+    };
+    for event in events {
+        match event {
+            Event::Message {
+                message,
+                phone_number_id,
+                ..
+            } => {
+                if let (Some(sender), Some(id)) = (message.sender(), message.id.as_ref()) {
+                    wanted.push(keys::dedupe_message(&keys.message(id)));
+                    contact(sender, &mut wanted);
+                    wanted.push(keys::pause(keys, phone_number_id.as_ref()));
+                }
+            }
+            Event::Status { status, .. } if !status.errors.is_empty() => {
+                if let Some(recipient) = status.recipient() {
+                    contact(recipient, &mut wanted);
+                }
+            }
+            _ => {}
+        }
+    }
+    wanted
+}

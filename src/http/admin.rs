@@ -1,0 +1,228 @@
+//! The admin API (bearer `ADMIN_TOKEN`): history, erasure, account signals, and dispatch to the
+//! consent and send handlers.
+
+use crate::config::{Config, Secret};
+use crate::context::Ctx;
+use crate::crypto::secret_eq;
+use crate::http::error::ApiError;
+use crate::http::response::Response;
+use crate::http::{consent, send, Request, Route};
+use crate::ids::WaId;
+use crate::platform::Platform;
+use crate::store::account;
+use crate::store::keys::{self, classify_contact_key, ContactKeyKind, KeyScheme};
+use crate::store::kv::{list_all, Kv, ListedKey};
+use crate::store::records::{MessageRecord, StatusRecord};
+use crate::store::{consent as consent_store, RecordMeta};
+use crate::time::UnixTime;
+use crate::webhook::status::StatusKind;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 100;
+
+pub async fn handle<K: Kv, G: Platform>(
+    req: Request,
+    config: &Config,
+    kv: &K,
+    graph: &G,
+    now: UnixTime,
+) -> Result<Response, ApiError> {
+    let token = config.require(Secret::AdminToken)?;
+    let presented = req
+        .authorization
+        .as_deref()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim);
+    if !presented.is_some_and(|p| secret_eq(p, token)) {
+        return Err(ApiError::Unauthorized);
+    }
+    let keys = KeyScheme::new(config.require(Secret::ContactKeySecret)?);
+    let ctx = Ctx::new(kv, &keys, config, now);
+    match &req.route {
+        Route::ContactMessages(raw) => history(&ctx, &wa_id(raw)?, &req).await,
+        Route::EraseContact(raw) => erase(&ctx, &wa_id(raw)?).await,
+        Route::GetConsent(raw) => consent::get(&ctx, &wa_id(raw)?).await,
+        Route::PutConsent(raw) => consent::put(&ctx, &wa_id(raw)?, &req.body).await,
+        Route::ConsentCheck => consent::check(&ctx, &req.body).await,
+        Route::Account => account_signals(kv).await,
+        Route::ResumeSending => {
+            let resumed = account::resume_all(kv).await?;
+            Ok(Response::json(200, json!({ "resumed": resumed })))
+        }
+        Route::SendMessage => send::handle(&ctx, graph, &req.body).await,
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// A contact id from the path.
+fn wa_id(raw: &str) -> Result<WaId, ApiError> {
+    WaId::parse_user_input(raw).ok_or(ApiError::BadRequest {
+        code: "invalid_wa_id",
+        message: "not a WhatsApp id",
+    })
+}
+
+/// `limit` and `cursor` of a history page.
+fn page_params(req: &Request) -> Result<(usize, usize), ApiError> {
+    let limit = match req.query_param("limit").map(str::parse::<usize>) {
+        None => DEFAULT_PAGE,
+        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
+        Some(_) => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_limit",
+                message: "limit must be 1 to 100",
+            })
+        }
+    };
+    let offset = match req.query_param("cursor").map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            return Err(ApiError::BadRequest {
+                code: "invalid_cursor",
+                message: "cursor is not one this API returned",
+            })
+        }
+    };
+    Ok((limit, offset))
+}
+
+/// One message of the history: its time, its record's key, its statuses' keys.
+struct Entry<'a> {
+    at: u64,
+    record: Option<&'a str>,
+    statuses: Vec<&'a str>,
+}
+
+/// Groups a contact's listed keys by message, newest first.
+fn by_message<'a>(prefix: &str, listed: &'a [ListedKey]) -> Vec<Entry<'a>> {
+    let mut grouped: BTreeMap<&str, Entry<'a>> = BTreeMap::new();
+    for key in listed {
+        let t = RecordMeta::time_of(key.metadata.as_ref());
+        let (message, is_record) = match classify_contact_key(prefix, &key.name) {
+            ContactKeyKind::Message(m) => (m, true),
+            ContactKeyKind::Status { message, .. } => (message, false),
+            ContactKeyKind::Other => continue,
+        };
+        let e = grouped.entry(message).or_insert(Entry {
+            at: t,
+            record: None,
+            statuses: Vec::new(),
+        });
+        if is_record {
+            e.at = t;
+            e.record = Some(&key.name);
+        } else {
+            // A message known only from statuses sorts by its first status.
+            if e.record.is_none() {
+                e.at = e.at.min(t);
+            }
+            e.statuses.push(&key.name);
+        }
+    }
+    let mut ordered: Vec<Entry<'a>> = grouped.into_values().collect();
+    ordered.sort_by_key(|entry| std::cmp::Reverse(entry.at));
+    ordered
+}
+
+/// One message as the history shows it, with its statuses and the current one.
+fn render(entry: &Entry<'_>, found: &BTreeMap<&str, &str>) -> Option<serde_json::Value> {
+    let mut statuses: Vec<StatusRecord> = entry
+        .statuses
+        .iter()
+        .filter_map(|k| found.get(k))
+        .filter_map(|v| serde_json::from_str(v).ok())
+        .collect();
+    let rank = |s: &StatusRecord| StatusKind::from(s.status.as_str()).rank();
+    statuses.sort_by_key(|s| (s.at, rank(s)));
+    let record: Option<MessageRecord> = entry
+        .record
+        .and_then(|k| found.get(k))
+        .and_then(|v| serde_json::from_str(v).ok());
+    let mut out = match (&record, statuses.first()) {
+        (Some(r), _) => serde_json::to_value(r).unwrap_or_default(),
+        // A message sent by another system: known only from its statuses.
+        (None, Some(s)) => json!({ "id": s.id, "direction": "outbound", "at": s.at }),
+        (None, None) => return None,
+    };
+    let current = statuses.iter().max_by_key(|s| rank(s)).map(|s| s.status.clone());
+    if let Some(obj) = out.as_object_mut() {
+        obj.insert("status".into(), json!(current));
+        obj.insert(
+            "statuses".into(),
+            serde_json::to_value(&statuses).unwrap_or_default(),
+        );
+    }
+    Some(out)
+}
+
+/// Newest first. The cursor is an offset into the contact's messages ordered by time.
+async fn history<K: Kv>(ctx: &Ctx<'_, K>, wa: &WaId, req: &Request) -> Result<Response, ApiError> {
+    let (limit, offset) = page_params(req)?;
+    let prefix = keys::contact_prefix(&ctx.keys.contact(wa));
+    let listed = list_all(ctx.kv, &prefix).await?;
+    let ordered = by_message(&prefix, &listed);
+    let total = ordered.len();
+    let page: Vec<_> = ordered.into_iter().skip(offset).take(limit).collect();
+    let wanted: Vec<String> = page
+        .iter()
+        .flat_map(|e| e.record.iter().chain(e.statuses.iter()).map(|k| k.to_string()))
+        .collect();
+    let values = ctx.kv.get_many(&wanted).await?;
+    let found: BTreeMap<&str, &str> = wanted
+        .iter()
+        .zip(values.iter())
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v)))
+        .collect();
+    let messages: Vec<_> = page.iter().filter_map(|e| render(e, &found)).collect();
+    let end = offset.saturating_add(limit);
+    let next = (end < total).then(|| end.to_string());
+    Ok(Response::json(
+        200,
+        json!({ "wa_id": wa, "messages": messages, "next_cursor": next }),
+    ))
+}
+
+/// Deletions per erasure request. A Worker invocation may make at most 1000 KV operations;
+/// this leaves room for the listing and the consent record. A larger history is erased by
+/// repeating the request until it answers `"complete": true`.
+pub const MAX_ERASE_PER_REQUEST: usize = 900;
+
+async fn erase<K: Kv>(ctx: &Ctx<'_, K>, wa: &WaId) -> Result<Response, ApiError> {
+    let contact = ctx.keys.contact(wa);
+    let prefix = keys::contact_prefix(&contact);
+    let (mut messages, mut statuses, mut other) = (0u32, 0u32, 0u32);
+    let page = ctx.kv.list(&prefix, None).await?;
+    let complete = page.cursor.is_none() && page.keys.len() <= MAX_ERASE_PER_REQUEST;
+    for key in page.keys.iter().take(MAX_ERASE_PER_REQUEST) {
+        match classify_contact_key(&prefix, &key.name) {
+            ContactKeyKind::Message(_) => messages += 1,
+            ContactKeyKind::Status { .. } => statuses += 1,
+            ContactKeyKind::Other => other += 1,
+        }
+        ctx.kv.delete(&key.name).await?;
+    }
+    let record = consent_store::load(ctx.kv, &contact).await?;
+    // An opt-out must outlive erasure (GDPR Art. 21: objection to marketing is absolute); a
+    // record with no opt-out in force is personal data with no purpose left, so it goes.
+    let keep = record.status == consent_store::ConsentStatus::OptedOut;
+    if complete && !keep && record != consent_store::ConsentRecord::default() {
+        consent_store::delete(ctx.kv, &contact).await?;
+    }
+    Ok(Response::json(
+        200,
+        json!({ "wa_id": wa, "deleted": { "messages": messages, "statuses": statuses, "other": other },
+                "complete": complete, "suppression_kept": keep }),
+    ))
+}
+
+async fn account_signals<K: Kv>(kv: &K) -> Result<Response, ApiError> {
+    let groups = account::load_grouped(kv).await?;
+    let body: serde_json::Map<String, serde_json::Value> = groups
+        .into_iter()
+        .map(|(kind, list)| (kind.group().to_string(), json!(list)))
+        .collect();
+    Ok(Response::json(200, serde_json::Value::Object(body)))
+}

@@ -1,0 +1,132 @@
+//! Consent for other systems: read one contact's record and ledger, record consent given or
+//! withdrawn outside WhatsApp (with evidence), and check many contacts before a campaign.
+
+use crate::context::Ctx;
+use crate::http::error::ApiError;
+use crate::http::response::Response;
+use crate::ids::WaId;
+use crate::policy::retention::MAX_CLOCK_SKEW;
+use crate::store::consent::{self, ConsentChange, ConsentRecord, ConsentStatus, Scope, Source};
+use crate::store::kv::Kv;
+use crate::time::UnixTime;
+use serde::Deserialize;
+use serde_json::json;
+
+/// A campaign tool checks a batch before sending; 1000 matches Meta's own batch size.
+pub const MAX_CHECK_IDS: usize = 1000;
+pub const MAX_EVIDENCE_LEN: usize = 500;
+
+fn bad(code: &'static str, message: &'static str) -> ApiError {
+    ApiError::BadRequest { code, message }
+}
+
+fn view(wa: &WaId, record: &ConsentRecord) -> serde_json::Value {
+    json!({ "wa_id": wa, "status": record.status, "scope": record.scope, "updated_at": record.updated_at, "history": record.history })
+}
+
+/// `GET /v1/contacts/{id}/consent`.
+pub async fn get<K: Kv>(ctx: &Ctx<'_, K>, wa: &WaId) -> Result<Response, ApiError> {
+    let record = consent::load(ctx.kv, &ctx.keys.contact(wa)).await?;
+    Ok(Response::json(200, view(wa, &record)))
+}
+
+#[derive(Deserialize)]
+struct ConsentInput {
+    status: ConsentStatus,
+    #[serde(default)]
+    scope: Option<Scope>,
+    evidence: Option<String>,
+    /// When the person gave or withdrew consent; defaults to now.
+    at: Option<u64>,
+}
+
+/// The change a `PUT` asks for, validated.
+fn admin_change(body: &[u8], now: UnixTime) -> Result<ConsentChange, ApiError> {
+    let input: ConsentInput = serde_json::from_slice(body).map_err(|_| {
+        bad(
+            "invalid_body",
+            r#"expected {"status":"opted_in"|"opted_out","scope":"all"|"marketing","evidence":"..."}"#,
+        )
+    })?;
+    if input.status == ConsentStatus::Unknown {
+        return Err(bad("invalid_status", "status must be opted_in or opted_out"));
+    }
+    let evidence = input
+        .evidence
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .ok_or(bad(
+            "evidence_required",
+            "say where and how consent was given or withdrawn",
+        ))?;
+    if evidence.chars().count() > MAX_EVIDENCE_LEN {
+        return Err(bad(
+            "evidence_too_long",
+            "evidence is limited to 500 characters",
+        ));
+    }
+    let at = match input.at.map(UnixTime::from_meta) {
+        Some(t) if t.0 > now.0 + MAX_CLOCK_SKEW => {
+            return Err(bad("invalid_time", "at is in the future"))
+        }
+        Some(t) => t,
+        None => now,
+    };
+    Ok(ConsentChange {
+        status: input.status,
+        scope: input.scope.unwrap_or(Scope::All),
+        at,
+        source: Source::Admin,
+        message_id: None,
+        keyword: None,
+        evidence: Some(evidence),
+        applied: false,
+    })
+}
+
+/// `PUT /v1/contacts/{id}/consent`: consent recorded outside WhatsApp, with its evidence.
+pub async fn put<K: Kv>(ctx: &Ctx<'_, K>, wa: &WaId, body: &[u8]) -> Result<Response, ApiError> {
+    let change = admin_change(body, ctx.now)?;
+    let contact = ctx.keys.contact(wa);
+    let mut record = consent::load(ctx.kv, &contact).await?;
+    record.apply(change);
+    consent::save(ctx.kv, &contact, &record).await?;
+    Ok(Response::json(200, view(wa, &record)))
+}
+
+#[derive(Deserialize)]
+struct CheckInput {
+    wa_ids: Vec<String>,
+}
+
+/// `POST /v1/consent/check`: may these contacts be messaged? Fails closed as a whole when any
+/// record cannot be read.
+pub async fn check<K: Kv>(ctx: &Ctx<'_, K>, body: &[u8]) -> Result<Response, ApiError> {
+    let input = serde_json::from_slice::<CheckInput>(body)
+        .map_err(|_| bad("invalid_body", r#"expected {"wa_ids":[...]}"#))?;
+    if input.wa_ids.len() > MAX_CHECK_IDS {
+        return Err(bad("too_many_ids", "at most 1000 wa_ids per request"));
+    }
+    let ids = input
+        .wa_ids
+        .iter()
+        .map(|raw| WaId::parse_user_input(raw))
+        .collect::<Option<Vec<WaId>>>()
+        .ok_or(bad("invalid_wa_id", "every wa_id must be a WhatsApp id"))?;
+    let contacts: Vec<_> = ids.iter().map(|wa| ctx.keys.contact(wa)).collect();
+    let records = consent::load_many(ctx.kv, &contacts).await?;
+    let results: Vec<_> = ids
+        .iter()
+        .zip(records)
+        .map(|(wa, record)| {
+            json!({
+                "wa_id": wa,
+                "status": record.status,
+                "scope": record.scope,
+                "can_message": record.allows(false),
+                "can_market": record.allows(true),
+            })
+        })
+        .collect();
+    Ok(Response::json(200, json!({ "results": results })))
+}

@@ -1,0 +1,159 @@
+//! Every error a request can end in, and the one match that turns each into its status, code
+//! and body. Handlers return `Result<Response, ApiError>`; nothing else picks a status.
+
+use crate::config::ConfigError;
+use crate::http::response::Response;
+use crate::policy::meta_errors::ErrorAction;
+use crate::store::consent::Scope;
+use crate::store::kv::KvError;
+use crate::webhook::signature::SignatureError;
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    NotFound,
+    MethodNotAllowed(&'static str),
+    PayloadTooLarge,
+    UnreadableBody,
+    NotConfigured(ConfigError),
+    /// KV failed, or a record that gates sending could not be read (fail closed).
+    Storage(KvError),
+    Signature(SignatureError),
+    HandshakeRefused,
+    Unauthorized,
+    /// A request the caller must fix: a stable code and a message that says how.
+    BadRequest {
+        code: &'static str,
+        message: &'static str,
+    },
+    /// The send API's guards, checked before any Graph call.
+    OptedOut { scope: Option<Scope> },
+    WindowClosed,
+    Undeliverable { code: Option<i64> },
+    PairRateLimited { retry_after_seconds: u64 },
+    NumberPaused,
+    /// The Graph API refused or did not answer a send.
+    Graph {
+        action: ErrorAction,
+        meta_code: Option<i64>,
+        http_status: u16,
+    },
+}
+
+impl From<KvError> for ApiError {
+    fn from(e: KvError) -> ApiError {
+        ApiError::Storage(e)
+    }
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(e: ConfigError) -> ApiError {
+        ApiError::NotConfigured(e)
+    }
+}
+
+/// Meta's send errors, in the send API's own words: (status, code).
+fn graph_status(action: ErrorAction) -> (u16, &'static str) {
+    match action {
+        ErrorAction::WindowClosed => (422, "window_closed"),
+        ErrorAction::MarketingOptOut => (409, "opted_out"),
+        ErrorAction::Undeliverable => (409, "undeliverable"),
+        ErrorAction::PauseNumber => (429, "number_paused"),
+        ErrorAction::PairRateLimited | ErrorAction::Throttled => (429, "rate_limited"),
+        ErrorAction::MarketingLimit => (429, "marketing_limit"),
+        ErrorAction::AccessToken => (502, "access_token"),
+        ErrorAction::NoAnswer => (504, "graph_unreachable"),
+        ErrorAction::Transient | ErrorAction::Rejected => (502, "graph_error"),
+    }
+}
+
+impl From<ApiError> for Response {
+    fn from(e: ApiError) -> Response {
+        match e {
+            ApiError::NotFound => Response::error(404, "not_found", "no such endpoint"),
+            ApiError::MethodNotAllowed(allow) => {
+                let mut r = Response::error(
+                    405,
+                    "method_not_allowed",
+                    "method not allowed on this endpoint",
+                );
+                r.allow = Some(allow);
+                r
+            }
+            ApiError::PayloadTooLarge => Response::error(
+                413,
+                "payload_too_large",
+                "body is larger than this endpoint accepts",
+            ),
+            ApiError::UnreadableBody => {
+                Response::error(400, "bad_body", "the request body could not be read")
+            }
+            ApiError::NotConfigured(e) => {
+                let body = match &e {
+                    ConfigError::Missing(name) => json!({ "error": "not_configured", "missing": name }),
+                    ConfigError::Invalid { name, why } => {
+                        json!({ "error": "not_configured", "invalid": name, "message": why })
+                    }
+                };
+                Response::json(500, body).with_log(format!("configuration: {e}"))
+            }
+            ApiError::Storage(e) => Response::error(
+                500,
+                "storage_unavailable",
+                "storage is unavailable, retry later",
+            )
+            .with_log(format!("kv error: {e}")),
+            ApiError::Signature(e) => {
+                let status = if e == SignatureError::Missing { 401 } else { 403 };
+                Response::error(status, e.code(), "signature verification failed")
+                    .with_log(format!("rejected: {}", e.code()))
+            }
+            ApiError::HandshakeRefused => Response::error(403, "forbidden", "verification failed")
+                .with_log("handshake refused".into()),
+            ApiError::Unauthorized => {
+                Response::error(401, "unauthorized", "a valid bearer token is required")
+            }
+            ApiError::BadRequest { code, message } => Response::error(400, code, message),
+            ApiError::OptedOut { scope } => Response::json(
+                409,
+                json!({ "error": "opted_out", "scope": scope, "message": "the contact has opted out" }),
+            ),
+            ApiError::WindowClosed => Response::json(
+                422,
+                json!({ "error": "window_closed", "message": "free-form messages need a user message in the last 24 hours; send a template" }),
+            ),
+            ApiError::Undeliverable { code } => {
+                Response::json(409, json!({ "error": "undeliverable", "code": code }))
+            }
+            ApiError::PairRateLimited {
+                retry_after_seconds,
+            } => Response::json(
+                429,
+                json!({ "error": "pair_rate_limited", "retry_after_seconds": retry_after_seconds }),
+            ),
+            ApiError::NumberPaused => Response::json(
+                429,
+                json!({ "error": "number_paused", "code": 131048, "message": "sending is paused after Meta's spam rate limit; resume with DELETE /v1/account/pause" }),
+            ),
+            ApiError::Graph {
+                action,
+                meta_code,
+                http_status,
+            } => {
+                let (status, code) = graph_status(action);
+                let mut body =
+                    json!({ "error": code, "meta_code": meta_code, "http_status": http_status });
+                if let (ErrorAction::NoAnswer, Some(obj)) = (action, body.as_object_mut()) {
+                    let why = "no answer from the Graph API; not retried, because a send has no idempotency key and may have gone out";
+                    obj.insert("message".into(), json!(why));
+                }
+                Response::json(status, body)
+            }
+        }
+    }
+}
+
+/// A handler's result as the answer.
+pub fn answer(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(Response::from)
+}

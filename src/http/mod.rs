@@ -1,0 +1,258 @@
+//! The HTTP API, pure: routing, the request the shell hands over, and dispatch to the handlers.
+//! Every error becomes a status code in `error`, and nowhere else.
+
+pub mod admin;
+pub mod consent;
+pub mod error;
+pub mod response;
+pub mod send;
+pub mod webhook;
+
+pub use error::{answer, ApiError};
+pub use response::Response;
+
+use crate::config::Config;
+use crate::platform::Platform;
+use crate::send::Outbound;
+use crate::store::kv::Kv;
+use crate::time::UnixTime;
+
+/// Meta sends at most 3 MB; a bigger body is refused before it is read further.
+pub const MAX_WEBHOOK_BODY: usize = 3 * 1024 * 1024;
+/// Admin requests are small JSON (1000 ids is about 20 KB).
+pub const MAX_ADMIN_BODY: usize = 256 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    WebhookVerify,
+    WebhookDelivery,
+    ContactMessages(String),
+    EraseContact(String),
+    GetConsent(String),
+    PutConsent(String),
+    ConsentCheck,
+    Account,
+    ResumeSending,
+    SendMessage,
+    MethodNotAllowed(&'static str),
+    NotFound,
+}
+
+impl Route {
+    /// The most body this route reads; `None` reads none.
+    pub fn body_limit(&self) -> Option<usize> {
+        match self {
+            Route::WebhookDelivery => Some(MAX_WEBHOOK_BODY),
+            Route::PutConsent(_) | Route::ConsentCheck | Route::SendMessage => Some(MAX_ADMIN_BODY),
+            _ => None,
+        }
+    }
+}
+
+/// Chooses a route from the method and path alone, before any body is read.
+pub fn route(method: &str, path: &str) -> Route {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let allow = |allowed: &'static str, ok: bool, r: Route| {
+        if ok {
+            r
+        } else {
+            Route::MethodNotAllowed(allowed)
+        }
+    };
+    match segments.as_slice() {
+        ["healthz"] => allow("GET", method == "GET", Route::Health),
+        ["webhook"] => match method {
+            "GET" => Route::WebhookVerify,
+            "POST" => Route::WebhookDelivery,
+            _ => Route::MethodNotAllowed("GET, POST"),
+        },
+        ["v1", "account"] => allow("GET", method == "GET", Route::Account),
+        ["v1", "account", "pause"] => allow("DELETE", method == "DELETE", Route::ResumeSending),
+        ["v1", "messages"] => allow("POST", method == "POST", Route::SendMessage),
+        ["v1", "consent", "check"] => allow("POST", method == "POST", Route::ConsentCheck),
+        ["v1", "contacts", id] => allow(
+            "DELETE",
+            method == "DELETE",
+            Route::EraseContact(percent_decode(id)),
+        ),
+        ["v1", "contacts", id, "messages"] => allow(
+            "GET",
+            method == "GET",
+            Route::ContactMessages(percent_decode(id)),
+        ),
+        ["v1", "contacts", id, "consent"] => match method {
+            "GET" => Route::GetConsent(percent_decode(id)),
+            "PUT" => Route::PutConsent(percent_decode(id)),
+            _ => Route::MethodNotAllowed("GET, PUT"),
+        },
+        _ => Route::NotFound,
+    }
+}
+
+/// Splits a serialised request URL (`https://host/path?a=1&b=2`) into its path and decoded query
+/// pairs, without a URL parser: the runtime already normalised it.
+pub fn split_url(url: &str) -> (String, Vec<(String, String)>) {
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let rest = url.get(after_scheme..).unwrap_or_default();
+    let from_path = rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/");
+    let without_fragment = from_path.split('#').next().unwrap_or_default();
+    let (path, query) = without_fragment
+        .split_once('?')
+        .unwrap_or((without_fragment, ""));
+    let pairs = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (form_decode(k), form_decode(v))
+        })
+        .collect();
+    (path.to_string(), pairs)
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, then percent escapes.
+fn form_decode(s: &str) -> String {
+    percent_decode(&s.replace('+', " "))
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub struct Request {
+    pub route: Route,
+    pub query: Vec<(String, String)>,
+    pub signature: Option<String>,
+    pub authorization: Option<String>,
+    pub body: Vec<u8>,
+    /// Sends still running after earlier answers (in `wait_until`), as the shell counts them.
+    pub in_flight_sends: u32,
+}
+
+impl Request {
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Route {
+    /// The route without its path parameter (personal data), for the log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::Health => "healthz",
+            Route::WebhookVerify => "webhook handshake",
+            Route::WebhookDelivery => "webhook delivery",
+            Route::ContactMessages(_) => "contact messages",
+            Route::EraseContact(_) => "erase contact",
+            Route::GetConsent(_) | Route::PutConsent(_) => "consent",
+            Route::ConsentCheck => "consent check",
+            Route::Account => "account",
+            Route::ResumeSending => "resume sending",
+            Route::SendMessage => "send message",
+            Route::MethodNotAllowed(_) | Route::NotFound => "unrouted",
+        }
+    }
+
+    /// The answer of a request that matched no route, before anything is read.
+    pub fn refusal(&self) -> Option<ApiError> {
+        match self {
+            Route::NotFound => Some(ApiError::NotFound),
+            Route::MethodNotAllowed(allow) => Some(ApiError::MethodNotAllowed(allow)),
+            _ => None,
+        }
+    }
+}
+
+/// Handles a routed request. The outbox is sent by the shell after the response.
+pub async fn handle<K: Kv, G: Platform>(
+    req: Request,
+    config: &Config,
+    kv: &K,
+    graph: &G,
+    now: UnixTime,
+) -> (Response, Vec<Outbound>) {
+    if let Some(refusal) = req.route.refusal() {
+        return (refusal.into(), Vec::new());
+    }
+    match req.route {
+        Route::Health => (webhook::health(config, req.in_flight_sends), Vec::new()),
+        Route::WebhookVerify => (answer(webhook::handshake(config, &req.query)), Vec::new()),
+        Route::WebhookDelivery => match webhook::delivery(config, kv, graph, &req, now).await {
+            Ok((response, outbox)) => (response, outbox),
+            Err(e) => (e.into(), Vec::new()),
+        },
+        _ => (answer(admin::handle(req, config, kv, graph, now).await), Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_path_and_decoded_query() {
+        let (path, query) = split_url("https://wa.example.com/webhook?hub.mode=subscribe&hub.challenge=42&hub.verify_token=a%2Bb+c%26d");
+        assert_eq!(path, "/webhook");
+        assert_eq!(
+            query,
+            vec![
+                ("hub.mode".to_string(), "subscribe".to_string()),
+                ("hub.challenge".to_string(), "42".to_string()),
+                ("hub.verify_token".to_string(), "a+b c&d".to_string()),
+            ]
+        );
+        assert_eq!(
+            split_url("http://127.0.0.1:8787/v1/contacts/%2B1555/messages").0,
+            "/v1/contacts/%2B1555/messages"
+        );
+        assert_eq!(split_url("http://h"), ("/".to_string(), vec![]));
+        assert_eq!(
+            split_url("http://h/x#frag?no=1"),
+            ("/x".to_string(), vec![])
+        );
+        assert_eq!(
+            split_url("http://h/?flag"),
+            ("/".to_string(), vec![("flag".to_string(), String::new())])
+        );
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("GET", "/webhook"), Route::WebhookVerify);
+        assert_eq!(route("POST", "/webhook/"), Route::WebhookDelivery);
+        assert_eq!(
+            route("DELETE", "/v1/contacts/%2B15551234567"),
+            Route::EraseContact("+15551234567".into())
+        );
+        assert_eq!(
+            route("PATCH", "/v1/contacts/1/consent"),
+            Route::MethodNotAllowed("GET, PUT")
+        );
+        assert_eq!(route("GET", "/v1/nope"), Route::NotFound);
+        assert_eq!(Route::WebhookDelivery.body_limit(), Some(MAX_WEBHOOK_BODY));
+        assert_eq!(Route::Health.body_limit(), None);
+    }
+}

@@ -1,0 +1,45 @@
+//! The HTTP answer the shell writes out: status, body, and one log line for the operator.
+
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    pub allow: Option<&'static str>,
+    /// One line for the log: counts and codes only, never secrets or personal data.
+    pub log: Option<String>,
+}
+
+impl Response {
+    pub fn json(status: u16, value: serde_json::Value) -> Response {
+        Response {
+            status,
+            content_type: "application/json",
+            body: value.to_string(),
+            allow: None,
+            log: None,
+        }
+    }
+
+    /// `{"error": code, "message": message}`.
+    pub fn error(status: u16, code: &str, message: &str) -> Response {
+        Response::json(status, json!({ "error": code, "message": message }))
+    }
+
+    pub fn text(status: u16, body: &str) -> Response {
+        Response {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: body.to_string(),
+            allow: None,
+            log: None,
+        }
+    }
+
+    pub fn with_log(mut self, log: String) -> Response {
+        self.log = Some(log);
+        self
+    }
+}

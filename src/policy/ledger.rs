@@ -1,0 +1,261 @@
+//! The consent ledger's rule: the newest event (by the person's own time) decides, a tie goes
+//! to the later arrival, an older change is kept as evidence only, a marketing opt-out never
+//! loosens an opt-out of everything, and a redelivered change is recognised and ignored.
+
+use crate::store::consent::{ConsentChange, ConsentRecord, ConsentStatus, Scope};
+
+/// The history kept per contact: enough evidence for an audit, bounded so the record stays small.
+pub const MAX_HISTORY: usize = 50;
+
+/// What applying a change did to the effective state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Already in the ledger (a redelivery): nothing changed.
+    Duplicate,
+    /// Older than the state in force: recorded as evidence only.
+    Superseded,
+    /// Applied; `changed` is whether the effective status or scope moved.
+    Applied { changed: bool },
+}
+
+/// The same piece of evidence: a redelivery of it is not a new change.
+fn same_change(a: &ConsentChange, b: &ConsentChange) -> bool {
+    a.source == b.source
+        && a.status == b.status
+        && a.scope == b.scope
+        && a.at == b.at
+        && a.message_id == b.message_id
+        && a.evidence == b.evidence
+}
+
+impl ConsentRecord {
+    /// What applying `change` did when it was first applied, for a change already in the ledger:
+    /// the ledger without it, with it applied again. A delivery that wrote consent and then
+    /// failed before its dedupe markers is retried by Meta; this lets the retry decide the
+    /// confirmation exactly as the first attempt did, instead of losing it as a duplicate.
+    pub fn decided_again(&self, change: &ConsentChange) -> Applied {
+        let mut before = ConsentRecord::default();
+        for earlier in self.history.iter().take_while(|c| !same_change(c, change)) {
+            before.apply(earlier.clone());
+        }
+        before.apply(change.clone())
+    }
+
+    pub fn is_opted_out_of_all(&self) -> bool {
+        self.status == ConsentStatus::OptedOut && self.scope == Some(Scope::All)
+    }
+
+    /// May a message of this kind be sent? Unknown consent is not an objection (the business
+    /// collects consent elsewhere); an opt-out is.
+    pub fn allows(&self, marketing: bool) -> bool {
+        match (self.status, self.scope) {
+            (ConsentStatus::OptedOut, Some(Scope::All)) => false,
+            (ConsentStatus::OptedOut, _) => !marketing,
+            _ => true,
+        }
+    }
+
+    /// Applies a change if it is the newest; later events win, ties go to the later arrival so
+    /// STOP then START in the same second ends opted in.
+    pub fn apply(&mut self, mut change: ConsentChange) -> Applied {
+        if self.history.iter().any(|c| same_change(c, &change)) {
+            return Applied::Duplicate;
+        }
+        let newest = self.updated_at.is_none_or(|t| change.at >= t);
+        change.applied = newest;
+        let before = (self.status, self.scope);
+        if newest {
+            self.updated_at = Some(change.at);
+            match (change.status, change.scope) {
+                (ConsentStatus::OptedOut, Scope::All) => {
+                    self.status = ConsentStatus::OptedOut;
+                    self.scope = Some(Scope::All);
+                }
+                // A marketing opt-out never loosens an opt-out of everything.
+                (ConsentStatus::OptedOut, Scope::Marketing) => {
+                    if !self.is_opted_out_of_all() {
+                        self.status = ConsentStatus::OptedOut;
+                        self.scope = Some(Scope::Marketing);
+                    }
+                }
+                // An opt-in to everything (START, admin) lifts any opt-out.
+                (ConsentStatus::OptedIn, Scope::All) => {
+                    self.status = ConsentStatus::OptedIn;
+                    self.scope = None;
+                }
+                // Resuming marketing lifts only a marketing opt-out.
+                (ConsentStatus::OptedIn, Scope::Marketing) => {
+                    if !self.is_opted_out_of_all() {
+                        self.status = ConsentStatus::OptedIn;
+                        self.scope = None;
+                    }
+                }
+                (ConsentStatus::Unknown, _) => {}
+            }
+        }
+        let pos = self
+            .history
+            .iter()
+            .position(|c| c.at > change.at)
+            .unwrap_or(self.history.len());
+        self.history.insert(pos, change);
+        if self.history.len() > MAX_HISTORY {
+            let excess = self.history.len() - MAX_HISTORY;
+            self.history.drain(..excess);
+        }
+        if newest {
+            Applied::Applied {
+                changed: before != (self.status, self.scope),
+            }
+        } else {
+            Applied::Superseded
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::MessageId;
+    use crate::store::consent::Source;
+    use crate::time::UnixTime;
+
+    fn change(status: ConsentStatus, scope: Scope, at: u64, source: Source) -> ConsentChange {
+        ConsentChange {
+            status,
+            scope,
+            at: UnixTime(at),
+            source,
+            message_id: Some(MessageId::new(format!("wamid.{at}{status:?}"))),
+            keyword: None,
+            evidence: None,
+            applied: false,
+        }
+    }
+
+    #[test]
+    fn later_events_win_and_older_start_is_evidence_only() {
+        let mut r = ConsentRecord::default();
+        assert_eq!(
+            r.apply(change(
+                ConsentStatus::OptedOut,
+                Scope::All,
+                200,
+                Source::Keyword
+            )),
+            Applied::Applied { changed: true }
+        );
+        assert_eq!(
+            r.apply(change(
+                ConsentStatus::OptedIn,
+                Scope::All,
+                100,
+                Source::Keyword
+            )),
+            Applied::Superseded
+        );
+        assert!(r.is_opted_out_of_all());
+        assert_eq!(r.history.len(), 2);
+        assert_eq!(r.history.first().map(|c| c.applied), Some(false));
+    }
+
+    #[test]
+    fn stop_then_start_in_the_same_second_ends_opted_in() {
+        let mut r = ConsentRecord::default();
+        r.apply(change(
+            ConsentStatus::OptedOut,
+            Scope::All,
+            100,
+            Source::Keyword,
+        ));
+        r.apply(change(
+            ConsentStatus::OptedIn,
+            Scope::All,
+            100,
+            Source::Keyword,
+        ));
+        assert_eq!(r.status, ConsentStatus::OptedIn);
+        assert!(r.allows(true));
+    }
+
+    #[test]
+    fn redelivered_change_is_a_duplicate() {
+        let mut r = ConsentRecord::default();
+        let c = change(ConsentStatus::OptedOut, Scope::All, 100, Source::Keyword);
+        r.apply(c.clone());
+        assert_eq!(r.apply(c), Applied::Duplicate);
+        assert_eq!(r.history.len(), 1);
+    }
+
+    #[test]
+    fn marketing_scope_rules() {
+        let mut r = ConsentRecord::default();
+        r.apply(change(
+            ConsentStatus::OptedOut,
+            Scope::Marketing,
+            100,
+            Source::UserPreferences,
+        ));
+        assert!(!r.allows(true));
+        assert!(r.allows(false));
+        // Resume of marketing does not lift a later full opt-out.
+        r.apply(change(
+            ConsentStatus::OptedOut,
+            Scope::All,
+            110,
+            Source::Keyword,
+        ));
+        assert_eq!(
+            r.apply(change(
+                ConsentStatus::OptedIn,
+                Scope::Marketing,
+                120,
+                Source::UserPreferences
+            )),
+            Applied::Applied { changed: false }
+        );
+        assert!(r.is_opted_out_of_all());
+        // A marketing opt-out never loosens a full one.
+        r.apply(change(
+            ConsentStatus::OptedOut,
+            Scope::Marketing,
+            130,
+            Source::Button,
+        ));
+        assert!(r.is_opted_out_of_all());
+        r.apply(change(
+            ConsentStatus::OptedIn,
+            Scope::All,
+            140,
+            Source::Keyword,
+        ));
+        assert!(r.allows(true));
+    }
+
+    #[test]
+    fn a_change_decided_again_gives_its_first_outcome() {
+        let mut r = ConsentRecord::default();
+        let stop = change(ConsentStatus::OptedOut, Scope::All, 100, Source::Keyword);
+        assert_eq!(r.apply(stop.clone()), Applied::Applied { changed: true });
+        assert_eq!(r.apply(stop.clone()), Applied::Duplicate);
+        assert_eq!(r.decided_again(&stop), Applied::Applied { changed: true });
+        let again = change(ConsentStatus::OptedOut, Scope::All, 200, Source::Keyword);
+        r.apply(again.clone());
+        assert_eq!(r.decided_again(&again), Applied::Applied { changed: false });
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let mut r = ConsentRecord::default();
+        for i in 0..60u64 {
+            let status = if i % 2 == 0 {
+                ConsentStatus::OptedOut
+            } else {
+                ConsentStatus::OptedIn
+            };
+            r.apply(change(status, Scope::All, 1000 + i, Source::Keyword));
+        }
+        assert_eq!(r.history.len(), 50, "the README promises 50 entries");
+        assert_eq!(r.updated_at, Some(UnixTime(1000 + 59)));
+    }
+}

@@ -1,0 +1,170 @@
+//! After a send: record it in the contact's history, and apply what a failure changes (window,
+//! deliverability, marketing opt-out, pause, token problem) through the store.
+
+use crate::config::Secret;
+use crate::context::Ctx;
+use crate::ids::{MessageId, PhoneNumberId, WaId};
+use crate::platform::Platform;
+use crate::policy::meta_errors::{effect_of, Effect};
+use crate::policy::pacing::jitter;
+use crate::policy::retention::expires_at;
+use crate::send::client::{send, SendOutcome};
+use crate::send::graph::messages_url;
+use crate::send::{Outbound, Purpose};
+use crate::store::kv::{Kv, KvError};
+use crate::store::records::{Direction, MessageRecord};
+use crate::store::account::{Signal, SignalKind};
+use crate::store::{self, consent, contact_state, keys, RecordMeta};
+use crate::time::UnixTime;
+use crate::webhook::message::MetaError;
+
+/// Sends the outbox after the response and records every outcome. Returns log lines without
+/// personal data (contacts appear as their pseudonymous keys).
+pub async fn deliver_all<K: Kv, G: Platform>(
+    ctx: &Ctx<'_, K>,
+    graph: &G,
+    outbox: &[Outbound],
+) -> Vec<String> {
+    let Ok(token) = ctx.config.require(Secret::AccessToken) else {
+        return vec![format!(
+            "not sending {} message(s): WHATSAPP_ACCESS_TOKEN is not set",
+            outbox.len()
+        )];
+    };
+    let mut log = Vec::new();
+    for outbound in outbox {
+        let url = messages_url(ctx.config, &outbound.phone_number_id);
+        let contact = ctx.keys.contact(&outbound.to);
+        let outcome = send(graph, &url, token, outbound, true, jitter(&contact.0)).await;
+        let line = match record_outcome(ctx, outbound, &outcome).await {
+            Ok(line) => line,
+            Err(e) => format!("recording a send to contact {} failed: {e}", contact.0),
+        };
+        log.push(line);
+    }
+    log
+}
+
+/// Records a sent message in the contact's history, or a failure and its consequences.
+pub async fn record_outcome<K: Kv>(
+    ctx: &Ctx<'_, K>,
+    outbound: &Outbound,
+    outcome: &SendOutcome,
+) -> Result<String, KvError> {
+    let contact = ctx.keys.contact(&outbound.to);
+    if outbound.purpose == Purpose::MarkRead {
+        return Ok(match outcome {
+            SendOutcome::Sent(_) => format!("marked read for contact {}", contact.0),
+            SendOutcome::Failed { error, .. } => format!(
+                "mark-as-read failed: http {} code {:?}",
+                error.http_status, error.code
+            ),
+        });
+    }
+    let purpose = outbound.purpose.as_str();
+    let (id, errors, line) = match outcome {
+        SendOutcome::Sent(id) => (
+            id.clone(),
+            Vec::new(),
+            format!("sent {purpose} to contact {}", contact.0),
+        ),
+        SendOutcome::Failed { action, error } => {
+            let code = error.code.unwrap_or_default();
+            let effect = effect_of(*action);
+            apply_effect(ctx, &outbound.to, Some(&outbound.phone_number_id), effect, code, None)
+                .await?;
+            // A failed send has no wamid: key it by what it was, so it shows once in the history.
+            let summary = outbound.body.summary();
+            let now = ctx.now.0.to_string();
+            let id = MessageId::new(format!(
+                "unsent.{}",
+                ctx.keys.event(&[purpose, &now, &summary])
+            ));
+            let code_text = error.code.map(|c| c.to_string());
+            let line = format!(
+                "send of {purpose} to contact {} failed: http {} code {} ({action:?})",
+                contact.0,
+                error.http_status,
+                code_text.as_deref().unwrap_or("none")
+            );
+            let errors = vec![MetaError {
+                code,
+                title: error.title.clone(),
+            }];
+            (id, errors, line)
+        }
+    };
+    let record = outbound_record(id, outbound, ctx.now, errors);
+    if let Some(expires) = expires_at(ctx.now, ctx.config.retention_days, ctx.now) {
+        let key = keys::message_record(&contact, &ctx.keys.message(&record.id));
+        let meta = RecordMeta::message(ctx.now, Direction::Outbound);
+        store::write(ctx.kv, &store::Put::json(key, &record, Some(expires), Some(meta))?).await?;
+    }
+    Ok(line)
+}
+
+/// Applies an error's effect straight to the store (after the response, or for the send API).
+pub async fn apply_effect<K: Kv>(
+    ctx: &Ctx<'_, K>,
+    to: &WaId,
+    phone_number_id: Option<&PhoneNumberId>,
+    effect: Effect,
+    code: i64,
+    message_id: Option<MessageId>,
+) -> Result<(), KvError> {
+    let contact = ctx.keys.contact(to);
+    let mut puts = Vec::new();
+    if effect.touches_state() {
+        let mut state = contact_state::load(ctx.kv, &contact).await?;
+        effect.apply_to_state(&mut state, code, ctx.now);
+        puts.push(ctx.state_put(&contact, &state)?);
+    }
+    if let Some(change) = effect.marketing_change(ctx.now, message_id, code) {
+        let mut record = consent::load(ctx.kv, &contact).await?;
+        record.apply(change);
+        puts.push(consent::put(&contact, &record)?);
+    }
+    let number = phone_number_id.map(|p| p.as_str()).unwrap_or("");
+    for signal in effect.signals(number, code, ctx.now) {
+        puts.extend(signal_put(ctx, &signal)?);
+    }
+    store::write_together(ctx.kv, &puts).await
+}
+
+/// A signal's write: a pause lasts until a person lifts it; other signals live as long as any
+/// record of their time, and one already past retention is not written at all.
+pub fn signal_put<K>(ctx: &Ctx<'_, K>, signal: &Signal) -> Result<Option<store::Put>, KvError> {
+    if signal.kind == SignalKind::Pause {
+        return signal.put(ctx.keys, None).map(Some);
+    }
+    match expires_at(signal.at, ctx.config.retention_days, ctx.now) {
+        Some(expires) => signal.put(ctx.keys, Some(expires)).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The history record of a message the worker sent (or tried to).
+fn outbound_record(
+    id: MessageId,
+    outbound: &Outbound,
+    at: UnixTime,
+    errors: Vec<MetaError>,
+) -> MessageRecord {
+    MessageRecord {
+        id,
+        direction: Direction::Outbound,
+        at,
+        kind: outbound.body.kind().into(),
+        text: Some(outbound.body.summary()),
+        media_id: None,
+        mime_type: None,
+        filename: None,
+        location: None,
+        reply_to: outbound.reply_to.clone(),
+        profile_name: None,
+        phone_number_id: Some(outbound.phone_number_id.clone()),
+        action: (!errors.is_empty()).then(|| "not_sent".to_string()),
+        purpose: Some(outbound.purpose.as_str().to_string()),
+        errors,
+    }
+}

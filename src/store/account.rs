@@ -1,0 +1,175 @@
+//! Account-level signals under `a:`: template and quality updates, account updates and alerts,
+//! webhook errors, the 131048 pause and token problems. One enum owns, for each kind, its key
+//! kind, the `kind` in its JSON and the group `GET /v1/account` shows it under.
+
+use crate::store::keys::{self, KeyScheme};
+use crate::store::kv::{list_all, Kv, KvError};
+use crate::store::{Put, RecordMeta};
+use crate::time::UnixTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalKind {
+    /// Meta's 131048: automatic sending from a number is paused until a person resumes it.
+    Pause,
+    TokenProblem,
+    PhoneQuality,
+    TemplateStatus,
+    TemplateQuality,
+    AccountUpdate,
+    AccountAlert,
+    Error,
+}
+
+impl SignalKind {
+    /// In the order `GET /v1/account` lists the groups: what stops sending first.
+    pub const ALL: [SignalKind; 8] = [
+        SignalKind::Pause,
+        SignalKind::TokenProblem,
+        SignalKind::PhoneQuality,
+        SignalKind::TemplateStatus,
+        SignalKind::TemplateQuality,
+        SignalKind::AccountUpdate,
+        SignalKind::AccountAlert,
+        SignalKind::Error,
+    ];
+
+    /// The kind's part of the KV key (`a:{key_kind}:{id}`).
+    pub fn key_kind(self) -> &'static str {
+        match self {
+            SignalKind::Pause => "pause",
+            SignalKind::TokenProblem => "token",
+            SignalKind::PhoneQuality => "quality",
+            SignalKind::TemplateStatus => "template",
+            SignalKind::TemplateQuality => "template_quality",
+            SignalKind::AccountUpdate => "update",
+            SignalKind::AccountAlert => "alert",
+            SignalKind::Error => "error",
+        }
+    }
+
+    /// The `kind` field of the stored JSON.
+    pub fn json_kind(self) -> &'static str {
+        match self {
+            SignalKind::Pause => "pause",
+            SignalKind::TokenProblem => "token_problem",
+            SignalKind::PhoneQuality => "phone_quality",
+            SignalKind::TemplateStatus => "template_status",
+            SignalKind::TemplateQuality => "template_quality",
+            SignalKind::AccountUpdate => "account_update",
+            SignalKind::AccountAlert => "account_alert",
+            SignalKind::Error => "error",
+        }
+    }
+
+    /// The group of `GET /v1/account`'s answer.
+    pub fn group(self) -> &'static str {
+        match self {
+            SignalKind::Pause => "paused",
+            SignalKind::TokenProblem => "token_problems",
+            SignalKind::PhoneQuality => "quality",
+            SignalKind::TemplateStatus => "templates",
+            SignalKind::TemplateQuality => "template_quality",
+            SignalKind::AccountUpdate => "account_updates",
+            SignalKind::AccountAlert => "alerts",
+            SignalKind::Error => "errors",
+        }
+    }
+
+    /// A stored signal's kind from its JSON; anything unrecognised is shown with the errors.
+    pub fn from_json_kind(kind: Option<&str>) -> SignalKind {
+        SignalKind::ALL
+            .into_iter()
+            .find(|k| Some(k.json_kind()) == kind)
+            .unwrap_or(SignalKind::Error)
+    }
+}
+
+/// One signal to store: `identity` are the parts that make a redelivery land on the same key;
+/// `fields` the JSON object shown, to which `kind` and `at` are added.
+pub struct Signal {
+    pub kind: SignalKind,
+    pub identity: Vec<String>,
+    pub at: UnixTime,
+    pub fields: serde_json::Value,
+}
+
+impl Signal {
+    /// For a pause the identity is the phone number id alone, so this is `keys::pause`.
+    pub fn key(&self, keys: &KeyScheme) -> String {
+        let parts: Vec<&str> = self.identity.iter().map(String::as_str).collect();
+        keys::account_signal(self.kind, &keys.event(&parts))
+    }
+
+    /// The write; `expires` is `None` only for a pause, which lasts until a person lifts it.
+    pub fn put(&self, keys: &KeyScheme, expires: Option<UnixTime>) -> Result<Put, KvError> {
+        let mut value = self.fields.clone();
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("kind".into(), self.kind.json_kind().into());
+            obj.insert("at".into(), self.at.0.into());
+        }
+        Put::json(
+            self.key(keys),
+            &value,
+            expires,
+            Some(RecordMeta::at(self.at)),
+        )
+    }
+}
+
+/// The most account signals shown (newest first).
+pub const MAX_ACCOUNT_SIGNALS: usize = 200;
+
+/// The newest signals, grouped by kind in `SignalKind::ALL` order. Unreadable values are skipped:
+/// they are informational, and one bad record must not hide the rest.
+pub async fn load_grouped<K: Kv>(
+    kv: &K,
+) -> Result<Vec<(SignalKind, Vec<serde_json::Value>)>, KvError> {
+    let mut listed = list_all(kv, keys::ACCOUNT_PREFIX).await?;
+    listed.sort_by_key(|k| std::cmp::Reverse(RecordMeta::time_of(k.metadata.as_ref())));
+    listed.truncate(MAX_ACCOUNT_SIGNALS);
+    let names: Vec<String> = listed.into_iter().map(|k| k.name).collect();
+    let values = kv.get_many(&names).await?;
+    let mut groups: Vec<(SignalKind, Vec<serde_json::Value>)> =
+        SignalKind::ALL.iter().map(|k| (*k, Vec::new())).collect();
+    for value in values.into_iter().flatten() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&value) else {
+            continue;
+        };
+        let kind = SignalKind::from_json_kind(v.get("kind").and_then(|k| k.as_str()));
+        if let Some((_, list)) = groups.iter_mut().find(|(k, _)| *k == kind) {
+            list.push(v);
+        }
+    }
+    Ok(groups)
+}
+
+/// Is automatic sending from this number paused (131048)?
+pub async fn is_paused<K: Kv>(
+    kv: &K,
+    keys: &KeyScheme,
+    phone_number_id: Option<&crate::ids::PhoneNumberId>,
+) -> Result<bool, KvError> {
+    Ok(kv.get(&keys::pause(keys, phone_number_id)).await?.is_some())
+}
+
+/// Lifts every pause; returns how many there were.
+pub async fn resume_all<K: Kv>(kv: &K) -> Result<usize, KvError> {
+    let paused = list_all(kv, &keys::account_signal_prefix(SignalKind::Pause)).await?;
+    for key in &paused {
+        kv.delete(&key.name).await?;
+    }
+    Ok(paused.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_json_kind() {
+        for kind in SignalKind::ALL {
+            assert_eq!(SignalKind::from_json_kind(Some(kind.json_kind())), kind);
+        }
+        assert_eq!(SignalKind::from_json_kind(Some("new")), SignalKind::Error);
+    }
+}

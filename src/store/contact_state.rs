@@ -1,0 +1,51 @@
+//! Per-contact sending state as stored under `c:{contact}:state`: the service window, pacing,
+//! the default-reply cooldown and deliverability. The rules that read it live in `policy`
+//! (window, pacing, cooldown, meta_errors, retention); reading and writing it is only here.
+
+use crate::ids::PhoneNumberId;
+use crate::store::keys::{self, ContactKey};
+use crate::store::kv::{Kv, KvError};
+use crate::store::Put;
+use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContactState {
+    /// The newest user message's own timestamp: it opens the 24-hour window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_inbound: Option<UnixTime>,
+    /// The business number the contact last wrote to: replies go out from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_id: Option<PhoneNumberId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sent: Option<UnixTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_default_reply: Option<UnixTime>,
+    /// The inbound message (its key hash) the last automatic reply answered: a retried delivery
+    /// of that message is answered as it was decided, not refused by its own pacing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reply_for: Option<String>,
+    /// Meta answered 131047 (window closed) at this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_closed_at: Option<UnixTime>,
+    /// Meta answered 131026 / 130403 (undeliverable, blocked): (code, time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undeliverable: Option<(i64, UnixTime)>,
+}
+
+/// The stored state; an unreadable one only costs pacing history, so it starts afresh rather
+/// than failing the request (unlike consent, which fails closed).
+pub fn parse(value: Option<&str>) -> ContactState {
+    value
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default()
+}
+
+pub async fn load<K: Kv>(kv: &K, contact: &ContactKey) -> Result<ContactState, KvError> {
+    Ok(parse(kv.get(&keys::contact_state(contact)).await?.as_deref()))
+}
+
+/// The write of a contact's state; `expires` comes from `policy::retention`.
+pub fn put(contact: &ContactKey, state: &ContactState, expires: UnixTime) -> Result<Put, KvError> {
+    Put::json(keys::contact_state(contact), state, Some(expires), None)
+}
