@@ -10,8 +10,8 @@ use crate::store::keys::KeyScheme;
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, RetryRateLimited};
 use crate::time::UnixTime;
 use crate::webhook::signature::SIGNATURE_HEADER;
-use std::cell::Cell;
 use futures_util::StreamExt;
+use std::cell::Cell;
 use worker::wasm_bindgen::JsValue;
 use worker::{event, web_sys, Context, Env, Fetch, Headers, Method, Request, RequestInit};
 
@@ -53,7 +53,10 @@ pub async fn fetch(
     };
     if route == Route::Health {
         // Needs no store: it must answer even when the KV binding is missing.
-        return respond(&route, http::webhook::health(&config, request.in_flight_sends));
+        return respond(
+            &route,
+            http::webhook::health(&config, request.in_flight_sends),
+        );
     }
     let Ok(store) = env.kv(KV_BINDING) else {
         let missing = ApiError::NotConfigured(ConfigError::Missing(KV_BINDING));
@@ -161,7 +164,8 @@ fn respond(route: &Route, reply: Response) -> worker::Result<web_sys::Response> 
 
 /// Sends what the core decided, after the response, and records each result.
 async fn send_all(env: Env, config: Config, outbox: Vec<Outbound>) {
-    if let (Ok(store), Some(secret)) = (env.kv(KV_BINDING), config.secret(Secret::ContactKeySecret)) {
+    if let (Ok(store), Some(secret)) = (env.kv(KV_BINDING), config.secret(Secret::ContactKeySecret))
+    {
         let kv = WorkerKv(store);
         let kv = RetryRateLimited {
             kv: &kv,
@@ -323,15 +327,9 @@ impl Kv for WorkerKv {
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, KvError> {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(KV_BULK_GET) {
-            let found = self
-                .0
-                .get_bulk(chunk)
-                .text()
-                .await
-                .map_err(kv_error)?;
+            let found = self.0.get_bulk(chunk).text().await.map_err(kv_error)?;
             out.extend(chunk.iter().map(|k| found.get(k).cloned().flatten()));
         }
         Ok(out)
     }
 }
-

@@ -102,10 +102,7 @@ mod tests {
                 "opted_in_superseded",
             ),
             (
-                Action::Consent(
-                    ConsentAction::OptedOut,
-                    ConsentOutcome::ConfirmationNotSent,
-                ),
+                Action::Consent(ConsentAction::OptedOut, ConsentOutcome::ConfirmationNotSent),
                 "opted_out_confirmation_not_sent_window_closed",
             ),
             (
@@ -120,7 +117,10 @@ mod tests {
             ),
             (Action::DefaultReply, "default_reply"),
             (Action::NoReply(NoReply::Paced), "no_reply_paced"),
-            (Action::NoReply(NoReply::NumberPaused), "no_reply_number_paused"),
+            (
+                Action::NoReply(NoReply::NumberPaused),
+                "no_reply_number_paused",
+            ),
         ];
         for (action, stored) in cases {
             assert_eq!(action.to_string(), stored);

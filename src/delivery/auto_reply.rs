@@ -74,7 +74,12 @@ async fn refusal<K: Kv>(
     choice: &Choice<'_>,
     inbound: &Inbound<'_>,
 ) -> Result<Option<NoReply>, KvError> {
-    if !plan.consent(ctx.kv, inbound.contact).await?.value.allows(false) {
+    if !plan
+        .consent(ctx.kv, inbound.contact)
+        .await?
+        .value
+        .allows(false)
+    {
         return Ok(Some(NoReply::OptedOut));
     }
     if plan.is_paused(ctx, inbound.phone_number_id).await? {

@@ -137,7 +137,13 @@ fn confirm<K>(
         Purpose::OptOutConfirmation => messages.opt_out_confirmation.clone(),
         _ => messages.opt_in_confirmation.clone(),
     };
-    if queue(ctx, plan, inbound, OutboundBody::Text { body: text }, purpose) {
+    if queue(
+        ctx,
+        plan,
+        inbound,
+        OutboundBody::Text { body: text },
+        purpose,
+    ) {
         ConsentOutcome::Recorded
     } else {
         ConsentOutcome::ConfirmationNotSent

@@ -63,8 +63,14 @@ pub async fn on_message<K: Kv>(
         state.value.last_sent = Some(ctx.now);
         state.dirty = true;
     }
-    let mut record =
-        MessageRecord::inbound(id, &message, &content, at, profile_name, phone_number_id.clone());
+    let mut record = MessageRecord::inbound(
+        id,
+        &message,
+        &content,
+        at,
+        profile_name,
+        phone_number_id.clone(),
+    );
     record.action = action.map(|a| a.to_string());
     if let Some(expires) = expires_at(at, ctx.config.retention_days, ctx.now) {
         let key = keys::message_record(&contact, &mk);
@@ -89,7 +95,10 @@ async fn note_user_message<K: Kv>(
     inbound: &Inbound<'_>,
 ) -> Result<(), KvError> {
     let state = plan.state(ctx.kv, inbound.contact).await?;
-    if state.value.record_inbound(inbound.at, inbound.phone_number_id) {
+    if state
+        .value
+        .record_inbound(inbound.at, inbound.phone_number_id)
+    {
         state.dirty = true;
     }
     if ctx.config.replies.mark_as_read && window::is_open(inbound.at, ctx.now) {

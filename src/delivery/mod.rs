@@ -36,8 +36,9 @@ pub async fn ingest<K: Kv>(
                 phone_number_id,
                 profile_name,
                 message,
-            } => message::on_message(ctx, &mut plan, phone_number_id, profile_name, *message)
-                .await?,
+            } => {
+                message::on_message(ctx, &mut plan, phone_number_id, profile_name, *message).await?
+            }
             Event::Status {
                 status,
                 phone_number_id,
@@ -82,7 +83,10 @@ fn prefetch_keys(keys: &KeyScheme, events: &[Event]) -> Vec<String> {
                 if let (Some(sender), Some(id)) = (message.sender(), message.id.as_ref()) {
                     wanted.push(keys::dedupe_message(&keys.message(id)));
                     contact(sender, &mut wanted);
-                    wanted.push(keys::pause(keys, phone_number_id.as_ref()));
+                    wanted.push(crate::store::account::pause_key(
+                        keys,
+                        phone_number_id.as_ref(),
+                    ));
                 }
             }
             Event::Status { status, .. } if !status.errors.is_empty() => {

@@ -50,7 +50,10 @@ impl Plan {
     /// Reads every key the delivery will need in bulk (one KV operation per 100 keys).
     pub async fn prefetch<K: Kv>(&mut self, kv: &K, wanted: Vec<String>) -> Result<(), KvError> {
         let mut unique = HashSet::new();
-        let wanted: Vec<String> = wanted.into_iter().filter(|k| unique.insert(k.clone())).collect();
+        let wanted: Vec<String> = wanted
+            .into_iter()
+            .filter(|k| unique.insert(k.clone()))
+            .collect();
         if !wanted.is_empty() {
             let values = kv.get_many(&wanted).await?;
             self.prefetched = wanted.into_iter().zip(values).collect();
@@ -76,7 +79,7 @@ impl Plan {
         ctx: &Ctx<'_, K>,
         phone_number_id: Option<&PhoneNumberId>,
     ) -> Result<bool, KvError> {
-        let key = keys::pause(ctx.keys, phone_number_id);
+        let key = crate::store::account::pause_key(ctx.keys, phone_number_id);
         Ok(self.read(ctx.kv, &key).await?.is_some())
     }
 
@@ -89,7 +92,13 @@ impl Plan {
         if !self.consent.contains_key(contact) {
             let stored = self.read(kv, &keys::consent(contact)).await?;
             let value = consent::parse(stored.as_deref())?;
-            self.consent.insert(contact.clone(), Loaded { value, dirty: false });
+            self.consent.insert(
+                contact.clone(),
+                Loaded {
+                    value,
+                    dirty: false,
+                },
+            );
         }
         self.consent
             .get_mut(contact)
@@ -105,7 +114,13 @@ impl Plan {
         if !self.states.contains_key(contact) {
             let stored = self.read(kv, &keys::contact_state(contact)).await?;
             let value = contact_state::parse(stored.as_deref());
-            self.states.insert(contact.clone(), Loaded { value, dirty: false });
+            self.states.insert(
+                contact.clone(),
+                Loaded {
+                    value,
+                    dirty: false,
+                },
+            );
         }
         self.states
             .get_mut(contact)

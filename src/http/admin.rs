@@ -147,7 +147,10 @@ fn render(entry: &Entry<'_>, found: &BTreeMap<&str, &str>) -> Option<serde_json:
         (None, Some(s)) => json!({ "id": s.id, "direction": "outbound", "at": s.at }),
         (None, None) => return None,
     };
-    let current = statuses.iter().max_by_key(|s| rank(s)).map(|s| s.status.clone());
+    let current = statuses
+        .iter()
+        .max_by_key(|s| rank(s))
+        .map(|s| s.status.clone());
     if let Some(obj) = out.as_object_mut() {
         obj.insert("status".into(), json!(current));
         obj.insert(
@@ -168,7 +171,12 @@ async fn history<K: Kv>(ctx: &Ctx<'_, K>, wa: &WaId, req: &Request) -> Result<Re
     let page: Vec<_> = ordered.into_iter().skip(offset).take(limit).collect();
     let wanted: Vec<String> = page
         .iter()
-        .flat_map(|e| e.record.iter().chain(e.statuses.iter()).map(|k| k.to_string()))
+        .flat_map(|e| {
+            e.record
+                .iter()
+                .chain(e.statuses.iter())
+                .map(|k| k.to_string())
+        })
         .collect();
     let values = ctx.kv.get_many(&wanted).await?;
     let found: BTreeMap<&str, &str> = wanted

@@ -49,7 +49,10 @@ fn admin_change(body: &[u8], now: UnixTime) -> Result<ConsentChange, ApiError> {
         )
     })?;
     if input.status == ConsentStatus::Unknown {
-        return Err(bad("invalid_status", "status must be opted_in or opted_out"));
+        return Err(bad(
+            "invalid_status",
+            "status must be opted_in or opted_out",
+        ));
     }
     let evidence = input
         .evidence

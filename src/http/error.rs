@@ -27,10 +27,16 @@ pub enum ApiError {
         message: &'static str,
     },
     /// The send API's guards, checked before any Graph call.
-    OptedOut { scope: Option<Scope> },
+    OptedOut {
+        scope: Option<Scope>,
+    },
     WindowClosed,
-    Undeliverable { code: Option<i64> },
-    PairRateLimited { retry_after_seconds: u64 },
+    Undeliverable {
+        code: Option<i64>,
+    },
+    PairRateLimited {
+        retry_after_seconds: u64,
+    },
     NumberPaused,
     /// The Graph API refused or did not answer a send.
     Graph {
@@ -90,7 +96,9 @@ impl From<ApiError> for Response {
             }
             ApiError::NotConfigured(e) => {
                 let body = match &e {
-                    ConfigError::Missing(name) => json!({ "error": "not_configured", "missing": name }),
+                    ConfigError::Missing(name) => {
+                        json!({ "error": "not_configured", "missing": name })
+                    }
                     ConfigError::Invalid { name, why } => {
                         json!({ "error": "not_configured", "invalid": name, "message": why })
                     }
@@ -104,7 +112,11 @@ impl From<ApiError> for Response {
             )
             .with_log(format!("kv error: {e}")),
             ApiError::Signature(e) => {
-                let status = if e == SignatureError::Missing { 401 } else { 403 };
+                let status = if e == SignatureError::Missing {
+                    401
+                } else {
+                    403
+                };
                 Response::error(status, e.code(), "signature verification failed")
                     .with_log(format!("rejected: {}", e.code()))
             }

@@ -204,7 +204,10 @@ pub async fn handle<K: Kv, G: Platform>(
             Ok((response, outbox)) => (response, outbox),
             Err(e) => (e.into(), Vec::new()),
         },
-        _ => (answer(admin::handle(req, config, kv, graph, now).await), Vec::new()),
+        _ => (
+            answer(admin::handle(req, config, kv, graph, now).await),
+            Vec::new(),
+        ),
     }
 }
 

@@ -71,7 +71,11 @@ fn message_of(input: &mut SendInput) -> Result<(OutboundBody, bool), ApiError> {
 }
 
 /// The guards on the contact's state, in the order they are reported.
-fn check_state(state: &ContactState, free_form: bool, ctx_now: crate::time::UnixTime) -> Result<(), ApiError> {
+fn check_state(
+    state: &ContactState,
+    free_form: bool,
+    ctx_now: crate::time::UnixTime,
+) -> Result<(), ApiError> {
     if free_form && !state.window_open(ctx_now) {
         return Err(ApiError::WindowClosed);
     }
@@ -95,8 +99,8 @@ pub async fn handle<K: Kv, G: Platform>(
 ) -> Result<Response, ApiError> {
     let mut input =
         serde_json::from_slice::<SendInput>(body).map_err(|_| bad("invalid_body", USAGE))?;
-    let to = WaId::parse_user_input(&input.to)
-        .ok_or(bad("invalid_wa_id", "to is not a WhatsApp id"))?;
+    let to =
+        WaId::parse_user_input(&input.to).ok_or(bad("invalid_wa_id", "to is not a WhatsApp id"))?;
     let (message, marketing) = message_of(&mut input)?;
     let token = ctx.config.require(Secret::AccessToken)?;
     let contact = ctx.keys.contact(&to);

@@ -84,7 +84,10 @@ pub async fn delivery<K: Kv, G: Platform>(
         Ok(events) => events,
         Err(ParseError::NotAnEnvelope(why)) => {
             let response = Response::json(200, json!({ "status": "ignored" }));
-            return Ok((response.with_log(format!("signed but unparseable: {why}; {notes}")), Vec::new()));
+            return Ok((
+                response.with_log(format!("signed but unparseable: {why}; {notes}")),
+                Vec::new(),
+            ));
         }
     };
     let keys = KeyScheme::new(contact_secret);
@@ -92,7 +95,10 @@ pub async fn delivery<K: Kv, G: Platform>(
     let (summary, outbox) = ingest(&ctx, events).await?;
     let summary = serde_json::to_string(&summary).unwrap_or_default();
     let response = Response::json(200, json!({ "status": "ok" }));
-    Ok((response.with_log(format!("delivery {summary}; {notes}")), outbox))
+    Ok((
+        response.with_log(format!("delivery {summary}; {notes}")),
+        outbox,
+    ))
 }
 
 fn verifier_name(v: Verifier) -> &'static str {

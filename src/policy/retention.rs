@@ -63,7 +63,10 @@ mod tests {
             Some(UnixTime(event.0 + 30 * 86_400))
         );
         assert_eq!(expires_at(event, 1, now), None);
-        assert_eq!(expires_at(now, 99, now), Some(UnixTime(now.0 + 30 * 86_400)));
+        assert_eq!(
+            expires_at(now, 99, now),
+            Some(UnixTime(now.0 + 30 * 86_400))
+        );
     }
 
     #[test]

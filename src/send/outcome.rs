@@ -11,9 +11,9 @@ use crate::policy::retention::expires_at;
 use crate::send::client::{send, SendOutcome};
 use crate::send::graph::messages_url;
 use crate::send::{Outbound, Purpose};
+use crate::store::account::{Signal, SignalKind};
 use crate::store::kv::{Kv, KvError};
 use crate::store::records::{Direction, MessageRecord};
-use crate::store::account::{Signal, SignalKind};
 use crate::store::{self, consent, contact_state, keys, RecordMeta};
 use crate::time::UnixTime;
 use crate::webhook::message::MetaError;
@@ -71,8 +71,15 @@ pub async fn record_outcome<K: Kv>(
         SendOutcome::Failed { action, error } => {
             let code = error.code.unwrap_or_default();
             let effect = effect_of(*action);
-            apply_effect(ctx, &outbound.to, Some(&outbound.phone_number_id), effect, code, None)
-                .await?;
+            apply_effect(
+                ctx,
+                &outbound.to,
+                Some(&outbound.phone_number_id),
+                effect,
+                code,
+                None,
+            )
+            .await?;
             // A failed send has no wamid: key it by what it was, so it shows once in the history.
             let summary = outbound.body.summary();
             let now = ctx.now.0.to_string();
@@ -98,7 +105,11 @@ pub async fn record_outcome<K: Kv>(
     if let Some(expires) = expires_at(ctx.now, ctx.config.retention_days, ctx.now) {
         let key = keys::message_record(&contact, &ctx.keys.message(&record.id));
         let meta = RecordMeta::message(ctx.now, Direction::Outbound);
-        store::write(ctx.kv, &store::Put::json(key, &record, Some(expires), Some(meta))?).await?;
+        store::write(
+            ctx.kv,
+            &store::Put::json(key, &record, Some(expires), Some(meta))?,
+        )
+        .await?;
     }
     Ok(line)
 }

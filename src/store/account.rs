@@ -2,6 +2,7 @@
 //! webhook errors, the 131048 pause and token problems. One enum owns, for each kind, its key
 //! kind, the `kind` in its JSON and the group `GET /v1/account` shows it under.
 
+use crate::ids::PhoneNumberId;
 use crate::store::keys::{self, KeyScheme};
 use crate::store::kv::{list_all, Kv, KvError};
 use crate::store::{Put, RecordMeta};
@@ -97,7 +98,7 @@ impl Signal {
     /// For a pause the identity is the phone number id alone, so this is `keys::pause`.
     pub fn key(&self, keys: &KeyScheme) -> String {
         let parts: Vec<&str> = self.identity.iter().map(String::as_str).collect();
-        keys::account_signal(self.kind, &keys.event(&parts))
+        keys::account_signal(self.kind.key_kind(), &keys.event(&parts))
     }
 
     /// The write; `expires` is `None` only for a pause, which lasts until a person lifts it.
@@ -143,18 +144,26 @@ pub async fn load_grouped<K: Kv>(
     Ok(groups)
 }
 
+/// The pause of one business number after Meta's 131048. A missing number id (a status without
+/// metadata) pauses the empty id, which `GET /v1/account` shows and a resume lifts like any.
+pub fn pause_key(keys: &KeyScheme, phone_number_id: Option<&PhoneNumberId>) -> String {
+    let id = phone_number_id.map(|p| p.as_str()).unwrap_or("");
+    keys::account_signal(SignalKind::Pause.key_kind(), &keys.event(&[id]))
+}
+
 /// Is automatic sending from this number paused (131048)?
 pub async fn is_paused<K: Kv>(
     kv: &K,
     keys: &KeyScheme,
-    phone_number_id: Option<&crate::ids::PhoneNumberId>,
+    phone_number_id: Option<&PhoneNumberId>,
 ) -> Result<bool, KvError> {
-    Ok(kv.get(&keys::pause(keys, phone_number_id)).await?.is_some())
+    Ok(kv.get(&pause_key(keys, phone_number_id)).await?.is_some())
 }
 
 /// Lifts every pause; returns how many there were.
 pub async fn resume_all<K: Kv>(kv: &K) -> Result<usize, KvError> {
-    let paused = list_all(kv, &keys::account_signal_prefix(SignalKind::Pause)).await?;
+    let prefix = keys::account_signal(SignalKind::Pause.key_kind(), "");
+    let paused = list_all(kv, &prefix).await?;
     for key in &paused {
         kv.delete(&key.name).await?;
     }
@@ -164,6 +173,19 @@ pub async fn resume_all<K: Kv>(kv: &K) -> Result<usize, KvError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pause_signal_lands_on_the_pause_key() {
+        let keys = KeyScheme::new("s");
+        let pnid = PhoneNumberId::new("106540352242922");
+        let signal = Signal {
+            kind: SignalKind::Pause,
+            identity: vec![pnid.as_str().to_string()],
+            at: UnixTime(1),
+            fields: serde_json::json!({}),
+        };
+        assert_eq!(signal.key(&keys), pause_key(&keys, Some(&pnid)));
+    }
 
     #[test]
     fn every_kind_round_trips_through_its_json_kind() {

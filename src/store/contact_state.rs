@@ -42,7 +42,9 @@ pub fn parse(value: Option<&str>) -> ContactState {
 }
 
 pub async fn load<K: Kv>(kv: &K, contact: &ContactKey) -> Result<ContactState, KvError> {
-    Ok(parse(kv.get(&keys::contact_state(contact)).await?.as_deref()))
+    Ok(parse(
+        kv.get(&keys::contact_state(contact)).await?.as_deref(),
+    ))
 }
 
 /// The write of a contact's state; `expires` comes from `policy::retention`.

@@ -6,8 +6,7 @@
 //! prefix; the consent suppression record lives apart (`consent:{contact}`) and survives it.
 
 use crate::crypto::hmac_sha256;
-use crate::ids::{MessageId, PhoneNumberId, WaId};
-use crate::store::account::SignalKind;
+use crate::ids::{MessageId, WaId};
 
 /// 16 bytes of HMAC: collision-free in practice, short enough to keep keys far under 512 B.
 const HASH_BYTES: usize = 16;
@@ -85,21 +84,10 @@ pub fn consent(c: &ContactKey) -> String {
 
 pub const ACCOUNT_PREFIX: &str = "a:";
 
-/// An account signal: `id` is a keyed hash of what identifies it, so redeliveries land on it.
-pub fn account_signal(kind: SignalKind, id: &str) -> String {
-    format!("{ACCOUNT_PREFIX}{}:{id}", kind.key_kind())
-}
-
-/// Every signal of one kind (to lift every pause at once).
-pub fn account_signal_prefix(kind: SignalKind) -> String {
-    account_signal(kind, "")
-}
-
-/// The pause of one business number after Meta's 131048. A missing number id (a status without
-/// metadata) pauses the empty id, which `GET /v1/account` shows and a resume lifts like any.
-pub fn pause(keys: &KeyScheme, phone_number_id: Option<&PhoneNumberId>) -> String {
-    let id = phone_number_id.map(|p| p.as_str()).unwrap_or("");
-    account_signal(SignalKind::Pause, &keys.event(&[id]))
+/// An account signal: `kind` is `SignalKind::key_kind`, `id` a keyed hash of what identifies it,
+/// so redeliveries land on the same key.
+pub fn account_signal(kind: &str, id: &str) -> String {
+    format!("{ACCOUNT_PREFIX}{kind}:{id}")
 }
 
 /// Parsed back from a listed key under `c:{contact}:`.

@@ -95,10 +95,7 @@ impl Put {
 /// the caller orders the groups, e.g. dedupe markers only after everything else succeeded.
 pub async fn write_together<K: Kv>(kv: &K, puts: &[Put]) -> Result<(), KvError> {
     let writes = puts.iter().map(|p| {
-        let meta = p
-            .meta
-            .as_ref()
-            .and_then(|m| serde_json::to_value(m).ok());
+        let meta = p.meta.as_ref().and_then(|m| serde_json::to_value(m).ok());
         kv.put(&p.key, &p.value, p.expires, meta)
     });
     futures_util::future::join_all(writes)

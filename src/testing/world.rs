@@ -2,11 +2,11 @@
 //! run through the same `http::handle` the shell calls.
 
 use super::{block_on, config, FakeGraph, MemoryKv, ADMIN_TOKEN, APP_SECRET, CONTACT_KEY_SECRET};
-use crate::context::Ctx;
-use crate::store::keys::KeyScheme;
 use crate::config::Config;
+use crate::context::Ctx;
 use crate::http::{handle, route, Request, Response};
 use crate::send::{deliver_all, Outbound};
+use crate::store::keys::KeyScheme;
 use crate::time::UnixTime;
 use crate::webhook::signature::sign;
 use serde_json::Value;

@@ -34,7 +34,9 @@ impl World {
     }
 
     fn admin(&self, method: &str, path: &str, body: &str) -> Value {
-        let (status, mut v) = self.0.admin(method, path, body, &FakeGraph::default(), T0 + 120);
+        let (status, mut v) = self
+            .0
+            .admin(method, path, body, &FakeGraph::default(), T0 + 120);
         v["_status"] = json!(status);
         v
     }
@@ -524,4 +526,38 @@ fn a_large_history_is_erased_in_bounded_steps() {
         (Some(true), Some(50))
     );
     assert!(w.kv.keys().iter().all(|k| !k.starts_with("c:")));
+}
+
+#[test]
+fn a_shorter_retention_is_counted_from_the_event() {
+    let w = testing::World::new(&[("RETENTION_DAYS", "7")]);
+    let event = T0 - 2 * DAY;
+    let (reply, _) = w.deliver_at(&text("wamid.R7", event, "hi"), T0);
+    assert_eq!(reply.status, 200);
+    let record =
+        w.kv.keys()
+            .into_iter()
+            .find(|k| k.starts_with("c:") && k.contains(":m:"))
+            .expect("the record");
+    let expires = w.kv.entry(&record).and_then(|e| e.1).expect("a TTL").0;
+    assert_eq!(expires, event + 7 * DAY);
+    // Older than the retention period: acknowledged and not stored at all.
+    let (reply, _) = w.deliver_at(&text("wamid.R8", T0 - 7 * DAY + 30, "old"), T0);
+    assert_eq!(reply.status, 200);
+    let records =
+        w.kv.keys()
+            .into_iter()
+            .filter(|k| k.starts_with("c:") && k.contains(":m:"))
+            .count();
+    assert_eq!(records, 1);
+}
+
+#[test]
+fn mark_as_read_can_be_turned_off() {
+    let on = testing::World::new(&[]);
+    let (_, outbox) = on.deliver_at(&text("wamid.MR1", T0, "hi"), T0 + 1);
+    assert!(outbox.iter().any(|o| o.purpose == Purpose::MarkRead));
+    let off = testing::World::new(&[("MARK_AS_READ", "false")]);
+    let (_, outbox) = off.deliver_at(&text("wamid.MR1", T0, "hi"), T0 + 1);
+    assert!(outbox.iter().all(|o| o.purpose != Purpose::MarkRead));
 }

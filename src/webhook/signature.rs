@@ -244,15 +244,24 @@ mod tests {
             ("sha256=zz".to_string(), None),
         ];
         for (header, previous) in cases {
-            let native =
-                crate::testing::block_on(verify_on(&NativeMac, body, Some(&header), b"new", previous));
+            let native = crate::testing::block_on(verify_on(
+                &NativeMac,
+                body,
+                Some(&header),
+                b"new",
+                previous,
+            ));
             assert_eq!(
                 native.map(|v| v.secret),
                 verify(body, Some(&header), b"new", previous),
                 "{header}"
             );
             if let Ok(v) = native {
-                assert_eq!(v.verifier, Verifier::Platform, "the platform's MAC was used");
+                assert_eq!(
+                    v.verifier,
+                    Verifier::Platform,
+                    "the platform's MAC was used"
+                );
             }
         }
         assert_eq!(

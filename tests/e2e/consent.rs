@@ -14,13 +14,13 @@ fn stop_sends_exactly_one_confirmation_then_silence_until_start() {
     let w = worker();
     let wa = contact();
     let stop = w.say(&wa, "STOP");
-    let sent = w.graph.wait_for(&wa, 1);
+    let sent = w.sent_to(&wa);
     assert_eq!(sent.len(), 1);
     let confirmation = &sent[0];
     assert_eq!(confirmation.method, "POST");
     assert_eq!(
         confirmation.path,
-        format!("/v24.0/{PHONE_NUMBER_ID}/messages")
+        format!("/v24.0/{}/messages", number_for(&wa))
     );
     assert_eq!(
         confirmation.authorization.as_deref(),
@@ -47,7 +47,7 @@ fn stop_sends_exactly_one_confirmation_then_silence_until_start() {
     );
     // HELP is still answered; once it arrives, everything sent before it has arrived too.
     w.say(&wa, "HELP");
-    let sent = w.graph.wait_for(&wa, 2);
+    let sent = w.sent_to(&wa);
     assert_eq!(
         sent.len(),
         2,
@@ -59,7 +59,7 @@ fn stop_sends_exactly_one_confirmation_then_silence_until_start() {
         .contains("555-0100"));
 
     w.say(&wa, "START");
-    let sent = w.graph.wait_for(&wa, 3);
+    let sent = w.sent_to(&wa);
     assert_eq!(sent.len(), 3);
     assert!(sent[2].body["text"]["body"]
         .as_str()
@@ -67,7 +67,8 @@ fn stop_sends_exactly_one_confirmation_then_silence_until_start() {
         .contains("subscribed"));
     assert_eq!(consent(w, &wa)["status"], "opted_in");
     // The confirmations are part of the contact's history once Meta accepted them.
-    w.wait_for_outbound(&wa, 3);
+    w.settle();
+    assert_eq!(w.history(&wa, "outbound").len(), 3);
 }
 
 #[test]
@@ -83,7 +84,7 @@ fn localised_and_led_keywords_opt_out_but_conversation_does_not() {
         let wa = contact();
         w.say(&wa, text);
         assert_eq!(consent(w, &wa)["status"], "opted_out", "{text}");
-        assert_eq!(w.graph.wait_for(&wa, 1).len(), 1, "{text}");
+        assert_eq!(w.sent_to(&wa).len(), 1, "{text}");
     }
     let wa = contact();
     let id = w.say(&wa, "I'll stop by the store later");
@@ -115,7 +116,7 @@ fn stop_promotions_button_and_user_preferences_record_marketing_opt_outs() {
     let other = contact();
     let prefs = |value: &str, at: u64| {
         json!({"object":"whatsapp_business_account","entry":[{"id":"WABA1","changes":[{"field":"user_preferences","value":{
-            "messaging_product":"whatsapp","metadata":{"phone_number_id":PHONE_NUMBER_ID},
+            "messaging_product":"whatsapp","metadata":{"phone_number_id":number_for(&other)},
             "user_preferences":[{"wa_id":other,"detail":"d","category":"marketing_messages","value":value,"timestamp":at}]}}]}]})
         .to_string()
     };
@@ -144,7 +145,7 @@ fn stop_promotions_button_and_user_preferences_record_marketing_opt_outs() {
     assert_eq!(w.deliver(&prefs("resume", t + 1)).status, 200);
     assert_eq!(consent(w, &other)["status"], "opted_in");
     // Neither path sends anything: Meta confirms its own controls.
-    assert!(w.graph.requests_to(&wa).is_empty() && w.graph.requests_to(&other).is_empty());
+    assert!(w.sent_to(&wa).is_empty() && w.sent_to(&other).is_empty());
 }
 
 #[test]
@@ -165,7 +166,7 @@ fn an_older_start_replayed_after_a_newer_stop_changes_nothing() {
     assert_eq!(c["history"].as_array().map(Vec::len), Some(2));
     assert_eq!(c["history"][0]["applied"], false);
     // One opt-out confirmation, no opt-in confirmation.
-    let sent = w.graph.wait_for(&wa, 1);
+    let sent = w.sent_to(&wa);
     assert_eq!(sent.len(), 1);
 }
 
@@ -237,12 +238,10 @@ fn a_131050_answer_to_a_send_records_a_marketing_opt_out() {
     let wa = contact();
     w.graph.fail_next(&wa, 131050);
     w.say(&wa, "HELP");
-    assert_eq!(w.graph.wait_for(&wa, 1).len(), 1);
-    // The refusal is recorded after the response; wait (bounded) for the ledger to show it.
-    eventually("the marketing opt-out", || {
-        consent(w, &wa)["status"] == "opted_out"
-    });
+    // Settled: the refusal has been answered and recorded.
+    assert_eq!(w.sent_to(&wa).len(), 1);
     let c = consent(w, &wa);
+    assert_eq!(c["status"], "opted_out");
     assert_eq!(c["scope"], "marketing");
     assert_eq!(c["history"][0]["source"], "send_error");
 }

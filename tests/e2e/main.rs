@@ -8,4 +8,5 @@ mod consent;
 mod events;
 mod foundation;
 mod harness;
+mod promises;
 mod replies;

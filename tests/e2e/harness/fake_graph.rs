@@ -1,0 +1,164 @@
+//! A fake Graph API on 127.0.0.1 that records every request the worker makes and answers as
+//! scripted per recipient: a response, or a closed connection (no answer). Unscripted sends succeed with a fresh wamid.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+/// One request the worker made to the Graph API.
+#[derive(Debug, Clone)]
+pub struct GraphRequest {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub body: serde_json::Value,
+}
+
+/// How the fake answers one request.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// HTTP status and JSON body.
+    Respond(u16, String),
+    /// Close the connection without a response: the worker sees no answer.
+    Close,
+}
+
+#[derive(Default)]
+struct GraphState {
+    requests: Vec<GraphRequest>,
+    /// Scripted answers per recipient, used in order; otherwise success.
+    scripted: HashMap<String, VecDeque<Answer>>,
+    sent: u64,
+}
+
+#[derive(Clone)]
+pub struct FakeGraph {
+    pub base: String,
+    state: Arc<Mutex<GraphState>>,
+}
+
+impl FakeGraph {
+    pub(super) fn start() -> FakeGraph {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake graph");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = Arc::new(Mutex::new(GraphState::default()));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let shared = shared.clone();
+                std::thread::spawn(move || serve(stream, &shared));
+            }
+        });
+        FakeGraph { base, state }
+    }
+
+    /// The next sends to `to` get these answers, in order.
+    pub fn script_answers(&self, to: &str, answers: Vec<Answer>) {
+        let mut s = self.state.lock().expect("graph state");
+        s.scripted
+            .entry(to.to_string())
+            .or_default()
+            .extend(answers);
+    }
+
+    /// The next sends to `to` get these responses (HTTP status, JSON body), in order.
+    pub fn script(&self, to: &str, answers: &[(u16, &str)]) {
+        let answers = answers
+            .iter()
+            .map(|(c, b)| Answer::Respond(*c, b.to_string()))
+            .collect();
+        self.script_answers(to, answers);
+    }
+
+    /// The next send to `to` is answered with Meta error `code` (HTTP 400).
+    pub fn fail_next(&self, to: &str, code: i64) {
+        self.script(to, &[(400, &meta_error(code))]);
+    }
+
+    /// Requests whose `to` is `to`, as recorded so far (see `Worker::sent_to` for a settled count).
+    pub fn requests_to(&self, to: &str) -> Vec<GraphRequest> {
+        let s = self.state.lock().expect("graph state");
+        s.requests
+            .iter()
+            .filter(|r| r.body["to"] == to)
+            .cloned()
+            .collect()
+    }
+
+    /// Mark-as-read calls for one inbound message.
+    pub fn read_receipts(&self, message_id: &str) -> usize {
+        let s = self.state.lock().expect("graph state");
+        s.requests
+            .iter()
+            .filter(|r| r.body["status"] == "read" && r.body["message_id"] == message_id)
+            .count()
+    }
+}
+
+/// Meta's error envelope for `code`.
+pub fn meta_error(code: i64) -> String {
+    format!(
+        r#"{{"error":{{"message":"scripted","type":"OAuthException","code":{code},"fbtrace_id":"E2E"}}}}"#
+    )
+}
+
+/// Reads one request: request line, headers, body by Content-Length.
+fn read_request(stream: &TcpStream) -> Option<GraphRequest> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).ok()?;
+    let mut length = 0usize;
+    let mut authorization = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-length" => length = v.trim().parse().unwrap_or(0),
+                "authorization" => authorization = Some(v.trim().to_string()),
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+    let mut parts = request_line.split_whitespace();
+    Some(GraphRequest {
+        method: parts.next().unwrap_or_default().to_string(),
+        path: parts.next().unwrap_or_default().to_string(),
+        authorization,
+        body: serde_json::from_slice(&body).unwrap_or_default(),
+    })
+}
+
+fn serve(stream: TcpStream, state: &Mutex<GraphState>) {
+    let Some(request) = read_request(&stream) else {
+        return;
+    };
+    let to = request.body["to"].as_str().unwrap_or_default().to_string();
+    let (answer, n) = {
+        let mut s = state.lock().expect("graph state");
+        s.requests.push(request);
+        s.sent += 1;
+        let n = s.sent;
+        (s.scripted.get_mut(&to).and_then(|q| q.pop_front()), n)
+    };
+    let success = format!(
+        r#"{{"messaging_product":"whatsapp","contacts":[{{"input":"{to}","wa_id":"{to}"}}],"messages":[{{"id":"wamid.FAKEOUT{n}"}}]}}"#
+    );
+    let (status, body) = match answer {
+        Some(Answer::Close) => return,
+        Some(Answer::Respond(status, body)) => (status, body),
+        None => (200, success),
+    };
+    let reason = if status == 200 { "OK" } else { "Error" };
+    let response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = stream;
+    let _ = stream.write_all(response.as_bytes());
+}
