@@ -89,7 +89,7 @@ const WORKLOADS = [
       return signed({ object: "whatsapp_business_account", entry: [{ id: "W", changes: [change()] }, { id: "W", changes: [change()] }] });
     },
   },
-  { name: "bad signature", n: 300, make: () => { const c = contactId(); const d = signed(envelope(messagesValue(c, [text(c, "forged")]))); d.signature = sign(Buffer.from("other")); return d; } },
+  { name: "bad signature", n: 300, expect: 403, make: () => { const c = contactId(); const d = signed(envelope(messagesValue(c, [text(c, "forged")]))); d.signature = sign(Buffer.from("other")); return d; } },
   { name: "1 MB payload", n: 20, make: () => padded(1 << 20) },
   { name: "3 MB payload", n: 10, make: () => padded(3 * (1 << 20) - 4096) },
 ];
@@ -184,6 +184,13 @@ async function run(name, workload) {
   await mf.dispose();
   latencies.sort((a, b) => a - b);
   const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  // A benchmark of wrong answers measures nothing: every answer must be the expected one (the
+  // floor answers everything with 200, since it checks nothing).
+  const expected = name === "floor" ? 200 : (workload.expect ?? 200);
+  const wrong = [...statuses.keys(), warm.status].filter((s) => s !== expected);
+  if (wrong.length) {
+    throw new Error(`${workload.name} on ${name}: expected every answer to be ${expected}, got ${JSON.stringify(Object.fromEntries(statuses))} (first ${warm.status})`);
+  }
   return { rps: n / wall, p50: q(0.5), p99: q(0.99), cpuUs: cpu, startupMs, firstStatus: warm.status, statuses: Object.fromEntries(statuses) };
 }
 

@@ -3,21 +3,11 @@
 //! Prints JSON: `{"<workload>": {"reads": r, "writes": w, "lists": l}}`.
 
 use serde_json::json;
-use wa_edge::app::{handle, route, AppRequest};
 use wa_edge::config::Config;
-use wa_edge::kv::{block_on, MemoryKv};
-use wa_edge::outbox::Platform;
-use wa_edge::signature::sign;
+use wa_edge::http::{handle, route, Request};
+use wa_edge::testing::{block_on, FakeGraph, MemoryKv};
 use wa_edge::time::UnixTime;
-
-struct NoGraph;
-
-impl Platform for NoGraph {
-    async fn post(&self, _: &str, _: &str, _: &str) -> Result<(u16, String), String> {
-        Err("not used".into())
-    }
-    async fn sleep(&self, _: u64) {}
-}
+use wa_edge::webhook::signature::sign;
 
 const SECRET: &str = "bench-app-secret";
 const NOW: u64 = 1_732_000_000;
@@ -53,15 +43,16 @@ fn main() {
     let kv = MemoryKv::new();
     let deliver = |body: &serde_json::Value, signature: Option<String>| {
         let body = body.to_string();
-        let req = AppRequest {
+        let req = Request {
             route: route("POST", "/webhook"),
             query: vec![],
             signature: Some(signature.unwrap_or_else(|| sign(SECRET.as_bytes(), body.as_bytes()))),
             authorization: None,
             body: body.into_bytes(),
+            in_flight_sends: 0,
         };
         kv.reset_ops();
-        let (reply, _) = block_on(handle(req, &config, &kv, &NoGraph, UnixTime(NOW + 1)));
+        let (reply, _) = block_on(handle(req, &config, &kv, &FakeGraph::default(), UnixTime(NOW + 1)));
         assert!(reply.status < 500, "{}", reply.body);
         let ops = kv.ops();
         json!({"reads": ops.reads, "writes": ops.writes, "lists": ops.lists})

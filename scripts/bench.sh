@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `npm run bench`: builds the release worker, counts KV operations per workload natively, then
-# runs the three workers side by side (bench/run.mjs). Not a test: it never fails on a number.
+# runs the three workers side by side (bench/run.mjs). Not a test: it fails on a wrong answer
+# (a status other than the expected one), never on a number.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
 bash scripts/build.sh >&2
-cargo run --quiet --release --example kv_ops > target/bench-kv-ops.json
+cargo run --quiet --locked --release --features testing --example kv_ops > target/bench-kv-ops.json
 # The load generator on core 1; run.mjs pins each workerd to core 0.
 exec taskset -c 1 node bench/run.mjs

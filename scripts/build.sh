@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
-exec worker-build --release
+# --locked: the worker is built from exactly the dependencies in Cargo.lock.
+exec worker-build --release -- --locked

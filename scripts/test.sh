@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/tools.sh
 export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false
 echo "== unit tests (native)"
-cargo test --lib
+cargo test --locked --lib
 echo "== end-to-end tests (workerd + local KV + fake Graph API on 127.0.0.1)"
 # One at a time: tests compare KV listings before and after, and share one worker.
-cargo test --test e2e -- --test-threads=1
+cargo test --locked --test e2e -- --test-threads=1
