@@ -52,7 +52,13 @@ fn main() {
             in_flight_sends: 0,
         };
         kv.reset_ops();
-        let (reply, _) = block_on(handle(req, &config, &kv, &FakeGraph::default(), UnixTime(NOW + 1)));
+        let (reply, _) = block_on(handle(
+            req,
+            &config,
+            &kv,
+            &FakeGraph::default(),
+            UnixTime(NOW + 1),
+        ));
         assert!(reply.status < 500, "{}", reply.body);
         let ops = kv.ops();
         json!({"reads": ops.reads, "writes": ops.writes, "lists": ops.lists})

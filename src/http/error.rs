@@ -73,6 +73,26 @@ fn graph_status(action: ErrorAction) -> (u16, &'static str) {
     }
 }
 
+/// Names the missing or invalid setting, never its value.
+fn not_configured(e: &ConfigError) -> serde_json::Value {
+    match e {
+        ConfigError::Missing(name) => json!({ "error": "not_configured", "missing": name }),
+        ConfigError::Invalid { name, why } => {
+            json!({ "error": "not_configured", "invalid": name, "message": why })
+        }
+    }
+}
+
+fn graph_failure(action: ErrorAction, meta_code: Option<i64>, http_status: u16) -> Response {
+    let (status, code) = graph_status(action);
+    let mut body = json!({ "error": code, "meta_code": meta_code, "http_status": http_status });
+    if let (ErrorAction::NoAnswer, Some(obj)) = (action, body.as_object_mut()) {
+        let why = "no answer from the Graph API; not retried, because a send has no idempotency key and may have gone out";
+        obj.insert("message".into(), json!(why));
+    }
+    Response::json(status, body)
+}
+
 impl From<ApiError> for Response {
     fn from(e: ApiError) -> Response {
         match e {
@@ -151,16 +171,7 @@ impl From<ApiError> for Response {
                 action,
                 meta_code,
                 http_status,
-            } => {
-                let (status, code) = graph_status(action);
-                let mut body =
-                    json!({ "error": code, "meta_code": meta_code, "http_status": http_status });
-                if let (ErrorAction::NoAnswer, Some(obj)) = (action, body.as_object_mut()) {
-                    let why = "no answer from the Graph API; not retried, because a send has no idempotency key and may have gone out";
-                    obj.insert("message".into(), json!(why));
-                }
-                Response::json(status, body)
-            }
+            } => graph_failure(action, meta_code, http_status),
         }
     }
 }

@@ -81,7 +81,15 @@ mod tests {
     #[test]
     fn missing_or_long_challenge_is_bad_request() {
         let missing = q(&[("hub.mode", "subscribe"), ("hub.verify_token", "tok")]);
-        let long_challenge = "9".repeat(MAX_CHALLENGE_LEN + 1);
+        // The README promises challenges up to 256 characters.
+        let longest = "9".repeat(256);
+        let ok = q(&[
+            ("hub.mode", "subscribe"),
+            ("hub.challenge", &longest),
+            ("hub.verify_token", "tok"),
+        ]);
+        assert_eq!(verify_subscription(&ok, "tok"), Ok(longest.as_str()));
+        let long_challenge = "9".repeat(257);
         let long = q(&[
             ("hub.mode", "subscribe"),
             ("hub.challenge", &long_challenge),
