@@ -115,15 +115,8 @@ impl From<ApiError> for Response {
                 Response::error(400, "bad_body", "the request body could not be read")
             }
             ApiError::NotConfigured(e) => {
-                let body = match &e {
-                    ConfigError::Missing(name) => {
-                        json!({ "error": "not_configured", "missing": name })
-                    }
-                    ConfigError::Invalid { name, why } => {
-                        json!({ "error": "not_configured", "invalid": name, "message": why })
-                    }
-                };
-                Response::json(500, body).with_log(format!("configuration: {e}"))
+                Response::json(500, not_configured(&e)).with_log(format!("configuration: {e}"))
+            }"))
             }
             ApiError::Storage(e) => Response::error(
                 500,
