@@ -116,7 +116,6 @@ impl From<ApiError> for Response {
             }
             ApiError::NotConfigured(e) => {
                 Response::json(500, not_configured(&e)).with_log(format!("configuration: {e}"))
-            }"))
             }
             ApiError::Storage(e) => Response::error(
                 500,
