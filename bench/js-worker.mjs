@@ -1,8 +1,10 @@
 // The reference: the same webhook work written the way a Cloudflare user would write it in
-// JavaScript. WebCrypto HMAC over the raw body, JSON.parse, the same KV reads and writes, the same
-// status codes and replies. It is what wa-edge is compared against, not a second product: it
-// keeps the same storage pattern (one bulk read, record + state + marker per message, one write
-// per status) so that the comparison is about the language and runtime, not the design.
+// JavaScript, with the same design as wa-edge: WebCrypto HMAC over the raw body, JSON.parse, one
+// Durable Object per person (one request per person per delivery) that reads the number's pause
+// from KV, reads its own storage in one bulk get, decides, commits markers, consent, state, the
+// queued KV writes and the outbox in one put, flushes the queue to KV and sends from its alarm;
+// statuses go to KV from the worker. It is what wa-edge is compared against, not a second
+// product: the comparison is about the language and runtime, not the design.
 const enc = new TextEncoder();
 const DAY = 86400;
 const STOP = new Set(["stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "parar", "baja"]);
@@ -22,8 +24,91 @@ async function hashId(key, domain, value) {
   return [...mac.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+export class Person {
+  constructor(state, env) {
+    this.state = state;
+    this.env = env;
+  }
+
+  async fetch(request) {
+    const { contact: c, items, pauses } = await request.json();
+    const env = this.env;
+    const storage = this.state.storage;
+    const now = Math.floor(Date.now() / 1000);
+    // KV first (the number's pause), then this object's storage only.
+    const paused = [...(await env.WHATSAPP_KV.get(pauses)).values()].some(Boolean);
+    const keys = ["seeded", `consent:${c}`, `c:${c}:state`, ...items.map((i) => `d:m:${i.mk}`)];
+    const found = await storage.get(keys);
+    const consent = JSON.parse(found.get(`consent:${c}`) ?? '{"status":"unknown","history":[]}');
+    const state = JSON.parse(found.get(`c:${c}:state`) ?? "{}");
+    const commit = { seeded: "1" };
+    const queue = [];
+    const outbox = [];
+    let dirty = false;
+    for (const { msg, pnid, mk } of items) {
+      if (found.get(`d:m:${mk}`)) continue;
+      const at = Number(msg.timestamp) || now;
+      const text = msg.text?.body ?? "";
+      const norm = text.trim().toLowerCase().replace(/[^\p{L}\p{N} -]/gu, "").trim();
+      let action = null;
+      if (STOP.has(norm) && consent.status !== "opted_out") {
+        consent.status = "opted_out";
+        consent.history.push({ status: "opted_out", at, source: "keyword", message_id: msg.id });
+        dirty = true;
+        outbox.push({ to: msg.from, pnid, body: env.OPT_OUT_CONFIRMATION ?? "unsubscribed", reply_to: msg.id });
+        action = "opted_out";
+      }
+      state.last_inbound = Math.max(state.last_inbound ?? 0, at);
+      if (!action && !paused && consent.status !== "opted_out" && env.DEFAULT_REPLY && now - at < DAY && !(state.last_default_reply > now - DAY)) {
+        outbox.push({ to: msg.from, pnid, body: env.DEFAULT_REPLY, reply_to: msg.id });
+        state.last_default_reply = now;
+        action = "default_reply";
+      }
+      const record = { id: msg.id, direction: "inbound", at, type: msg.type, text, action };
+      queue.push([`c:${c}:m:${mk}`, JSON.stringify(record), { expiration: at + 30 * DAY, metadata: { t: at, d: "in" } }]);
+      commit[`d:m:${mk}`] = JSON.stringify({ v: "1", e: now + 8 * DAY });
+    }
+    commit[`c:${c}:state`] = JSON.stringify(state);
+    if (dirty) {
+      commit[`consent:${c}`] = JSON.stringify(consent);
+      queue.push([`consent:${c}`, JSON.stringify(consent), {}]);
+    }
+    for (const [k, v, o] of queue) commit[`q:${k}`] = JSON.stringify({ v, o });
+    outbox.forEach((o, i) => (commit[`o:${now}:${i}`] = JSON.stringify(o)));
+    await storage.put(commit);
+    // After the commit: the queue to KV, then the outbox from the alarm.
+    await Promise.all(queue.map(([k, v, o]) => env.WHATSAPP_KV.put(k, v, o)));
+    await storage.delete(queue.map(([k]) => `q:${k}`));
+    if (outbox.length) await storage.setAlarm(Date.now());
+    return Response.json({ stored: items.length });
+  }
+
+  async alarm() {
+    const env = this.env;
+    const contactKey = await hmacKey(env.CONTACT_KEY_SECRET);
+    const now = Math.floor(Date.now() / 1000);
+    const pending = await this.state.storage.list({ prefix: "o:" });
+    for (const [key, raw] of pending) {
+      const o = JSON.parse(raw);
+      const r = await fetch(`${env.GRAPH_API_BASE}/v24.0/${o.pnid}/messages`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${env.WHATSAPP_ACCESS_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ messaging_product: "whatsapp", to: o.to, type: "text", text: { body: o.body }, context: { message_id: o.reply_to } }),
+      });
+      const sent = await r.json();
+      // Like wa-edge: the reply goes into the contact's history (one more write).
+      const id = sent?.messages?.[0]?.id ?? "unsent";
+      const c = await hashId(contactKey, "contact", o.to);
+      const mk = await hashId(contactKey, "message", id);
+      const record = { id, direction: "outbound", at: now, type: "text", text: o.body };
+      await env.WHATSAPP_KV.put(`c:${c}:m:${mk}`, JSON.stringify(record), { expiration: now + 30 * DAY, metadata: { t: now, d: "out" } });
+      await this.state.storage.delete(key);
+    }
+  }
+}
+
 export default {
-  async fetch(request, env, ctx) {
+  async fetch(request, env) {
     const url = new URL(request.url);
     if (url.pathname !== "/webhook" || request.method !== "POST") return new Response("not found", { status: 404 });
     const body = await request.arrayBuffer();
@@ -43,88 +128,37 @@ export default {
     }
     const contactKey = await hmacKey(env.CONTACT_KEY_SECRET);
     const now = Math.floor(Date.now() / 1000);
-    const messages = [];
-    const statuses = [];
+    const persons = new Map();
+    const writes = [];
     for (const entry of payload.entry ?? []) {
       for (const change of entry.changes ?? []) {
         if (change.field !== "messages" || !change.value) continue;
         const pnid = change.value.metadata?.phone_number_id;
-        for (const msg of change.value.messages ?? []) messages.push({ msg, pnid });
-        for (const st of change.value.statuses ?? []) statuses.push(st);
-      }
-    }
-    const prepared = [];
-    const wanted = [];
-    for (const { msg, pnid } of messages) {
-      const c = await hashId(contactKey, "contact", msg.from);
-      const mk = await hashId(contactKey, "message", msg.id);
-      prepared.push({ msg, pnid, c, mk });
-      wanted.push(`d:m:${mk}`, `consent:${c}`, `c:${c}:state`);
-    }
-    const found = new Map();
-    for (let i = 0; i < wanted.length; i += 100) {
-      const got = await env.WHATSAPP_KV.get(wanted.slice(i, i + 100));
-      for (const [k, v] of got) found.set(k, v);
-    }
-    const writes = [];
-    const outbox = [];
-    for (const { msg, pnid, c, mk } of prepared) {
-      if (found.get(`d:m:${mk}`)) continue;
-      const at = Number(msg.timestamp) || now;
-      const text = msg.text?.body ?? "";
-      const norm = text.trim().toLowerCase().replace(/[^\p{L}\p{N} -]/gu, "").trim();
-      let action = null;
-      if (STOP.has(norm)) {
-        const consent = JSON.parse(found.get(`consent:${c}`) ?? '{"status":"unknown","history":[]}');
-        if (consent.status !== "opted_out") {
-          consent.status = "opted_out";
-          consent.history.push({ status: "opted_out", at, source: "keyword", message_id: msg.id });
-          writes.push([`consent:${c}`, JSON.stringify(consent), {}]);
-          outbox.push({ to: msg.from, pnid, body: env.OPT_OUT_CONFIRMATION ?? "unsubscribed", reply_to: msg.id });
-          action = "opted_out";
+        for (const msg of change.value.messages ?? []) {
+          const c = await hashId(contactKey, "contact", msg.from);
+          const mk = await hashId(contactKey, "message", msg.id);
+          const pause = `a:pause:${await hashId(contactKey, "event", pnid ?? "")}`;
+          const p = persons.get(c) ?? { items: [], pauses: new Set() };
+          p.items.push({ msg, pnid, mk });
+          p.pauses.add(pause);
+          persons.set(c, p);
+        }
+        for (const st of change.value.statuses ?? []) {
+          const c = await hashId(contactKey, "contact", st.recipient_id);
+          const mk = await hashId(contactKey, "message", st.id);
+          const at = Number(st.timestamp) || now;
+          writes.push([`c:${c}:s:${mk}:${st.status}`, JSON.stringify({ id: st.id, status: st.status, at }), { expiration: at + 30 * DAY, metadata: { t: at, s: st.status } }]);
         }
       }
-      const state = JSON.parse(found.get(`c:${c}:state`) ?? "{}");
-      state.last_inbound = Math.max(state.last_inbound ?? 0, at);
-      if (!action && env.DEFAULT_REPLY && now - at < DAY && !(state.last_sent > now - 6)) {
-        outbox.push({ to: msg.from, pnid, body: env.DEFAULT_REPLY, reply_to: msg.id });
-        state.last_sent = now;
-        action = "default_reply";
-      }
-      const record = { id: msg.id, direction: "inbound", at, type: msg.type, text, action };
-      writes.push([`c:${c}:m:${mk}`, JSON.stringify(record), { expiration: at + 30 * DAY, metadata: { t: at, d: "in" } }]);
-      writes.push([`c:${c}:state`, JSON.stringify(state), { expiration: now + 2 * DAY }]);
-      writes.push([`d:m:${mk}`, "1", { expiration: now + 8 * DAY }]);
     }
-    for (const st of statuses) {
-      const c = await hashId(contactKey, "contact", st.recipient_id);
-      const mk = await hashId(contactKey, "message", st.id);
-      const at = Number(st.timestamp) || now;
-      writes.push([`c:${c}:s:${mk}:${st.status}`, JSON.stringify({ id: st.id, status: st.status, at }), { expiration: at + 30 * DAY, metadata: { t: at, s: st.status } }]);
-    }
-    for (const [k, v, opts] of writes) await env.WHATSAPP_KV.put(k, v, opts);
-    if (outbox.length) {
-      ctx.waitUntil(
-        Promise.all(
-          outbox.map((o) =>
-            fetch(`${env.GRAPH_API_BASE}/v24.0/${o.pnid}/messages`, {
-              method: "POST",
-              headers: { authorization: `Bearer ${env.WHATSAPP_ACCESS_TOKEN}`, "content-type": "application/json" },
-              body: JSON.stringify({ messaging_product: "whatsapp", to: o.to, type: "text", text: { body: o.body }, context: { message_id: o.reply_to } }),
-            })
-              .then((r) => r.json())
-              .then(async (sent) => {
-                // Like wa-edge: the reply goes into the contact's history (one more write).
-                const id = sent?.messages?.[0]?.id ?? "unsent";
-                const c = await hashId(contactKey, "contact", o.to);
-                const mk = await hashId(contactKey, "message", id);
-                const record = { id, direction: "outbound", at: now, type: "text", text: o.body };
-                await env.WHATSAPP_KV.put(`c:${c}:m:${mk}`, JSON.stringify(record), { expiration: now + 30 * DAY, metadata: { t: now, d: "out" } });
-              }),
-          ),
-        ),
-      );
-    }
+    const calls = [...persons].map(([c, p]) =>
+      env.PERSON.get(env.PERSON.idFromName(c)).fetch("https://authority/", {
+        method: "POST",
+        body: JSON.stringify({ contact: c, items: p.items, pauses: [...p.pauses] }),
+      }),
+    );
+    const answers = await Promise.all([...calls, ...writes.map(([k, v, o]) => env.WHATSAPP_KV.put(k, v, o))]);
+    if (answers.slice(0, calls.length).some((r) => !r.ok)) return new Response("authority failed", { status: 500 });
     return Response.json({ status: "ok" });
   },
 };

@@ -1,5 +1,6 @@
 // `npm run bench`: wa-edge, an equivalent JavaScript worker and a do-nothing worker, side by side
-// in one run, each in real workerd (through Miniflare, no dev proxy) with its own local KV.
+// in one run, each in real workerd (through Miniflare, no dev proxy) with its own local KV and
+// Durable Objects (one per person, for both wa-edge and the JS reference).
 // Load comes from this process on 127.0.0.1 only, bounded in count. Ratios matter, not absolutes.
 import { Miniflare } from "miniflare";
 import crypto from "node:crypto";
@@ -47,8 +48,9 @@ const WORKERS = {
     modules: true,
     scriptPath: path.join(root, "build/index.js"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    durableObjects: { PERSON: "Person" },
   },
-  js: { modules: true, scriptPath: path.join(root, "bench/js-worker.mjs") },
+  js: { modules: true, scriptPath: path.join(root, "bench/js-worker.mjs"), durableObjects: { PERSON: "Person" } },
   floor: { modules: true, scriptPath: path.join(root, "bench/floor.mjs") },
 };
 
@@ -151,6 +153,7 @@ async function run(name, workload) {
     kvNamespaces: ["WHATSAPP_KV"],
     bindings,
     kvPersist: false,
+    durableObjectsPersist: false,
     compatibilityDate: "2026-04-20",
     // Drain the workers' logs: printing them would measure the terminal.
     handleRuntimeStdio(stdout, stderr) {
@@ -231,8 +234,8 @@ const lines = [];
 const date = new Date().toISOString().slice(0, 10);
 lines.push(`Benchmark ${date} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${ROUNDS} rounds (median, with min–max of CPU µs); workerd pinned to one core, load from the other.`);
 lines.push("");
-lines.push("| workload | worker | req/s | p50 ms | p99 ms | CPU µs/req (min–max) | wa-edge/JS CPU | wa-edge/floor CPU | KV r/w/list per req |");
-lines.push("|---|---|---:|---:|---:|---:|---:|---:|---|");
+lines.push("| workload | worker | req/s | p50 ms | p99 ms | CPU µs/req (min–max) | wa-edge/JS CPU | wa-edge/floor CPU | KV r/w/list per req | DO requests, r/w per req |");
+lines.push("|---|---|---:|---:|---:|---:|---:|---:|---|---|");
 for (const w of WORKLOADS) {
   const per = results[w.name];
   const cpu = Object.fromEntries(Object.entries(per).map(([k, rs]) => [k, median(rs.map((r) => r.cpuUs))]));
@@ -240,8 +243,10 @@ for (const w of WORKLOADS) {
     const rs = per[name];
     const ratioJs = name === "wa-edge" ? (cpu["wa-edge"] / cpu.js).toFixed(2) + "x" : "";
     const ratioFloor = name === "wa-edge" ? (cpu["wa-edge"] / cpu.floor).toFixed(2) + "x" : "";
-    const ops = name === "wa-edge" && kvOps[w.name] ? `${kvOps[w.name].reads}/${kvOps[w.name].writes}/${kvOps[w.name].lists}` : "";
-    lines.push(`| ${w.name} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${median(rs.map((r) => r.cpuUs)).toFixed(0)} (${spread(rs.map((r) => r.cpuUs))}) | ${ratioJs} | ${ratioFloor} | ${ops} |`);
+    const k = kvOps[w.name];
+    const ops = name === "wa-edge" && k ? `${k.reads}/${k.writes}/${k.lists}` : "";
+    const dos = name === "wa-edge" && k ? `${k.do_requests}, ${k.do_reads}/${k.do_writes}` : "";
+    lines.push(`| ${w.name} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${median(rs.map((r) => r.cpuUs)).toFixed(0)} (${spread(rs.map((r) => r.cpuUs))}) | ${ratioJs} | ${ratioFloor} | ${ops} | ${dos} |`);
   }
 }
 lines.push("");

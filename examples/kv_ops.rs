@@ -3,13 +3,9 @@
 //! Prints JSON: `{"<workload>": {"reads": r, "writes": w, "lists": l}}`.
 
 use serde_json::json;
-use wa_edge::config::Config;
-use wa_edge::http::{handle, route, Request};
-use wa_edge::testing::{block_on, FakeGraph, MemoryKv};
-use wa_edge::time::UnixTime;
+use wa_edge::testing::World;
 use wa_edge::webhook::signature::sign;
 
-const SECRET: &str = "bench-app-secret";
 const NOW: u64 = 1_732_000_000;
 
 fn envelope(value: serde_json::Value) -> serde_json::Value {
@@ -27,41 +23,31 @@ fn messages(from: &str, list: Vec<serde_json::Value>) -> serde_json::Value {
 }
 
 fn main() {
-    let vars = [
-        ("WHATSAPP_APP_SECRET", SECRET),
-        ("WHATSAPP_VERIFY_TOKEN", "v"),
-        ("WHATSAPP_ACCESS_TOKEN", "t"),
-        ("ADMIN_TOKEN", "a"),
-        ("CONTACT_KEY_SECRET", "bench-contact-secret"),
-        ("DEFAULT_REPLY", "Thanks, a person will answer soon."),
-    ];
-    let config = Config::from_lookup(|n| {
-        vars.iter()
-            .find(|(k, _)| *k == n)
-            .map(|(_, v)| v.to_string())
-    });
-    let kv = MemoryKv::new();
+    let world = World::new(&[("DEFAULT_REPLY", "Thanks, a person will answer soon.")]);
     let deliver = |body: &serde_json::Value, signature: Option<String>| {
         let body = body.to_string();
-        let req = Request {
-            route: route("POST", "/webhook"),
-            query: vec![],
-            signature: Some(signature.unwrap_or_else(|| sign(SECRET.as_bytes(), body.as_bytes()))),
-            authorization: None,
-            body: body.into_bytes(),
-            in_flight_sends: 0,
-        };
-        kv.reset_ops();
-        let (reply, _) = block_on(handle(
-            req,
-            &config,
-            &kv,
-            &FakeGraph::default(),
-            UnixTime(NOW + 1),
-        ));
+        let mut req = wa_edge::testing::signed_delivery(&body);
+        if signature.is_some() {
+            req.signature = signature;
+        }
+        world.kv.reset_ops();
+        let stores: Vec<_> = world.stores.borrow().values().cloned().collect();
+        stores.iter().for_each(|s| s.reset_ops());
+        let reply = world.request(req, NOW + 1);
         assert!(reply.status < 500, "{}", reply.body);
-        let ops = kv.ops();
-        json!({"reads": ops.reads, "writes": ops.writes, "lists": ops.lists})
+        let ops = world.kv.ops();
+        // Durable Object storage operations, summed over the authorities this delivery reached
+        // (one per person), and how many were reached.
+        let stores: Vec<_> = world.stores.borrow().values().cloned().collect();
+        let touched: Vec<_> = stores
+            .iter()
+            .map(|s| s.ops())
+            .filter(|o| o.reads + o.writes > 0)
+            .collect();
+        let do_reads: u32 = touched.iter().map(|o| o.reads + o.lists).sum();
+        let do_writes: u32 = touched.iter().map(|o| o.writes + o.deletes).sum();
+        json!({"reads": ops.reads, "writes": ops.writes, "lists": ops.lists,
+               "do_requests": touched.len(), "do_reads": do_reads, "do_writes": do_writes})
     };
     let statuses: Vec<_> = (0..50)
         .zip(["sent", "delivered", "read"].iter().cycle())

@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # The worker build, run by wrangler (wrangler.toml [build]) or directly.
+# It builds into .build-next/ and copies into build/ only the files that changed: every
+# `wrangler dev` start runs this, and a running `wrangler dev` reloads its worker (failing the
+# requests in flight) whenever a file under build/ is rewritten, even with the same bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
 # --locked: the worker is built from exactly the dependencies in Cargo.lock.
-exec worker-build --release -- --locked
+worker-build --release --out-dir .build-next -- --locked
+mkdir -p build
+(cd .build-next && find . -type f) | while read -r f; do
+  if ! cmp -s ".build-next/$f" "build/$f"; then
+    mkdir -p "build/$(dirname "$f")"
+    cp ".build-next/$f" "build/$f"
+  fi
+done

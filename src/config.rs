@@ -4,10 +4,15 @@
 use crate::policy::auto_reply::{AutoReplies, AutoReplySettings};
 use crate::policy::cooldown::{DEFAULT_REPLY_COOLDOWN_HOURS, MAX_REPLY_COOLDOWN_HOURS};
 use crate::policy::keywords::Keywords;
+use crate::policy::pacing::{DEFAULT_PAIR_BURST, MAX_PAIR_BURST};
 use crate::policy::retention::{DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS};
 
 pub const DEFAULT_GRAPH_API_BASE: &str = "https://graph.facebook.com";
 pub const DEFAULT_GRAPH_API_VERSION: &str = "v24.0";
+
+/// Meta sends a message's `sent` status within seconds; five minutes without one means the send
+/// never reached Meta (webhooks delayed longer than that are rare, and the cost is one duplicate).
+pub const DEFAULT_UNCONFIRMED_RETRY_SECS: u64 = 300;
 
 /// The secrets, by the names operators set with `wrangler secret put`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +84,10 @@ pub struct Config {
     pub graph_api_base: String,
     pub graph_api_version: String,
     pub retention_days: u64,
+    /// Messages one person may get at once before pacing (`policy::pacing`).
+    pub pair_burst: u64,
+    /// How long a send interrupted mid-flight waits for Meta's status before it goes again.
+    pub unconfirmed_retry_secs: u64,
     pub messages: Messages,
     /// Parsed once with the configuration (not per request): the rules and the keyword lists.
     pub replies: AutoReplies,
@@ -214,6 +223,18 @@ impl Config {
             DEFAULT_RETENTION_DAYS,
             "must be a whole number of days from 1 to 30",
         );
+        let pair_burst = r.number(
+            "PAIR_BURST",
+            1..=MAX_PAIR_BURST,
+            DEFAULT_PAIR_BURST,
+            "must be a whole number of messages from 1 to 45",
+        );
+        let unconfirmed_retry_secs = r.number(
+            "UNCONFIRMED_SEND_RETRY_SECONDS",
+            5..=3600,
+            DEFAULT_UNCONFIRMED_RETRY_SECS,
+            "must be a whole number of seconds from 5 to 3600",
+        );
         let graph_api_base = r.graph_api_base();
         let messages = r.messages();
         let replies = r.replies();
@@ -233,6 +254,8 @@ impl Config {
             graph_api_base,
             graph_api_version,
             retention_days,
+            pair_burst,
+            unconfirmed_retry_secs,
             messages,
             problems: r.problems,
         }

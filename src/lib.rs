@@ -8,6 +8,7 @@
 // Tests may index and unwrap: a panic there is a failed assertion, not a crash in production.
 #![cfg_attr(test, allow(clippy::indexing_slicing, clippy::unwrap_used))]
 
+pub mod authority;
 pub mod config;
 pub mod context;
 pub mod crypto;

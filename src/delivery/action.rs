@@ -32,11 +32,22 @@ pub enum NoReply {
     Paced,
     Cooldown,
     NoNumber,
+    /// The same reply went to the person less than a minute ago.
+    Coalesced,
+}
+
+/// How a HELP ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelpOutcome {
+    Sent,
+    WindowClosed,
+    /// The help text went to the person less than a minute ago.
+    Coalesced,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Help { sent: bool },
+    Help(HelpOutcome),
     Consent(ConsentAction, ConsentOutcome),
     AutoReply { rule: String },
     DefaultReply,
@@ -63,6 +74,7 @@ impl fmt::Display for NoReply {
             NoReply::Paced => "paced",
             NoReply::Cooldown => "cooldown",
             NoReply::NoNumber => "no_number",
+            NoReply::Coalesced => "coalesced",
         })
     }
 }
@@ -70,8 +82,9 @@ impl fmt::Display for NoReply {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Action::Help { sent: true } => f.write_str("help"),
-            Action::Help { sent: false } => f.write_str("help_not_sent_window_closed"),
+            Action::Help(HelpOutcome::Sent) => f.write_str("help"),
+            Action::Help(HelpOutcome::WindowClosed) => f.write_str("help_not_sent_window_closed"),
+            Action::Help(HelpOutcome::Coalesced) => f.write_str("help_coalesced"),
             Action::Consent(action, ConsentOutcome::Recorded) => write!(f, "{action}"),
             Action::Consent(action, ConsentOutcome::Superseded) => write!(f, "{action}_superseded"),
             Action::Consent(action, ConsentOutcome::ConfirmationNotSent) => {
@@ -91,8 +104,13 @@ mod tests {
     #[test]
     fn stored_strings_are_unchanged() {
         let cases = [
-            (Action::Help { sent: true }, "help"),
-            (Action::Help { sent: false }, "help_not_sent_window_closed"),
+            (Action::Help(HelpOutcome::Sent), "help"),
+            (
+                Action::Help(HelpOutcome::WindowClosed),
+                "help_not_sent_window_closed",
+            ),
+            (Action::Help(HelpOutcome::Coalesced), "help_coalesced"),
+            (Action::NoReply(NoReply::Coalesced), "no_reply_coalesced"),
             (
                 Action::Consent(ConsentAction::OptedOut, ConsentOutcome::Recorded),
                 "opted_out",

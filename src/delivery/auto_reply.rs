@@ -1,10 +1,11 @@
 //! The automatic reply, sent only when every guard holds, checked in this order: not opted out
 //! (fail closed), number not paused, window open by the message's own time, contact deliverable,
-//! pair rate respected, and for the default reply its cooldown.
+//! room in the person's pair-rate bucket, for the default reply its cooldown, and not the same
+//! text as one just sent.
 
 use crate::context::Ctx;
 use crate::delivery::action::{Action, NoReply};
-use crate::delivery::inbound::{queue, Inbound};
+use crate::delivery::inbound::{queue_automatic, Inbound, Queued};
 use crate::delivery::plan::Plan;
 use crate::policy::auto_reply::Choice;
 use crate::policy::window;
@@ -54,11 +55,12 @@ pub async fn auto_reply<K: Kv>(
             Action::DefaultReply,
         ),
     };
-    if !queue(ctx, plan, inbound, body, purpose) {
-        return Ok(Some(Action::NoReply(NoReply::NoNumber)));
+    match queue_automatic(ctx, plan, inbound, body, purpose).await? {
+        Queued::Yes => {}
+        Queued::NotSendable => return Ok(Some(Action::NoReply(NoReply::NoNumber))),
+        Queued::Coalesced => return Ok(Some(Action::NoReply(NoReply::Coalesced))),
     }
     let state = plan.state(ctx.kv, inbound.contact).await?;
-    state.value.last_sent = Some(ctx.now);
     state.value.last_reply_for = Some(inbound.key.0.clone());
     if purpose == Purpose::DefaultReply {
         state.value.last_default_reply = Some(ctx.now);
@@ -96,7 +98,7 @@ async fn refusal<K: Kv>(
     // A retry of a delivery that failed after this very reply was decided (and its pacing
     // written) is answered as decided: its own pacing must not refuse it.
     let answered_before = state.last_reply_for.as_deref() == Some(inbound.key.0.as_str());
-    if !answered_before && state.pair_wait(ctx.now).is_some() {
+    if !answered_before && state.pace_wait(ctx.now, ctx.config.pair_burst) > 0 {
         return Ok(Some(NoReply::Paced));
     }
     let is_default = matches!(choice, Choice::Default(_));

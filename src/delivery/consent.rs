@@ -2,8 +2,8 @@
 //! button become ledger changes, with one confirmation per change of state, inside the window.
 
 use crate::context::Ctx;
-use crate::delivery::action::{Action, ConsentAction, ConsentOutcome};
-use crate::delivery::inbound::{queue, Inbound};
+use crate::delivery::action::{Action, ConsentAction, ConsentOutcome, HelpOutcome};
+use crate::delivery::inbound::{queue, queue_automatic, Inbound, Queued};
 use crate::delivery::plan::Plan;
 use crate::policy::keywords::Intent;
 use crate::policy::ledger::Applied;
@@ -99,8 +99,12 @@ pub async fn apply_keywords<K: Kv>(
             let body = OutboundBody::Text {
                 body: ctx.config.messages.help_text.clone(),
             };
-            let sent = queue(ctx, plan, inbound, body, Purpose::Help);
-            return Ok(Some(Action::Help { sent }));
+            let outcome = match queue_automatic(ctx, plan, inbound, body, Purpose::Help).await? {
+                Queued::Yes => HelpOutcome::Sent,
+                Queued::NotSendable => HelpOutcome::WindowClosed,
+                Queued::Coalesced => HelpOutcome::Coalesced,
+            };
+            return Ok(Some(Action::Help(outcome)));
         }
     };
     let source = if matches!(content, Content::Button(_)) {

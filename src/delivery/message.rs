@@ -51,17 +51,9 @@ pub async fn on_message<K: Kv>(
     if user_message {
         note_user_message(ctx, plan, &inbound).await?;
     }
-    let queued_before = plan.outbox.len();
     let mut action = apply_keywords(ctx, plan, &content, &inbound).await?;
     if action.is_none() && user_message {
         action = auto_reply(ctx, plan, &content, &inbound).await?;
-    }
-    // Every message sent counts for the pair rate, confirmations included.
-    let sends = plan.outbox.iter().skip(queued_before);
-    if sends.filter(|o| o.purpose != Purpose::MarkRead).count() > 0 {
-        let state = plan.state(ctx.kv, &contact).await?;
-        state.value.last_sent = Some(ctx.now);
-        state.dirty = true;
     }
     let mut record = MessageRecord::inbound(
         id,

@@ -36,14 +36,18 @@ pub async fn ingest<K: Kv>(
                 phone_number_id,
                 profile_name,
                 message,
+                ..
             } => {
                 message::on_message(ctx, &mut plan, phone_number_id, profile_name, *message).await?
             }
             Event::Status {
                 status,
                 phone_number_id,
+                ..
             } => status::on_status(ctx, &mut plan, phone_number_id, status).await?,
-            Event::UserPreference(pref) => status::on_preference(ctx, &mut plan, pref).await?,
+            Event::UserPreference { preference, .. } => {
+                status::on_preference(ctx, &mut plan, preference).await?
+            }
             Event::Unknown { .. } => plan.summary.ignored += 1,
             Event::Invalid { .. } => plan.summary.invalid += 1,
             other => on_account_event(ctx, &mut plan, &other)?,

@@ -12,11 +12,11 @@ use crate::store::contact_state::{self, ContactState};
 use crate::store::keys::{self, ContactKey};
 use crate::store::kv::{Kv, KvError};
 use crate::store::{write_together, Put};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What a delivery amounted to: counts only, safe to log.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub stored: u32,
     pub duplicates: u32,
@@ -25,6 +25,19 @@ pub struct Summary {
     pub invalid: u32,
     pub consent_changes: u32,
     pub replies: u32,
+}
+
+impl Summary {
+    /// Adds another part of the same delivery (one person's, from their authority).
+    pub fn add(&mut self, other: &Summary) {
+        self.stored += other.stored;
+        self.duplicates += other.duplicates;
+        self.replays += other.replays;
+        self.ignored += other.ignored;
+        self.invalid += other.invalid;
+        self.consent_changes += other.consent_changes;
+        self.replies += other.replies;
+    }
 }
 
 /// A loaded record and whether the delivery changed it.

@@ -1,6 +1,7 @@
 //! The admin API (bearer `ADMIN_TOKEN`): history, erasure, account signals, and dispatch to the
 //! consent and send handlers.
 
+use crate::authority::{Answer, Authorities, Op};
 use crate::config::{Config, Secret};
 use crate::context::Ctx;
 use crate::crypto::secret_eq;
@@ -8,10 +9,9 @@ use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::http::{consent, send, Request, Route};
 use crate::ids::WaId;
-use crate::platform::Platform;
 use crate::store::account;
 use crate::store::keys::{self, classify_contact_key, ContactKeyKind, KeyScheme};
-use crate::store::kv::{list_all, Kv, ListedKey};
+use crate::store::kv::{list_all, Kv, KvError, ListedKey};
 use crate::store::records::{MessageRecord, StatusRecord};
 use crate::store::{consent as consent_store, RecordMeta};
 use crate::time::UnixTime;
@@ -22,11 +22,11 @@ use std::collections::BTreeMap;
 pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 100;
 
-pub async fn handle<K: Kv, G: Platform>(
+pub async fn handle<K: Kv, A: Authorities>(
     req: Request,
     config: &Config,
     kv: &K,
-    graph: &G,
+    authorities: &A,
     now: UnixTime,
 ) -> Result<Response, ApiError> {
     let token = config.require(Secret::AdminToken)?;
@@ -42,16 +42,17 @@ pub async fn handle<K: Kv, G: Platform>(
     let ctx = Ctx::new(kv, &keys, config, now);
     match &req.route {
         Route::ContactMessages(raw) => history(&ctx, &wa_id(raw)?, &req).await,
-        Route::EraseContact(raw) => erase(&ctx, &wa_id(raw)?).await,
-        Route::GetConsent(raw) => consent::get(&ctx, &wa_id(raw)?).await,
-        Route::PutConsent(raw) => consent::put(&ctx, &wa_id(raw)?, &req.body).await,
+        Route::EraseContact(raw) => erase(&ctx, authorities, &wa_id(raw)?).await,
+        Route::ContactOutbox(raw) => outbox(&ctx, authorities, &wa_id(raw)?).await,
+        Route::GetConsent(raw) => consent::get(&ctx, authorities, &wa_id(raw)?).await,
+        Route::PutConsent(raw) => consent::put(&ctx, authorities, &wa_id(raw)?, &req.body).await,
         Route::ConsentCheck => consent::check(&ctx, &req.body).await,
         Route::Account => account_signals(kv).await,
         Route::ResumeSending => {
             let resumed = account::resume_all(kv).await?;
             Ok(Response::json(200, json!({ "resumed": resumed })))
         }
-        Route::SendMessage => send::handle(&ctx, graph, &req.body).await,
+        Route::SendMessage => send::handle(&ctx, authorities, &req.body).await,
         _ => Err(ApiError::NotFound),
     }
 }
@@ -198,8 +199,35 @@ async fn history<K: Kv>(ctx: &Ctx<'_, K>, wa: &WaId, req: &Request) -> Result<Re
 /// repeating the request until it answers `"complete": true`.
 pub const MAX_ERASE_PER_REQUEST: usize = 900;
 
-async fn erase<K: Kv>(ctx: &Ctx<'_, K>, wa: &WaId) -> Result<Response, ApiError> {
+/// `GET /v1/contacts/{id}/outbox`: sends the person's authority still has to make.
+async fn outbox<K, A: Authorities>(
+    ctx: &Ctx<'_, K>,
+    authorities: &A,
+    wa: &WaId,
+) -> Result<Response, ApiError> {
+    match authorities.call(&ctx.keys.contact(wa), &Op::Outbox).await? {
+        Answer::Outbox {
+            pending,
+            next_attempt_at,
+        } => Ok(Response::json(
+            200,
+            json!({ "pending": pending, "next_attempt_at": next_attempt_at }),
+        )),
+        _ => Err(ApiError::Storage(KvError::Corrupt("authority answer"))),
+    }
+}
+
+/// Erases the person in their authority (pending sends included), then their KV records.
+async fn erase<K: Kv, A: Authorities>(
+    ctx: &Ctx<'_, K>,
+    authorities: &A,
+    wa: &WaId,
+) -> Result<Response, ApiError> {
     let contact = ctx.keys.contact(wa);
+    let dropped_sends = match authorities.call(&contact, &Op::Erase).await? {
+        Answer::Erased { dropped_sends, .. } => dropped_sends,
+        _ => return Err(ApiError::Storage(KvError::Corrupt("authority answer"))),
+    };
     let prefix = keys::contact_prefix(&contact);
     let (mut messages, mut statuses, mut other) = (0u32, 0u32, 0u32);
     let page = ctx.kv.list(&prefix, None).await?;
@@ -221,7 +249,8 @@ async fn erase<K: Kv>(ctx: &Ctx<'_, K>, wa: &WaId) -> Result<Response, ApiError>
     }
     Ok(Response::json(
         200,
-        json!({ "wa_id": wa, "deleted": { "messages": messages, "statuses": statuses, "other": other },
+        json!({ "wa_id": wa, "deleted": { "messages": messages, "statuses": statuses, "other": other,
+                "pending_sends": dropped_sends },
                 "complete": complete, "suppression_kept": keep }),
     ))
 }

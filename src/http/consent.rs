@@ -1,13 +1,14 @@
 //! Consent for other systems: read one contact's record and ledger, record consent given or
 //! withdrawn outside WhatsApp (with evidence), and check many contacts before a campaign.
 
+use crate::authority::{Answer, Authorities, Op};
 use crate::context::Ctx;
 use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::ids::WaId;
 use crate::policy::retention::MAX_CLOCK_SKEW;
 use crate::store::consent::{self, ConsentChange, ConsentRecord, ConsentStatus, Scope, Source};
-use crate::store::kv::Kv;
+use crate::store::kv::{Kv, KvError};
 use crate::time::UnixTime;
 use serde::Deserialize;
 use serde_json::json;
@@ -24,10 +25,26 @@ fn view(wa: &WaId, record: &ConsentRecord) -> serde_json::Value {
     json!({ "wa_id": wa, "status": record.status, "scope": record.scope, "updated_at": record.updated_at, "history": record.history })
 }
 
-/// `GET /v1/contacts/{id}/consent`.
-pub async fn get<K: Kv>(ctx: &Ctx<'_, K>, wa: &WaId) -> Result<Response, ApiError> {
-    let record = consent::load(ctx.kv, &ctx.keys.contact(wa)).await?;
-    Ok(Response::json(200, view(wa, &record)))
+/// The record as the person's authority holds it.
+async fn ask<K, A: Authorities>(
+    ctx: &Ctx<'_, K>,
+    authorities: &A,
+    wa: &WaId,
+    op: Op,
+) -> Result<Response, ApiError> {
+    match authorities.call(&ctx.keys.contact(wa), &op).await? {
+        Answer::Consent { record } => Ok(Response::json(200, view(wa, &record))),
+        _ => Err(ApiError::Storage(KvError::Corrupt("authority answer"))),
+    }
+}
+
+/// `GET /v1/contacts/{id}/consent`: from the person's authority, never the KV view.
+pub async fn get<K, A: Authorities>(
+    ctx: &Ctx<'_, K>,
+    authorities: &A,
+    wa: &WaId,
+) -> Result<Response, ApiError> {
+    ask(ctx, authorities, wa, Op::GetConsent).await
 }
 
 #[derive(Deserialize)]
@@ -87,14 +104,16 @@ fn admin_change(body: &[u8], now: UnixTime) -> Result<ConsentChange, ApiError> {
     })
 }
 
-/// `PUT /v1/contacts/{id}/consent`: consent recorded outside WhatsApp, with its evidence.
-pub async fn put<K: Kv>(ctx: &Ctx<'_, K>, wa: &WaId, body: &[u8]) -> Result<Response, ApiError> {
+/// `PUT /v1/contacts/{id}/consent`: consent recorded outside WhatsApp, with its evidence, in
+/// the person's ledger (one change at a time with everything else about them).
+pub async fn put<K, A: Authorities>(
+    ctx: &Ctx<'_, K>,
+    authorities: &A,
+    wa: &WaId,
+    body: &[u8],
+) -> Result<Response, ApiError> {
     let change = admin_change(body, ctx.now)?;
-    let contact = ctx.keys.contact(wa);
-    let mut record = consent::load(ctx.kv, &contact).await?;
-    record.apply(change);
-    consent::save(ctx.kv, &contact, &record).await?;
-    Ok(Response::json(200, view(wa, &record)))
+    ask(ctx, authorities, wa, Op::PutConsent { change }).await
 }
 
 #[derive(Deserialize)]
@@ -102,8 +121,9 @@ struct CheckInput {
     wa_ids: Vec<String>,
 }
 
-/// `POST /v1/consent/check`: may these contacts be messaged? Fails closed as a whole when any
-/// record cannot be read.
+/// `POST /v1/consent/check`: may these contacts be messaged? Read from the KV view (one bulk
+/// read, for campaign tools; see README on how stale it can be). Fails closed as a whole when
+/// any record cannot be read.
 pub async fn check<K: Kv>(ctx: &Ctx<'_, K>, body: &[u8]) -> Result<Response, ApiError> {
     let input = serde_json::from_slice::<CheckInput>(body)
         .map_err(|_| bad("invalid_body", r#"expected {"wa_ids":[...]}"#))?;

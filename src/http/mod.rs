@@ -11,9 +11,9 @@ pub mod webhook;
 pub use error::{answer, ApiError};
 pub use response::Response;
 
+use crate::authority::Authorities;
 use crate::config::Config;
 use crate::platform::Platform;
-use crate::send::Outbound;
 use crate::store::kv::Kv;
 use crate::time::UnixTime;
 
@@ -28,6 +28,7 @@ pub enum Route {
     WebhookVerify,
     WebhookDelivery,
     ContactMessages(String),
+    ContactOutbox(String),
     EraseContact(String),
     GetConsent(String),
     PutConsent(String),
@@ -80,6 +81,11 @@ pub fn route(method: &str, path: &str) -> Route {
             "GET",
             method == "GET",
             Route::ContactMessages(percent_decode(id)),
+        ),
+        ["v1", "contacts", id, "outbox"] => allow(
+            "GET",
+            method == "GET",
+            Route::ContactOutbox(percent_decode(id)),
         ),
         ["v1", "contacts", id, "consent"] => match method {
             "GET" => Route::GetConsent(percent_decode(id)),
@@ -145,8 +151,6 @@ pub struct Request {
     pub signature: Option<String>,
     pub authorization: Option<String>,
     pub body: Vec<u8>,
-    /// Sends still running after earlier answers (in `wait_until`), as the shell counts them.
-    pub in_flight_sends: u32,
 }
 
 impl Request {
@@ -166,6 +170,7 @@ impl Route {
             Route::WebhookVerify => "webhook handshake",
             Route::WebhookDelivery => "webhook delivery",
             Route::ContactMessages(_) => "contact messages",
+            Route::ContactOutbox(_) => "contact outbox",
             Route::EraseContact(_) => "erase contact",
             Route::GetConsent(_) | Route::PutConsent(_) => "consent",
             Route::ConsentCheck => "consent check",
@@ -186,28 +191,28 @@ impl Route {
     }
 }
 
-/// Handles a routed request. The outbox is sent by the shell after the response.
-pub async fn handle<K: Kv, G: Platform>(
+/// What a request runs against: Workers KV, the runtime (`Platform`), and the person authorities.
+pub struct World<'a, K, G, A> {
+    pub kv: &'a K,
+    pub platform: &'a G,
+    pub authorities: &'a A,
+}
+
+/// Handles a routed request.
+pub async fn handle<K: Kv, G: Platform, A: Authorities>(
     req: Request,
     config: &Config,
-    kv: &K,
-    graph: &G,
+    world: &World<'_, K, G, A>,
     now: UnixTime,
-) -> (Response, Vec<Outbound>) {
+) -> Response {
     if let Some(refusal) = req.route.refusal() {
-        return (refusal.into(), Vec::new());
+        return refusal.into();
     }
     match req.route {
-        Route::Health => (webhook::health(config, req.in_flight_sends), Vec::new()),
-        Route::WebhookVerify => (answer(webhook::handshake(config, &req.query)), Vec::new()),
-        Route::WebhookDelivery => match webhook::delivery(config, kv, graph, &req, now).await {
-            Ok((response, outbox)) => (response, outbox),
-            Err(e) => (e.into(), Vec::new()),
-        },
-        _ => (
-            answer(admin::handle(req, config, kv, graph, now).await),
-            Vec::new(),
-        ),
+        Route::Health => webhook::health(config),
+        Route::WebhookVerify => answer(webhook::handshake(config, &req.query)),
+        Route::WebhookDelivery => answer(webhook::delivery(config, world, &req, now).await),
+        _ => answer(admin::handle(req, config, world.kv, world.authorities, now).await),
     }
 }
 

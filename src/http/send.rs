@@ -1,18 +1,15 @@
 //! `POST /v1/messages`: the business's systems send through the same guards as the
 //! auto-replies (consent, window, pacing, pause, deliverability), checked before any Graph call.
 
+use crate::authority::{Answer, Authorities, Op, SendAnswer};
 use crate::config::Secret;
 use crate::context::Ctx;
 use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::ids::{PhoneNumberId, WaId};
-use crate::platform::Platform;
 use crate::policy::auto_reply::MAX_TEXT_BODY;
-use crate::send::graph::messages_url;
-use crate::send::{record_outcome, send, Outbound, OutboundBody, Purpose, SendOutcome};
-use crate::store::contact_state::{self, ContactState};
-use crate::store::kv::Kv;
-use crate::store::{account, consent, write};
+use crate::send::OutboundBody;
+use crate::store::kv::KvError;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -70,31 +67,11 @@ fn message_of(input: &mut SendInput) -> Result<(OutboundBody, bool), ApiError> {
     }
 }
 
-/// The guards on the contact's state, in the order they are reported.
-fn check_state(
-    state: &ContactState,
-    free_form: bool,
-    ctx_now: crate::time::UnixTime,
-) -> Result<(), ApiError> {
-    if free_form && !state.window_open(ctx_now) {
-        return Err(ApiError::WindowClosed);
-    }
-    if state.is_undeliverable() {
-        return Err(ApiError::Undeliverable {
-            code: state.undeliverable.map(|u| u.0),
-        });
-    }
-    if let Some(wait) = state.pair_wait(ctx_now) {
-        return Err(ApiError::PairRateLimited {
-            retry_after_seconds: wait,
-        });
-    }
-    Ok(())
-}
-
-pub async fn handle<K: Kv, G: Platform>(
+/// Validates the request, then hands it to the person's authority, which checks the guards
+/// (consent, pause, window, deliverability, pacing) one request at a time and sends.
+pub async fn handle<K, A: Authorities>(
     ctx: &Ctx<'_, K>,
-    graph: &G,
+    authorities: &A,
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let mut input =
@@ -102,48 +79,40 @@ pub async fn handle<K: Kv, G: Platform>(
     let to =
         WaId::parse_user_input(&input.to).ok_or(bad("invalid_wa_id", "to is not a WhatsApp id"))?;
     let (message, marketing) = message_of(&mut input)?;
-    let token = ctx.config.require(Secret::AccessToken)?;
-    let contact = ctx.keys.contact(&to);
-    // Fail closed: unreadable consent is a 500, never permission.
-    let consent = consent::load(ctx.kv, &contact).await?;
-    if !consent.allows(marketing) {
-        return Err(ApiError::OptedOut {
-            scope: consent.scope,
-        });
-    }
-    let mut state = contact_state::load(ctx.kv, &contact).await?;
-    let phone_number_id = input
-        .from
-        .map(PhoneNumberId::new)
-        .or_else(|| state.phone_number_id.clone())
-        .ok_or(bad(
+    ctx.config.require(Secret::AccessToken)?;
+    let op = Op::Send {
+        to: to.clone(),
+        from: input.from.map(PhoneNumberId::new),
+        body: message,
+        marketing,
+    };
+    let answer = authorities.call(&ctx.keys.contact(&to), &op).await?;
+    let Answer::Send(result) = answer else {
+        return Err(ApiError::Storage(KvError::Corrupt("authority answer")));
+    };
+    match result {
+        SendAnswer::Sent { id } => Ok(Response::json(200, json!({ "id": id, "to": to }))),
+        SendAnswer::OptedOut { scope } => Err(ApiError::OptedOut { scope }),
+        SendAnswer::WindowClosed => Err(ApiError::WindowClosed),
+        SendAnswer::Undeliverable { code } => Err(ApiError::Undeliverable { code }),
+        SendAnswer::PairRateLimited {
+            retry_after_seconds,
+        } => Err(ApiError::PairRateLimited {
+            retry_after_seconds,
+        }),
+        SendAnswer::NumberPaused => Err(ApiError::NumberPaused),
+        SendAnswer::FromRequired => Err(bad(
             "from_required",
             "the contact has not written to any number yet: say which phone_number_id to send from",
-        ))?;
-    if account::is_paused(ctx.kv, ctx.keys, Some(&phone_number_id)).await? {
-        return Err(ApiError::NumberPaused);
-    }
-    let free_form = !matches!(message, OutboundBody::Template { .. });
-    check_state(&state, free_form, ctx.now)?;
-    // Recorded before the call, so a concurrent send sees the pacing.
-    state.last_sent = Some(ctx.now);
-    write(ctx.kv, &ctx.state_put(&contact, &state)?).await?;
-    let outbound = Outbound {
-        to: to.clone(),
-        phone_number_id: phone_number_id.clone(),
-        body: message,
-        purpose: Purpose::Api,
-        reply_to: None,
-    };
-    let url = messages_url(ctx.config, &phone_number_id);
-    let outcome = send(graph, &url, token, &outbound, false, 0).await;
-    record_outcome(ctx, &outbound, &outcome).await?;
-    match outcome {
-        SendOutcome::Sent(id) => Ok(Response::json(200, json!({ "id": id, "to": to }))),
-        SendOutcome::Failed { action, error } => Err(ApiError::Graph {
+        )),
+        SendAnswer::Failed {
             action,
-            meta_code: error.code,
-            http_status: error.http_status,
+            meta_code,
+            http_status,
+        } => Err(ApiError::Graph {
+            action,
+            meta_code,
+            http_status,
         }),
     }
 }

@@ -1,16 +1,17 @@
 //! Meta's side of the API: the health check, the subscription handshake and deliveries
 //! (verify → parse → decide → act).
 
+use crate::authority::route::{self, Split};
+use crate::authority::{Answer, Authorities, Op};
 use crate::config::{Config, Secret};
 use crate::context::Ctx;
 use crate::delivery::ingest;
 use crate::http::error::ApiError;
 use crate::http::response::Response;
-use crate::http::{Request, MAX_WEBHOOK_BODY};
+use crate::http::{Request, World, MAX_WEBHOOK_BODY};
 use crate::platform::Platform;
-use crate::send::Outbound;
 use crate::store::keys::KeyScheme;
-use crate::store::kv::Kv;
+use crate::store::kv::{Kv, KvError};
 use crate::time::UnixTime;
 use crate::webhook::handshake::{verify_subscription, HandshakeError};
 use crate::webhook::signature::{verify_on, SecretUsed, Verifier};
@@ -19,9 +20,8 @@ use serde_json::json;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// `GET /healthz`: whether every secret is set and every variable valid (names only), and how
-/// many sends the worker is still making after earlier answers.
-pub fn health(config: &Config, in_flight_sends: u32) -> Response {
+/// `GET /healthz`: whether every secret is set and every variable valid (names only).
+pub fn health(config: &Config) -> Response {
     let mut settings = serde_json::Map::new();
     for s in Secret::REQUIRED
         .iter()
@@ -34,8 +34,7 @@ pub fn health(config: &Config, in_flight_sends: u32) -> Response {
     Response::json(
         200,
         json!({ "service": "wa-edge", "version": VERSION, "ready": ready, "settings": settings,
-                "retention_days": config.retention_days, "problems": problems,
-                "in_flight_sends": in_flight_sends }),
+                "retention_days": config.retention_days, "problems": problems }),
     )
 }
 
@@ -52,14 +51,15 @@ pub fn handshake(config: &Config, query: &[(String, String)]) -> Result<Response
     }
 }
 
-/// `POST /webhook`: a delivery. Nothing is parsed before the signature holds.
-pub async fn delivery<K: Kv, G: Platform>(
+/// `POST /webhook`: a delivery. Nothing is parsed before the signature holds. Each person's
+/// events go to their authority (one call per person), the rest is stored here; the answer is
+/// 200 only when every part is committed.
+pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
     config: &Config,
-    kv: &K,
-    graph: &G,
+    world: &World<'_, K, G, A>,
     req: &Request,
     now: UnixTime,
-) -> Result<(Response, Vec<Outbound>), ApiError> {
+) -> Result<Response, ApiError> {
     let app_secret = config.require(Secret::AppSecret)?;
     let contact_secret = config.require(Secret::ContactKeySecret)?;
     config.check_valid()?;
@@ -68,7 +68,7 @@ pub async fn delivery<K: Kv, G: Platform>(
     }
     let previous = config.secret(Secret::AppSecretPrevious).map(str::as_bytes);
     let verified = verify_on(
-        graph,
+        world.platform,
         &req.body,
         req.signature.as_deref(),
         app_secret.as_bytes(),
@@ -84,21 +84,29 @@ pub async fn delivery<K: Kv, G: Platform>(
         Ok(events) => events,
         Err(ParseError::NotAnEnvelope(why)) => {
             let response = Response::json(200, json!({ "status": "ignored" }));
-            return Ok((
-                response.with_log(format!("signed but unparseable: {why}; {notes}")),
-                Vec::new(),
-            ));
+            return Ok(response.with_log(format!("signed but unparseable: {why}; {notes}")));
         }
     };
     let keys = KeyScheme::new(contact_secret);
-    let ctx = Ctx::new(kv, &keys, config, now);
-    let (summary, outbox) = ingest(&ctx, events).await?;
+    let split = route::split(&keys, events);
+    let ctx = Ctx::new(world.kv, &keys, config, now);
+    let (mut summary, _) = ingest(&ctx, split.rest).await?;
+    let calls = split.persons.iter().map(|(contact, changes)| {
+        let op = Op::Deliver {
+            body: Split::body(changes),
+        };
+        async move { world.authorities.call(contact, &op).await }
+    });
+    for answer in futures_util::future::join_all(calls).await {
+        match answer? {
+            Answer::Delivered { summary: part } => summary.add(&part),
+            _ => return Err(ApiError::Storage(KvError::Corrupt("authority answer"))),
+        }
+    }
+    let persons = split.persons.len();
     let summary = serde_json::to_string(&summary).unwrap_or_default();
     let response = Response::json(200, json!({ "status": "ok" }));
-    Ok((
-        response.with_log(format!("delivery {summary}; {notes}")),
-        outbox,
-    ))
+    Ok(response.with_log(format!("delivery {summary}; {persons} person(s); {notes}")))
 }
 
 fn verifier_name(v: Verifier) -> &'static str {

@@ -7,17 +7,50 @@ use crate::store::account::{Signal, SignalKind};
 use crate::store::consent::{ConsentChange, ConsentStatus, Scope, Source};
 use crate::store::contact_state::ContactState;
 use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// 131056: Meta suggests waiting 1, 4, 16 s; 16 s would outlive `wait_until`, so two waits.
-pub const PAIR_RATE_WAITS_MS: [u64; 2] = [1_000, 4_000];
-/// 130429 / 4 / 80007: one back-off, plus up to a second of per-contact jitter.
-pub const THROTTLE_WAIT_MS: u64 = 2_000;
-/// 1, 2, 131000, 131016, 133004, HTTP 5xx: one retry after this long.
+/// 131056: Meta's advice is to back off 4^n seconds: 1, 4, 16, then give up and record it.
+pub const PAIR_RATE_WAITS: [u64; 3] = [1, 4, 16];
+/// 130429 / 4 / 80007: one back-off of 2 s plus up to a second of per-contact jitter.
+pub const THROTTLE_WAIT: u64 = 2;
+/// 1, 2, 131000, 131016, 133004, HTTP 5xx: one retry after this long (the outbox; seconds).
+pub const TRANSIENT_WAIT: u64 = 1;
+/// The send API's one transient retry waits this long before answering its caller.
 pub const TRANSIENT_WAIT_MS: u64 = 500;
 
+/// Where a pending send's retries stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retries {
+    pub pair_waits: u32,
+    pub throttled: bool,
+    pub transient_retried: bool,
+}
+
+/// Seconds until a failed send is tried again, or `None`: give up and record the failure.
+/// No answer at all is never retried: the send may have gone out.
+pub fn retry_after(action: ErrorAction, retries: &mut Retries, jitter: u64) -> Option<u64> {
+    match action {
+        ErrorAction::PairRateLimited => {
+            let wait = PAIR_RATE_WAITS.get(retries.pair_waits as usize).copied()?;
+            retries.pair_waits += 1;
+            Some(wait)
+        }
+        ErrorAction::Throttled if !retries.throttled => {
+            retries.throttled = true;
+            Some(THROTTLE_WAIT + jitter % 2)
+        }
+        ErrorAction::Transient if !retries.transient_retried => {
+            retries.transient_retried = true;
+            Some(TRANSIENT_WAIT)
+        }
+        _ => None,
+    }
+}
+
 /// What Meta's error means for us. Also applied to errors that arrive later in status webhooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorAction {
     /// 131047: the 24-hour window is closed. Never retried as free-form.
     WindowClosed,
@@ -185,6 +218,28 @@ mod tests {
         ];
         for (code, status, action) in table {
             assert_eq!(classify(code, status), action, "{code:?} {status}");
+        }
+    }
+
+    #[test]
+    fn retries_by_the_table() {
+        let mut r = Retries::default();
+        let pair: Vec<_> = (0..4)
+            .map(|_| retry_after(ErrorAction::PairRateLimited, &mut r, 0))
+            .collect();
+        assert_eq!(pair, vec![Some(1), Some(4), Some(16), None]);
+        let mut r = Retries::default();
+        assert_eq!(retry_after(ErrorAction::Throttled, &mut r, 3), Some(3));
+        assert_eq!(retry_after(ErrorAction::Throttled, &mut r, 3), None);
+        assert_eq!(retry_after(ErrorAction::Transient, &mut r, 0), Some(1));
+        assert_eq!(retry_after(ErrorAction::Transient, &mut r, 0), None);
+        for action in [
+            ErrorAction::NoAnswer,
+            ErrorAction::WindowClosed,
+            ErrorAction::PauseNumber,
+            ErrorAction::Undeliverable,
+        ] {
+            assert_eq!(retry_after(action, &mut Retries::default(), 0), None);
         }
     }
 

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::ids::{MessageId, PhoneNumberId, WaId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub fn messages_url(config: &Config, phone_number_id: &PhoneNumberId) -> String {
@@ -13,7 +13,8 @@ pub fn messages_url(config: &Config, phone_number_id: &PhoneNumberId) -> String 
 }
 
 /// What to send. Each kind maps to one Cloud API request shape.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutboundBody {
     Text {
         body: String,

@@ -1,19 +1,20 @@
 //! Sending through the Cloud API: what a decided message is (`Outbound`), its request shape
-//! (`graph`), the retry policy (`client`) and what each outcome changes and records (`outcome`).
+//! (`graph`), one attempt and the send API's send (`client`), and what each outcome changes and
+//! records (`outcome`). The durable outbox that retries lives with the person's authority.
 //! The transport is the `Platform` trait: fetch in the shell, a fake in native tests.
 
 pub mod client;
 pub mod graph;
 pub mod outcome;
 
-pub use client::{send, SendOutcome};
+pub use client::{attempt, send, SendOutcome};
 pub use graph::OutboundBody;
-pub use outcome::{deliver_all, record_outcome};
+pub use outcome::record_outcome;
 
 use crate::ids::{MessageId, PhoneNumberId, WaId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     OptOutConfirmation,
@@ -40,11 +41,15 @@ impl Purpose {
 }
 
 /// A message to send, decided (and recorded) before it goes out.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outbound {
     pub to: WaId,
     pub phone_number_id: PhoneNumberId,
     pub body: OutboundBody,
     pub purpose: Purpose,
     pub reply_to: Option<MessageId>,
+    /// Sent as `biz_opaque_callback_data`, which Meta echoes in the message's status webhooks:
+    /// how the outbox learns that a send interrupted by a restart did reach Meta.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
 }

@@ -1,15 +1,11 @@
 //! After a send: record it in the contact's history, and apply what a failure changes (window,
 //! deliverability, marketing opt-out, pause, token problem) through the store.
 
-use crate::config::Secret;
 use crate::context::Ctx;
 use crate::ids::{MessageId, PhoneNumberId, WaId};
-use crate::platform::Platform;
 use crate::policy::meta_errors::{effect_of, Effect};
-use crate::policy::pacing::jitter;
 use crate::policy::retention::expires_at;
-use crate::send::client::{send, SendOutcome};
-use crate::send::graph::messages_url;
+use crate::send::client::SendOutcome;
 use crate::send::{Outbound, Purpose};
 use crate::store::account::{Signal, SignalKind};
 use crate::store::kv::{Kv, KvError};
@@ -17,33 +13,6 @@ use crate::store::records::{Direction, MessageRecord};
 use crate::store::{self, consent, contact_state, keys, RecordMeta};
 use crate::time::UnixTime;
 use crate::webhook::message::MetaError;
-
-/// Sends the outbox after the response and records every outcome. Returns log lines without
-/// personal data (contacts appear as their pseudonymous keys).
-pub async fn deliver_all<K: Kv, G: Platform>(
-    ctx: &Ctx<'_, K>,
-    graph: &G,
-    outbox: &[Outbound],
-) -> Vec<String> {
-    let Ok(token) = ctx.config.require(Secret::AccessToken) else {
-        return vec![format!(
-            "not sending {} message(s): WHATSAPP_ACCESS_TOKEN is not set",
-            outbox.len()
-        )];
-    };
-    let mut log = Vec::new();
-    for outbound in outbox {
-        let url = messages_url(ctx.config, &outbound.phone_number_id);
-        let contact = ctx.keys.contact(&outbound.to);
-        let outcome = send(graph, &url, token, outbound, true, jitter(&contact.0)).await;
-        let line = match record_outcome(ctx, outbound, &outcome).await {
-            Ok(line) => line,
-            Err(e) => format!("recording a send to contact {} failed: {e}", contact.0),
-        };
-        log.push(line);
-    }
-    log
-}
 
 /// Records a sent message in the contact's history, or a failure and its consequences.
 pub async fn record_outcome<K: Kv>(

@@ -19,6 +19,13 @@ pub struct ContactState {
     pub phone_number_id: Option<PhoneNumberId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sent: Option<UnixTime>,
+    /// The pair-rate bucket (`policy::pacing`): when the person's next message would be "on
+    /// time" if messages went out one per interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paced_until: Option<UnixTime>,
+    /// Fingerprints of automatic texts queued in the last minute (`policy::coalesce`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<(String, UnixTime)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_default_reply: Option<UnixTime>,
     /// The inbound message (its key hash) the last automatic reply answered: a retried delivery

@@ -26,6 +26,15 @@ impl std::fmt::Display for KvError {
     }
 }
 
+/// One write of `put_many`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write {
+    pub key: String,
+    pub value: String,
+    pub expires: Option<UnixTime>,
+    pub metadata: Option<serde_json::Value>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedKey {
     pub name: String,
@@ -55,6 +64,16 @@ pub trait Kv {
     ) -> Result<(), KvError>;
     async fn delete(&self, key: &str) -> Result<(), KvError>;
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError>;
+    /// Several writes at once. Where the store can (a Durable Object's storage, `MemoryKv`) they
+    /// are one atomic operation: all of them or none.
+    async fn put_many(&self, puts: &[Write]) -> Result<(), KvError> {
+        for w in puts {
+            self.put(&w.key, &w.value, w.expires, w.metadata.clone())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Several keys at once; the shell reads them in bulk (100 per KV operation).
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, KvError> {
         let mut out = Vec::with_capacity(keys.len());

@@ -1,7 +1,7 @@
 //! In-memory KV with the shell's semantics (ordering, cursors, metadata, bulk reads as one
 //! operation), operation counts, and failures injected on a chosen operation.
 
-use crate::store::kv::{Kv, KvError, ListPage, ListedKey};
+use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
 use crate::time::UnixTime;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -117,6 +117,19 @@ impl Kv for MemoryKv {
         self.data
             .borrow_mut()
             .insert(key.to_string(), (value.to_string(), expires, metadata));
+        Ok(())
+    }
+
+    /// One operation, atomic: a failure writes nothing.
+    async fn put_many(&self, puts: &[Write]) -> Result<(), KvError> {
+        self.count(|o| o.writes += 1)?;
+        let mut data = self.data.borrow_mut();
+        for w in puts {
+            data.insert(
+                w.key.clone(),
+                (w.value.clone(), w.expires, w.metadata.clone()),
+            );
+        }
         Ok(())
     }
 

@@ -1,72 +1,162 @@
-//! One native world: a configuration, an in-memory KV, and the requests the worker receives,
-//! run through the same `http::handle` the shell calls.
+//! One native world: a configuration, an in-memory KV, a fake Graph API, and an in-process
+//! authority (with its own in-memory storage) per person, run through the same `http::handle`
+//! the shell calls. Sends happen when the test runs the authorities' alarms (`send_due`).
 
 use super::{block_on, config, FakeGraph, MemoryKv, ADMIN_TOKEN, APP_SECRET, CONTACT_KEY_SECRET};
+use crate::authority::outbox;
+use crate::authority::{Answer, Authorities, Host, Op};
 use crate::config::Config;
-use crate::context::Ctx;
 use crate::http::{handle, route, Request, Response};
-use crate::send::{deliver_all, Outbound};
-use crate::store::keys::KeyScheme;
+use crate::send::Outbound;
+use crate::store::keys::{ContactKey, KeyScheme};
+use crate::store::kv::KvError;
 use crate::time::UnixTime;
 use crate::webhook::signature::sign;
 use serde_json::Value;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 pub struct World {
     pub kv: MemoryKv,
     pub config: Config,
+    pub graph: FakeGraph,
+    /// Each person's authority storage, by contact key.
+    pub stores: RefCell<BTreeMap<ContactKey, Rc<MemoryKv>>>,
+    now: Cell<u64>,
 }
 
 impl World {
     /// The test configuration with `extra` variables.
     pub fn new(extra: &[(&str, &str)]) -> World {
+        World::with_config(config(extra))
+    }
+
+    pub fn with_config(config: Config) -> World {
         World {
             kv: MemoryKv::new(),
-            config: config(extra),
+            config,
+            graph: FakeGraph::default(),
+            stores: RefCell::new(BTreeMap::new()),
+            now: Cell::new(0),
         }
     }
 
-    /// A signed delivery handled at `now`; the answer and what was queued to send.
-    pub fn deliver_at(&self, body: &str, now: u64) -> (Response, Vec<Outbound>) {
-        self.deliver_with(body, now, &FakeGraph::default())
+    fn keys(&self) -> KeyScheme {
+        KeyScheme::new(CONTACT_KEY_SECRET)
     }
 
-    pub fn deliver_with(
+    fn host_call<T>(
         &self,
-        body: &str,
-        now: u64,
-        graph: &FakeGraph,
-    ) -> (Response, Vec<Outbound>) {
-        block_on(handle(
-            signed_delivery(body),
-            &self.config,
-            &self.kv,
-            graph,
-            UnixTime(now),
-        ))
+        contact: &ContactKey,
+        f: impl FnOnce(&Host<'_, MemoryKv, MemoryKv, FakeGraph>) -> T,
+    ) -> T {
+        let store = self
+            .stores
+            .borrow_mut()
+            .entry(contact.clone())
+            .or_insert_with(|| Rc::new(MemoryKv::new()))
+            .clone();
+        let keys = self.keys();
+        let host = Host {
+            local: store.as_ref(),
+            kv: &self.kv,
+            graph: &self.graph,
+            config: &self.config,
+            keys: &keys,
+            contact: contact.clone(),
+        };
+        f(&host)
+    }
+
+    /// The storage of one person's authority.
+    pub fn store_of(&self, wa_id: &str) -> Rc<MemoryKv> {
+        let contact = self.keys().contact(&crate::ids::WaId::new(wa_id));
+        self.stores
+            .borrow_mut()
+            .entry(contact)
+            .or_insert_with(|| Rc::new(MemoryKv::new()))
+            .clone()
+    }
+
+    fn pending(&self) -> Vec<(String, Outbound)> {
+        let stores: Vec<_> = self.stores.borrow().values().cloned().collect();
+        stores
+            .iter()
+            .flat_map(|s| block_on(outbox::load(s.as_ref())).unwrap_or_default())
+            .map(|(k, p)| (k, p.outbound))
+            .collect()
+    }
+
+    /// A request handled at `now`.
+    pub fn request(&self, req: Request, now: u64) -> Response {
+        self.now.set(now);
+        let world = crate::http::World {
+            kv: &self.kv,
+            platform: &self.graph,
+            authorities: self,
+        };
+        block_on(handle(req, &self.config, &world, UnixTime(now)))
+    }
+
+    /// A signed delivery handled at `now`; the answer and what it added to the outboxes.
+    pub fn deliver_at(&self, body: &str, now: u64) -> (Response, Vec<Outbound>) {
+        let before: Vec<String> = self.pending().into_iter().map(|(k, _)| k).collect();
+        let response = self.request(signed_delivery(body), now);
+        let added = self
+            .pending()
+            .into_iter()
+            .filter(|(k, _)| !before.contains(k))
+            .map(|(_, o)| o)
+            .collect();
+        (response, added)
     }
 
     /// An admin request (bearer `ADMIN_TOKEN`); `path` may carry a query string.
-    pub fn admin(
-        &self,
-        method: &str,
-        path: &str,
-        body: &str,
-        graph: &FakeGraph,
-        now: u64,
-    ) -> (u16, Value) {
-        let req = admin_request(ADMIN_TOKEN, method, path, body);
-        let (reply, _) = block_on(handle(req, &self.config, &self.kv, graph, UnixTime(now)));
+    pub fn admin(&self, method: &str, path: &str, body: &str, now: u64) -> (u16, Value) {
+        let reply = self.request(admin_request(ADMIN_TOKEN, method, path, body), now);
         (
             reply.status,
             serde_json::from_str(&reply.body).unwrap_or_default(),
         )
     }
 
-    /// Sends an outbox as the shell does after the response; returns the log lines.
-    pub fn deliver_outbox(&self, graph: &FakeGraph, outbox: &[Outbound], now: u64) -> Vec<String> {
-        let keys = KeyScheme::new(CONTACT_KEY_SECRET);
-        let ctx = Ctx::new(&self.kv, &keys, &self.config, UnixTime(now));
-        block_on(deliver_all(&ctx, graph, outbox))
+    /// Runs every authority's alarm at `now`, as the runtime would once it is due; returns the
+    /// log lines.
+    pub fn send_due(&self, now: u64) -> Vec<String> {
+        let contacts: Vec<ContactKey> = self.stores.borrow().keys().cloned().collect();
+        let mut log = Vec::new();
+        for contact in contacts {
+            let result = self.host_call(&contact, |h| block_on(h.alarm(UnixTime(now))));
+            if let Ok((_, lines)) = result {
+                log.extend(lines);
+            }
+        }
+        log
+    }
+
+    /// Runs the alarms every second from `from` to `to`: retries and paced sends go out when due.
+    pub fn send_until(&self, from: u64, to: u64) -> Vec<String> {
+        (from..=to).flat_map(|t| self.send_due(t)).collect()
+    }
+
+    /// Scripts the fake Graph API's next answers (`None`: no answer).
+    pub fn script(&self, answers: &[Option<(u16, &str)>]) {
+        self.graph
+            .answers
+            .borrow_mut()
+            .extend(answers.iter().map(|a| a.map(|(s, b)| (s, b.to_string()))));
+    }
+}
+
+impl Authorities for World {
+    async fn call(&self, contact: &ContactKey, op: &Op) -> Result<Answer, KvError> {
+        let now = UnixTime(self.now.get());
+        let op = op.clone();
+        // Each call is one request to the authority, served to completion: as the Durable
+        // Object serves one at a time.
+        let result = self.host_call(contact, |h| block_on(h.handle(op, now)));
+        result.map(|(answer, _)| answer)
     }
 }
 
@@ -78,7 +168,6 @@ pub fn signed_delivery(body: &str) -> Request {
         signature: Some(sign(APP_SECRET.as_bytes(), body.as_bytes())),
         authorization: None,
         body: body.as_bytes().to_vec(),
-        in_flight_sends: 0,
     }
 }
 
@@ -96,6 +185,5 @@ pub fn admin_request(token: &str, method: &str, path: &str, body: &str) -> Reque
         signature: None,
         authorization: Some(format!("Bearer {token}")),
         body: body.as_bytes().to_vec(),
-        in_flight_sends: 0,
     }
 }

@@ -1,96 +1,172 @@
-//! Failures injected on a chosen KV operation: a delivery that fails part-way answers 500 with
-//! nothing marked done, and Meta's retry stores each record once and sends each reply once.
-//! If the markers were ever written before the records, failing the last write would leave a
-//! marker without its record, and the retry would be dropped as a duplicate: these tests fail.
+//! Failures injected on every storage operation of a delivery, in the person's authority and in
+//! KV: a delivery that fails answers 500 and changes nothing (the authority commits in one atomic
+//! write), a KV write that fails after the commit is left queued and written by the alarm, and
+//! in every case the record is stored once and the reply sent once.
 
-use crate::ids::MessageId;
-use crate::send::{Outbound, Purpose};
-use crate::store::keys::{dedupe_message, message_record, KeyScheme};
+use crate::authority::outbox;
+use crate::send::Purpose;
 use crate::store::kv::KvError;
-use crate::testing::payloads::{messages_delivery, text_message};
-use crate::testing::{World, CONTACT_KEY_SECRET};
+use crate::testing::payloads::{messages_delivery, status, statuses_delivery, text_message};
+use crate::testing::{block_on, KvOps, World};
 
 const T0: u64 = 1_732_000_000;
 const WA: &str = "16505550199";
 const ID: &str = "wamid.FAULT1";
 
 fn world() -> World {
-    World::new(&[("DEFAULT_REPLY", "Thanks, a person will answer.")])
+    World::new(&[
+        ("DEFAULT_REPLY", "Thanks, a person will answer."),
+        ("MARK_AS_READ", "false"),
+    ])
 }
 
-fn sends(outbox: &[Outbound]) -> Vec<Purpose> {
-    outbox
-        .iter()
-        .map(|o| o.purpose)
-        .filter(|p| *p != Purpose::MarkRead)
+fn total(ops: KvOps) -> u32 {
+    ops.reads + ops.writes + ops.deletes + ops.lists
+}
+
+/// What reached the Graph API in reply to the message.
+fn replies(w: &World) -> Vec<serde_json::Value> {
+    w.graph
+        .bodies()
+        .into_iter()
+        .filter(|b| b["context"]["message_id"] == ID)
         .collect()
 }
 
-/// Every failure point of one delivery, then Meta's retry and a further redelivery.
+fn inbound_records(w: &World) -> usize {
+    let (_, h) = w.admin("GET", &format!("/v1/contacts/{WA}/messages"), "", T0 + 100);
+    h["messages"]
+        .as_array()
+        .map(|m| m.iter().filter(|m| m["direction"] == "inbound").count())
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Authority(u32),
+    Kv(u32),
+}
+
 fn every_failure_point_then_retry(text: &str, expected: Purpose) {
     let body = messages_delivery("PNID", WA, "Ann", &[text_message(WA, ID, T0, text)]);
     let probe = world();
+    let store = probe.store_of(WA);
     let (ok, outbox) = probe.deliver_at(&body, T0 + 1);
     assert_eq!(ok.status, 200);
-    assert_eq!(sends(&outbox), vec![expected], "{text} without failures");
-    let ops = probe.kv.ops();
-    let total = ops.reads + ops.writes + ops.deletes + ops.lists;
-    assert!(total >= 3, "a read, the writes, the marker: {ops:?}");
-
-    let keys = KeyScheme::new(CONTACT_KEY_SECRET);
-    let mk = keys.message(&MessageId::new(ID));
-    let marker = dedupe_message(&mk);
-    let record = message_record(&keys.contact(&crate::ids::WaId::new(WA)), &mk);
-    for fail_at in 1..=total {
+    assert_eq!(
+        outbox.iter().map(|o| o.purpose).collect::<Vec<_>>(),
+        vec![expected]
+    );
+    let (local_ops, kv_ops) = (total(store.ops()), total(probe.kv.ops()));
+    assert!(local_ops >= 2 && kv_ops >= 2, "{local_ops} {kv_ops}");
+    let targets = (1..=local_ops)
+        .map(Target::Authority)
+        .chain((1..=kv_ops).map(Target::Kv));
+    for target in targets {
         let w = world();
-        w.kv.fail_nth(fail_at, KvError::Unavailable("injected".into()));
-        let (failed, outbox) = w.deliver_at(&body, T0 + 1);
-        assert_eq!(failed.status, 500, "{text}: failure at operation {fail_at}");
-        assert!(outbox.is_empty(), "nothing is sent from a failed delivery");
-        assert!(w.kv.entry(&marker).is_none(), "no marker after a failure");
-        if fail_at == total {
-            assert!(
-                w.kv.entry(&record).is_some(),
-                "the last write is the marker: the record was written before it"
-            );
+        let error = KvError::Unavailable("injected".into());
+        match target {
+            Target::Authority(n) => w.store_of(WA).fail_nth(n, error),
+            Target::Kv(n) => w.kv.fail_nth(n, error),
         }
-        let (retried, outbox) = w.deliver_at(&body, T0 + 2);
-        assert_eq!(retried.status, 200);
-        assert_eq!(
-            sends(&outbox),
-            vec![expected],
-            "{text}: the retry after a failure at operation {fail_at} sends once"
-        );
-        let (again, outbox) = w.deliver_at(&body, T0 + 3);
+        let (first, _) = w.deliver_at(&body, T0 + 1);
+        if first.status == 500 {
+            assert!(
+                replies(&w).is_empty(),
+                "{target:?}: nothing sent from a failed delivery"
+            );
+            let (retried, _) = w.deliver_at(&body, T0 + 2);
+            assert_eq!(retried.status, 200, "{target:?}: Meta's retry");
+        } else {
+            assert_eq!(first.status, 200, "{target:?}");
+        }
+        w.send_until(T0 + 2, T0 + 10);
+        let (again, _) = w.deliver_at(&body, T0 + 11);
         assert_eq!(again.status, 200);
-        assert!(sends(&outbox).is_empty(), "a redelivery sends nothing");
-        let records =
-            w.kv.keys()
-                .into_iter()
-                .filter(|k| k.starts_with("c:") && k.contains(":m:"))
-                .count();
-        assert_eq!(records, 1, "stored once");
+        w.send_until(T0 + 11, T0 + 20);
+        let sent = replies(&w);
+        assert_eq!(
+            sent.len(),
+            1,
+            "{text}, failure at {target:?}: one reply, {sent:?}"
+        );
+        assert_eq!(inbound_records(&w), 1, "{target:?}: stored once");
     }
 }
 
 #[test]
-fn a_text_that_fails_anywhere_is_stored_and_answered_once_on_retry() {
+fn a_text_that_fails_anywhere_is_stored_and_answered_once() {
     every_failure_point_then_retry("hello", Purpose::DefaultReply);
 }
 
 #[test]
-fn a_stop_that_fails_anywhere_is_confirmed_once_on_retry() {
+fn a_stop_that_fails_anywhere_is_confirmed_once() {
     every_failure_point_then_retry("STOP", Purpose::OptOutConfirmation);
 }
 
+/// A STOP whose confirmation the alarm marked as leaving when the worker stopped: what the
+/// restarted authority finds.
+fn interrupted(w: &World) -> String {
+    let body = messages_delivery("PNID", WA, "Ann", &[text_message(WA, ID, T0, "STOP")]);
+    w.deliver_at(&body, T0 + 1);
+    let store = w.store_of(WA);
+    let items = block_on(outbox::load(store.as_ref())).unwrap();
+    let (key, mut item) = items
+        .into_iter()
+        .next()
+        .expect("the confirmation is pending");
+    item.sending = true;
+    item.sending_since = Some(crate::time::UnixTime(T0 + 2));
+    item.due = crate::time::UnixTime(T0 + 2 + 300);
+    block_on(outbox::save(store.as_ref(), &key, &item)).unwrap();
+    item.outbound
+        .callback
+        .expect("every outbox send carries its callback")
+}
+
+fn outbound_history(w: &World, now: u64) -> Vec<serde_json::Value> {
+    let (_, h) = w.admin("GET", &format!("/v1/contacts/{WA}/messages"), "", now);
+    h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "outbound")
+        .cloned()
+        .collect()
+}
+
 #[test]
-fn a_kv_429_fails_the_delivery_without_marking_it() {
+fn an_interrupted_send_with_no_status_from_meta_goes_again_once() {
     let w = world();
-    let body = messages_delivery("PNID", WA, "Ann", &[text_message(WA, ID, T0, "hello")]);
-    w.kv.fail_nth(2, KvError::RateLimited);
-    assert_eq!(w.deliver_at(&body, T0 + 1).0.status, 500);
-    assert_eq!(
-        sends(&w.deliver_at(&body, T0 + 2).1),
-        vec![Purpose::DefaultReply]
+    interrupted(&w);
+    // Found interrupted at its deadline (T0 + 302); Meta gets five minutes from there.
+    w.send_until(T0 + 3, T0 + 601);
+    assert!(
+        replies(&w).is_empty(),
+        "not before Meta had five minutes to confirm it"
     );
+    w.send_until(T0 + 602, T0 + 610);
+    assert_eq!(replies(&w).len(), 1, "then once");
+    let out = outbound_history(&w, T0 + 620);
+    assert_eq!(out.len(), 1, "recorded once: {out:?}");
+    assert!(out[0].get("errors").is_none(), "{out:?}");
+}
+
+#[test]
+fn an_interrupted_send_that_meta_confirms_is_recorded_and_never_sent_again() {
+    let w = world();
+    let callback = interrupted(&w);
+    let mut sent = status("wamid.CONFIRMED", "sent", T0 + 3, WA, None);
+    sent["biz_opaque_callback_data"] = callback.into();
+    let (r, _) = w.deliver_at(&statuses_delivery("PNID", &[sent]), T0 + 10);
+    assert_eq!(r.status, 200);
+    w.send_until(T0 + 11, T0 + 700);
+    assert!(
+        replies(&w).is_empty(),
+        "it went out before the restart: never again"
+    );
+    let out = outbound_history(&w, T0 + 700);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["id"], "wamid.CONFIRMED");
+    assert_eq!(out[0]["purpose"], "opt_out_confirmation");
 }

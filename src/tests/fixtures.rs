@@ -51,7 +51,7 @@ fn describe(e: &Event) -> String {
         .trim_end()
         .to_string(),
         Event::Error { error, .. } => format!("error {}", error.code),
-        Event::UserPreference(p) => format!(
+        Event::UserPreference { preference: p, .. } => format!(
             "user_preference {}",
             p.value.as_ref().map(|v| v.as_str()).unwrap_or("?")
         ),

@@ -2,7 +2,7 @@
 
 use crate::http::Response;
 use crate::send::{Outbound, Purpose};
-use crate::testing::{self, FakeGraph};
+use crate::testing;
 use serde_json::{json, Value};
 
 pub(super) const T0: u64 = 1_732_000_000;
@@ -34,9 +34,7 @@ impl World {
     }
 
     fn admin(&self, method: &str, path: &str, body: &str) -> Value {
-        let (status, mut v) = self
-            .0
-            .admin(method, path, body, &FakeGraph::default(), T0 + 120);
+        let (status, mut v) = self.0.admin(method, path, body, T0 + 120);
         v["_status"] = json!(status);
         v
     }
@@ -105,14 +103,18 @@ fn inbound_text_costs_one_bulk_read_and_two_writes_in_a_conversation() {
     w.kv.reset_ops();
     w.deliver(&text("wamid.B1", T0, "what time do you open?"));
     let ops = w.kv.ops();
-    // Read: marker, consent, contact state and the number's pause flag in one bulk get.
-    // Writes: the record, the contact state (a new window), the dedupe marker.
-    assert_eq!((ops.reads, ops.writes, ops.lists), (1, 3, 0));
+    // KV: one bulk read (the number's pause, and the person's records on first use), one write
+    // (the message record). Marker, consent and window live in the person's authority.
+    assert_eq!((ops.reads, ops.writes, ops.lists), (1, 1, 0));
     w.kv.reset_ops();
+    let store = w.store_of(WA);
+    store.reset_ops();
     w.deliver(&text("wamid.B2", T0 + 120, "and on Sundays?"));
     let ops = w.kv.ops();
-    // Minutes later the stored window start stands: the record and the marker only.
-    assert_eq!((ops.reads, ops.writes, ops.lists), (1, 2, 0));
+    assert_eq!((ops.reads, ops.writes, ops.lists), (1, 1, 0));
+    // The authority decides from one bulk read and commits in one atomic write.
+    let local = store.ops();
+    assert_eq!(local.writes, 1, "{local:?}");
 }
 
 #[test]
@@ -296,11 +298,7 @@ fn stop_then_start_in_one_batch_ends_opted_in_with_one_consent_write() {
         purposes(&outbox),
         [Purpose::OptOutConfirmation, Purpose::OptInConfirmation]
     );
-    assert_eq!(
-        w.kv.ops().writes,
-        2 + 2 + 1 + 1,
-        "two records, two markers, one consent and one state write"
-    );
+    assert_eq!(w.kv.ops().writes, 2 + 1, "two records and the consent view");
     assert_eq!(
         w.admin("GET", &format!("/v1/contacts/{WA}/consent"), "")["status"],
         "opted_in"
@@ -483,10 +481,7 @@ fn account_signals_are_kept_and_shown() {
 
 #[test]
 fn missing_secret_is_named_not_a_panic() {
-    let w = testing::World {
-        kv: testing::MemoryKv::new(),
-        config: crate::config::Config::from_lookup(|_| None),
-    };
+    let w = testing::World::with_config(crate::config::Config::from_lookup(|_| None));
     let (reply, _) = w.deliver_at("{}", T0);
     assert_eq!(reply.status, 500);
     assert!(reply.body.contains("WHATSAPP_APP_SECRET"));

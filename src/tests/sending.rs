@@ -14,6 +14,8 @@ const RULES: &str = r#"[{"name":"hours","match":["opening hours","open"],"reply"
 fn config_vars(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
     let mut vars = extra.to_vec();
     vars.push(("AUTO_REPLY_RULES", RULES));
+    // Off unless a test asks: mark-as-read calls would take the scripted answers.
+    vars.push(("MARK_AS_READ", "false"));
     vars.push(("DEFAULT_REPLY", "Thanks! A person will answer soon."));
     vars
 }
@@ -54,14 +56,20 @@ impl World {
         outbox
     }
 
+    /// Runs the authorities' alarms for 30 s from `now` with `graph`'s scripted answers, so
+    /// retries go out when due; the calls made are copied onto `graph`.
+    fn deliver_outbox(&self, graph: &FakeGraph, _outbox: &[Outbound], now: u64) -> Vec<String> {
+        let scripted: Vec<_> = graph.answers.borrow_mut().drain(..).collect();
+        self.0.graph.answers.borrow_mut().extend(scripted);
+        let before = self.0.graph.calls.borrow().len();
+        let log = self.0.send_until(now, now + 30);
+        let calls = self.0.graph.calls.borrow()[before..].to_vec();
+        graph.calls.borrow_mut().extend(calls);
+        log
+    }
+
     fn history(&self, now: u64) -> Vec<Value> {
-        let (_, v) = self.admin(
-            "GET",
-            &format!("/v1/contacts/{WA}/messages"),
-            "",
-            &FakeGraph::default(),
-            now,
-        );
+        let (_, v) = self.admin("GET", &format!("/v1/contacts/{WA}/messages"), "", now);
         v["messages"].as_array().cloned().unwrap_or_default()
     }
 }
@@ -76,7 +84,7 @@ fn replies(outbox: &[Outbound]) -> Vec<(Purpose, String)> {
 
 #[test]
 fn a_rule_answers_with_its_reply_after_marking_read() {
-    let w = World::new();
+    let w = World::with(&[("MARK_AS_READ", "true")]);
     let outbox = w.say("wamid.1", T0, "What are your opening hours?");
     assert_eq!(outbox.first().map(|o| o.purpose), Some(Purpose::MarkRead));
     assert_eq!(
@@ -112,20 +120,26 @@ fn default_reply_respects_its_cooldown_and_the_pair_rate() {
             "Thanks! A person will answer soon.".to_string()
         )]
     );
-    // 3 s later: paced (Meta's ~6 s pair limit), even for a rule.
-    assert!(replies(&w.say("wamid.2", T0 + 3, "opening hours?")).is_empty());
-    // 10 s later: a rule answers, the default stays quiet for 24 h.
+    // 3 s later a rule still answers: the pair rate allows a burst.
     assert_eq!(
-        replies(&w.say("wamid.3", T0 + 10, "opening hours?")).len(),
+        replies(&w.say("wamid.2", T0 + 3, "opening hours?")).len(),
         1
     );
+    // The default stays quiet for 24 h.
     assert!(replies(&w.say("wamid.4", T0 + 20, "anyone?")).is_empty());
     assert_eq!(
         replies(&w.say("wamid.5", T0 + 24 * 3600 + 30, "hello again")).len(),
         1
     );
+    // Ten messages at once (the API's) empty the bucket: the next automatic reply is refused.
+    let later = T0 + 25 * 3600;
+    for i in 0..10 {
+        let body = json!({"to":WA,"text":format!("update {i}")}).to_string();
+        assert_eq!(w.admin("POST", "/v1/messages", &body, later).0, 200);
+    }
+    assert!(replies(&w.say("wamid.6", later, "opening hours?")).is_empty());
     let actions: Vec<String> = w
-        .history(T0 + 25 * 3600)
+        .history(later + 60)
         .iter()
         .filter_map(|m| m["action"].as_str().map(str::to_string))
         .collect();
@@ -212,7 +226,6 @@ fn window_closed_131047_is_recorded_and_never_retried() {
         "POST",
         "/v1/messages",
         &json!({"to":WA,"text":"hello"}).to_string(),
-        &FakeGraph::default(),
         T0 + 10,
     );
     assert_eq!(
@@ -228,18 +241,39 @@ fn window_closed_131047_is_recorded_and_never_retried() {
 }
 
 #[test]
-fn pair_rate_131056_waits_1_then_4_seconds_then_gives_up() {
+fn pair_rate_131056_waits_1_then_4_then_16_seconds_then_gives_up() {
     let w = World::new();
-    let outbox = one_reply(&w, "wamid.1", T0);
+    one_reply(&w, "wamid.1", T0);
     let e = FakeGraph::error(131056);
-    let graph = FakeGraph::answering(&[e, e, e]);
-    w.deliver_outbox(&graph, &outbox, T0 + 2);
-    assert_eq!(graph.calls.borrow().len(), 3);
-    assert_eq!(*graph.sleeps.borrow(), vec![1000, 4000]);
-    let graph = FakeGraph::answering(&[e]);
-    let outbox = one_reply(&w, "wamid.2", T0 + 30);
-    w.deliver_outbox(&graph, &outbox, T0 + 32);
-    assert_eq!(graph.calls.borrow().len(), 2, "succeeds on the retry");
+    w.0.script(&[e, e, e, e]);
+    let calls = || w.0.graph.calls.borrow().len();
+    w.0.send_due(T0 + 2);
+    assert_eq!(calls(), 1);
+    w.0.send_due(T0 + 2);
+    assert_eq!(calls(), 1, "not again before its wait");
+    w.0.send_due(T0 + 3);
+    assert_eq!(calls(), 2, "1 s later");
+    w.0.send_due(T0 + 6);
+    assert_eq!(calls(), 2);
+    w.0.send_due(T0 + 7);
+    assert_eq!(calls(), 3, "4 s later");
+    w.0.send_due(T0 + 22);
+    assert_eq!(calls(), 3);
+    w.0.send_due(T0 + 23);
+    assert_eq!(calls(), 4, "16 s later");
+    w.0.send_until(T0 + 24, T0 + 100);
+    assert_eq!(calls(), 4, "then given up");
+    let failed = w
+        .history(T0 + 100)
+        .into_iter()
+        .find(|m| m["action"] == "not_sent")
+        .expect("the failure is recorded");
+    assert_eq!(failed["errors"][0]["code"], 131056);
+    // A 131056 followed by success: sent on the retry, recorded once as sent.
+    w.0.script(&[e]);
+    one_reply(&w, "wamid.2", T0 + 200);
+    w.0.send_until(T0 + 200, T0 + 210);
+    assert_eq!(calls(), 6, "succeeds on the retry");
 }
 
 #[test]
@@ -251,27 +285,20 @@ fn spam_limit_131048_pauses_automatic_sending_until_resumed() {
         &outbox,
         T0 + 2,
     );
-    let (_, account) = w.admin("GET", "/v1/account", "", &FakeGraph::default(), T0 + 5);
+    let (_, account) = w.admin("GET", "/v1/account", "", T0 + 5);
     assert_eq!(account["paused"][0]["code"], 131048);
     assert!(one_reply(&w, "wamid.2", T0 + 60).is_empty(), "paused");
     let (status, body) = w.admin(
         "POST",
         "/v1/messages",
         &json!({"to":WA,"text":"hi"}).to_string(),
-        &FakeGraph::default(),
         T0 + 70,
     );
     assert_eq!(
         (status, body["error"].as_str()),
         (429, Some("number_paused"))
     );
-    let (status, body) = w.admin(
-        "DELETE",
-        "/v1/account/pause",
-        "",
-        &FakeGraph::default(),
-        T0 + 80,
-    );
+    let (status, body) = w.admin("DELETE", "/v1/account/pause", "", T0 + 80);
     assert_eq!((status, body["resumed"].as_u64()), (200, Some(1)));
     assert_eq!(one_reply(&w, "wamid.3", T0 + 120).len(), 1);
 }
@@ -285,13 +312,7 @@ fn marketing_opt_out_131050_undeliverable_131026_and_token_190() {
         &outbox,
         T0 + 2,
     );
-    let (_, consent) = w.admin(
-        "GET",
-        &format!("/v1/contacts/{WA}/consent"),
-        "",
-        &FakeGraph::default(),
-        T0 + 3,
-    );
+    let (_, consent) = w.admin("GET", &format!("/v1/contacts/{WA}/consent"), "", T0 + 3);
     assert_eq!(
         (consent["status"].as_str(), consent["scope"].as_str()),
         (Some("opted_out"), Some("marketing"))
@@ -307,7 +328,6 @@ fn marketing_opt_out_131050_undeliverable_131026_and_token_190() {
         "POST",
         "/v1/messages",
         &json!({"to":WA,"text":"hi"}).to_string(),
-        &FakeGraph::default(),
         T0 + 40,
     );
     assert_eq!(
@@ -327,7 +347,7 @@ fn marketing_opt_out_131050_undeliverable_131026_and_token_190() {
         !log.join(" ").contains(TOKEN),
         "the token never reaches the log"
     );
-    let (_, account) = w.admin("GET", "/v1/account", "", &FakeGraph::default(), T0 + 63);
+    let (_, account) = w.admin("GET", "/v1/account", "", T0 + 63);
     assert_eq!(account["token_problems"][0]["code"], 190);
 }
 
@@ -338,9 +358,9 @@ fn transient_errors_retry_once_and_timeouts_never() {
     let graph = FakeGraph::answering(&[Some((503, "unavailable")), Some((502, "bad gateway"))]);
     w.deliver_outbox(&graph, &outbox, T0 + 2);
     assert_eq!(graph.calls.borrow().len(), 2);
-    let outbox = one_reply(&w, "wamid.2", T0 + 30);
+    let outbox = one_reply(&w, "wamid.2", T0 + 100);
     let graph = FakeGraph::answering(&[None]);
-    w.deliver_outbox(&graph, &outbox, T0 + 32);
+    w.deliver_outbox(&graph, &outbox, T0 + 102);
     assert_eq!(
         graph.calls.borrow().len(),
         1,
@@ -361,7 +381,6 @@ fn asynchronous_131047_in_a_status_closes_the_window() {
         "POST",
         "/v1/messages",
         &json!({"to":WA,"text":"hi"}).to_string(),
-        &FakeGraph::default(),
         T0 + 60,
     );
     assert_eq!(status, 422);
@@ -370,8 +389,8 @@ fn asynchronous_131047_in_a_status_closes_the_window() {
 #[test]
 fn send_api_guards_and_success() {
     let w = World::new();
-    let g = FakeGraph::default();
-    let send = |body: Value, now: u64| w.admin("POST", "/v1/messages", &body.to_string(), &g, now);
+    let g = &w.0.graph;
+    let send = |body: Value, now: u64| w.admin("POST", "/v1/messages", &body.to_string(), now);
     // Never wrote: free-form is refused, and there is no number to send from.
     let (status, body) = send(json!({"to":WA,"text":"hi","from":"PNID"}), T0);
     assert_eq!(
@@ -400,17 +419,21 @@ fn send_api_guards_and_success() {
     assert_eq!(call.0, "http://graph.test/v24.0/PNID/messages");
     assert_eq!(call.1, TOKEN);
     assert_eq!(call.2["text"]["body"], "Your order shipped");
-    let (status, body) = send(json!({"to":WA,"text":"again"}), T0 + 32);
+    // Meta's pair rate as a bucket: nine more at once (ten in all), then one per 6 s.
+    for i in 0..9 {
+        let (status, body) = send(json!({"to":WA,"text":format!("update {i}")}), T0 + 30);
+        assert_eq!(status, 200, "burst message {i}: {body}");
+    }
+    let (status, body) = send(json!({"to":WA,"text":"again"}), T0 + 30);
     assert_eq!(
         (status, body["retry_after_seconds"].as_u64()),
-        (429, Some(4))
+        (429, Some(6))
     );
     // A marketing opt-out blocks marketing templates but not utility messages.
     w.admin(
         "PUT",
         &format!("/v1/contacts/{WA}/consent"),
         r#"{"status":"opted_out","scope":"marketing","evidence":"phone call"}"#,
-        &g,
         T0 + 40,
     );
     let (status, body) = send(
@@ -420,19 +443,19 @@ fn send_api_guards_and_success() {
     assert_eq!((status, body["error"].as_str()), (409, Some("opted_out")));
     let (status, _) = send(
         json!({"to":WA,"template":{"name":"shipping","language":"en_US"},"category":"utility"}),
-        T0 + 60,
+        T0 + 90,
     );
     assert_eq!(status, 200);
-    w.say("wamid.2", T0 + 70, "STOP");
+    w.say("wamid.2", T0 + 100, "STOP");
     let calls_before = g.calls.borrow().len();
-    let (status, _) = send(json!({"to":WA,"text":"hello?"}), T0 + 90);
+    let (status, _) = send(json!({"to":WA,"text":"hello?"}), T0 + 110);
     assert_eq!(status, 409);
     assert_eq!(
         g.calls.borrow().len(),
         calls_before,
         "checked before any Graph call"
     );
-    let sent_history = w.history(T0 + 100);
+    let sent_history = w.history(T0 + 120);
     assert!(sent_history
         .iter()
         .any(|m| m["purpose"] == "api" && m["text"] == "Your order shipped"));
@@ -451,8 +474,8 @@ fn send_api_maps_graph_errors() {
         let mut at = T0 + 10;
         // Each send is paced 6 s from the last; move the clock on.
         at += 10 * w.history(T0 + 1).len() as u64;
-        let g = FakeGraph::answering(&[answer]);
-        let (got, body) = w.admin("POST", "/v1/messages", &json!({"to":WA,"template":{"name":"t","language":"en"},"category":"utility","from":"PNID"}).to_string(), &g, at);
+        w.0.script(&[answer]);
+        let (got, body) = w.admin("POST", "/v1/messages", &json!({"to":WA,"template":{"name":"t","language":"en"},"category":"utility","from":"PNID"}).to_string(), at);
         assert_eq!(
             (got, body["error"].as_str()),
             (status, Some(code)),

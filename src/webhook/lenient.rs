@@ -35,6 +35,25 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Item<T> {
     }
 }
 
+/// A parsed item with the exact JSON Meta sent for it, for items handed on as they came (to the
+/// person's authority, which parses them again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WithRaw<T> {
+    pub value: T,
+    pub raw: String,
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for WithRaw<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'de RawValue>::deserialize(d)?;
+        let value = serde_json::from_str::<T>(raw.get()).map_err(serde::de::Error::custom)?;
+        Ok(WithRaw {
+            value,
+            raw: raw.get().to_string(),
+        })
+    }
+}
+
 /// A list that tolerates `null` and a non-array in place of the array (as "no items, one invalid").
 pub fn items<'de, D, T>(d: D) -> Result<Vec<Item<T>>, D::Error>
 where

@@ -17,7 +17,7 @@ use account::{
     AccountAlert, AccountUpdate, Field, PhoneQualityUpdate, TemplateQualityUpdate,
     TemplateStatusUpdate, UserPreference,
 };
-use lenient::{describe, items, Item};
+use lenient::{describe, items, Item, WithRaw};
 use message::{Message, MetaError};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -75,9 +75,9 @@ struct MessagesValue {
     #[serde(default, deserialize_with = "items")]
     contacts: Vec<Item<ContactCard>>,
     #[serde(default, deserialize_with = "items")]
-    messages: Vec<Item<Message>>,
+    messages: Vec<Item<WithRaw<Message>>>,
     #[serde(default, deserialize_with = "items")]
-    statuses: Vec<Item<Status>>,
+    statuses: Vec<Item<WithRaw<Status>>>,
     #[serde(default, deserialize_with = "items")]
     errors: Vec<Item<MetaError>>,
 }
@@ -85,7 +85,7 @@ struct MessagesValue {
 #[derive(Deserialize)]
 struct PreferencesValue {
     #[serde(default, deserialize_with = "items")]
-    user_preferences: Vec<Item<UserPreference>>,
+    user_preferences: Vec<Item<WithRaw<UserPreference>>>,
 }
 
 /// One thing that happened, from one item of a delivery.
@@ -96,10 +96,13 @@ pub enum Event {
         profile_name: Option<String>,
         /// Boxed: a message is far larger than the other events.
         message: Box<Message>,
+        /// The message's JSON as Meta sent it, handed on to the person's authority.
+        raw: String,
     },
     Status {
         phone_number_id: Option<PhoneNumberId>,
         status: Status,
+        raw: String,
     },
     /// `value.errors[]`: a problem Meta reports about the number or app, not one message.
     Error {
@@ -107,7 +110,10 @@ pub enum Event {
         error: MetaError,
         at: Option<UnixTime>,
     },
-    UserPreference(UserPreference),
+    UserPreference {
+        preference: UserPreference,
+        raw: String,
+    },
     TemplateStatus {
         update: TemplateStatusUpdate,
         at: Option<UnixTime>,
@@ -129,14 +135,9 @@ pub enum Event {
         at: Option<UnixTime>,
     },
     /// A field this version does not know: acknowledged, counted, not stored.
-    Unknown {
-        field: String,
-    },
+    Unknown { field: String },
     /// An item that did not parse. The reason names a position, never payload content.
-    Invalid {
-        field: String,
-        reason: String,
-    },
+    Invalid { field: String, reason: String },
 }
 
 /// Parses a verified body into events, in payload order.
@@ -213,7 +214,10 @@ fn flatten_change(change: Change<'_>, at: Option<UnixTime>, out: &mut Vec<Event>
             if let Some(v) = typed::<PreferencesValue>(value, &field_name, out) {
                 for item in v.user_preferences {
                     out.push(match item {
-                        Item::Ok(p) => Event::UserPreference(p),
+                        Item::Ok(p) => Event::UserPreference {
+                            preference: p.value,
+                            raw: p.raw,
+                        },
                         Item::Invalid(reason) => Event::Invalid {
                             field: field_name.clone(),
                             reason,
@@ -272,10 +276,11 @@ fn flatten_messages(v: MessagesValue, field: &str, at: Option<UnixTime>, out: &m
     };
     for item in v.messages {
         out.push(match item {
-            Item::Ok(message) => Event::Message {
+            Item::Ok(WithRaw { value, raw }) => Event::Message {
                 phone_number_id: phone_number_id.clone(),
-                profile_name: profile_of(message.sender()),
-                message: Box::new(message),
+                profile_name: profile_of(value.sender()),
+                message: Box::new(value),
+                raw,
             },
             Item::Invalid(reason) => Event::Invalid {
                 field: format!("{field}.messages"),
@@ -285,9 +290,10 @@ fn flatten_messages(v: MessagesValue, field: &str, at: Option<UnixTime>, out: &m
     }
     for item in v.statuses {
         out.push(match item {
-            Item::Ok(status) => Event::Status {
+            Item::Ok(WithRaw { value, raw }) => Event::Status {
                 phone_number_id: phone_number_id.clone(),
-                status,
+                status: value,
+                raw,
             },
             Item::Invalid(reason) => Event::Invalid {
                 field: format!("{field}.statuses"),

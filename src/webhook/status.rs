@@ -65,6 +65,8 @@ pub struct Status {
     pub pricing: Option<Pricing>,
     #[serde(default)]
     pub errors: Vec<MetaError>,
+    /// What the sender put in `biz_opaque_callback_data`, echoed by Meta.
+    pub biz_opaque_callback_data: Option<String>,
 }
 
 impl Status {

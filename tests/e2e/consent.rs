@@ -61,13 +61,10 @@ fn stop_sends_exactly_one_confirmation_then_silence_until_start() {
     w.say(&wa, "START");
     let sent = w.sent_to(&wa);
     assert_eq!(sent.len(), 3);
-    assert!(sent[2].body["text"]["body"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("subscribed"));
+    assert_eq!(sent[2].body["text"]["body"], OPT_IN_CONFIRMATION);
     assert_eq!(consent(w, &wa)["status"], "opted_in");
     // The confirmations are part of the contact's history once Meta accepted them.
-    w.settle();
+    w.settle(&wa);
     assert_eq!(w.history(&wa, "outbound").len(), 3);
 }
 

@@ -4,6 +4,7 @@
 // Tests may index and unwrap: a panic there is a failed assertion.
 #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
 
+mod authority;
 mod consent;
 mod events;
 mod foundation;

@@ -119,7 +119,7 @@ fn erasure_deletes_consent_with_no_opt_out_in_force_and_keeps_an_opt_out() {
     let wa = contact();
     w.say(&wa, "STOP");
     w.say(&wa, "START");
-    w.settle();
+    w.settle(&wa);
     let r = w
         .admin("DELETE", &format!("/v1/contacts/{wa}"), None)
         .json();
@@ -135,7 +135,7 @@ fn erasure_deletes_consent_with_no_opt_out_in_force_and_keeps_an_opt_out() {
 
     let out = contact();
     w.say(&out, "STOP");
-    w.settle();
+    w.settle(&out);
     let r = w
         .admin("DELETE", &format!("/v1/contacts/{out}"), None)
         .json();
@@ -222,7 +222,7 @@ fn the_log_holds_no_phone_number_and_no_message_text() {
     w.graph.fail_next(&wa, 131026);
     w.say(&wa, "HELP");
     let _ = w.admin("GET", &format!("/v1/contacts/{wa}/consent"), None);
-    w.settle();
+    w.settle(&wa);
     // The worker's lines, without wrangler's own access log of request paths (which a
     // deployment does not have in the worker's output).
     let from = 0;

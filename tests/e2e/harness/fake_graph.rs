@@ -1,10 +1,12 @@
 //! A fake Graph API on 127.0.0.1 that records every request the worker makes and answers as
-//! scripted per recipient: a response, or a closed connection (no answer). Unscripted sends succeed with a fresh wamid.
+//! scripted per recipient: a response, a closed connection (no answer), or an answer held back.
+//! Unscripted sends succeed with a fresh wamid.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// One request the worker made to the Graph API.
 #[derive(Debug, Clone)]
@@ -22,6 +24,8 @@ pub enum Answer {
     Respond(u16, String),
     /// Close the connection without a response: the worker sees no answer.
     Close,
+    /// Hold the request this long, then answer success (a Graph API that hangs, then recovers).
+    Delay(Duration),
 }
 
 #[derive(Default)]
@@ -36,21 +40,31 @@ struct GraphState {
 pub struct FakeGraph {
     pub base: String,
     state: Arc<Mutex<GraphState>>,
+    /// Where to deliver the `sent` status of each accepted message, as Meta does (off unless a
+    /// test turns it on); read again at every attempt, so a restarted worker gets them.
+    echo: Arc<Mutex<Option<String>>>,
 }
 
 impl FakeGraph {
-    pub(super) fn start() -> FakeGraph {
+    pub fn start() -> FakeGraph {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake graph");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let state = Arc::new(Mutex::new(GraphState::default()));
-        let shared = state.clone();
+        let echo: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let (shared, target) = (state.clone(), echo.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let shared = shared.clone();
-                std::thread::spawn(move || serve(stream, &shared));
+                let (shared, target) = (shared.clone(), target.clone());
+                std::thread::spawn(move || serve(stream, &shared, &target));
             }
         });
-        FakeGraph { base, state }
+        FakeGraph { base, state, echo }
+    }
+
+    /// From now on, every accepted message's `sent` status (with its `biz_opaque_callback_data`)
+    /// is delivered, signed, to the worker at `base`, retried until it is accepted (bounded).
+    pub fn echo_statuses_to(&self, base: &str) {
+        *self.echo.lock().expect("echo") = Some(base.to_string());
     }
 
     /// The next sends to `to` get these answers, in order.
@@ -134,11 +148,45 @@ fn read_request(stream: &TcpStream) -> Option<GraphRequest> {
     })
 }
 
-fn serve(stream: TcpStream, state: &Mutex<GraphState>) {
+/// Delivers the `sent` status of an accepted message to the worker, as Meta does.
+fn echo_status(target: Arc<Mutex<Option<String>>>, request: GraphRequest, wamid: String) {
+    let to = request.body["to"].as_str().unwrap_or_default().to_string();
+    let mut status = wa_edge::testing::payloads::status(&wamid, "sent", super::now(), &to, None);
+    status["biz_opaque_callback_data"] = request.body["biz_opaque_callback_data"].clone();
+    let number = request
+        .path
+        .split('/')
+        .nth(2)
+        .unwrap_or_default()
+        .to_string();
+    let body = wa_edge::testing::payloads::statuses_delivery(&number, &[status]);
+    let signature =
+        wa_edge::webhook::signature::sign(super::APP_SECRET.as_bytes(), body.as_bytes());
+    std::thread::spawn(move || {
+        for _ in 0..300 {
+            let base = target.lock().expect("echo").clone();
+            if let Some(base) = base {
+                let sent = super::request(
+                    "POST",
+                    &format!("{base}/webhook"),
+                    &[("X-Hub-Signature-256", &signature)],
+                    body.as_bytes(),
+                );
+                if sent.is_ok_and(|r| r.status == 200) {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+}
+
+fn serve(stream: TcpStream, state: &Mutex<GraphState>, echo: &Arc<Mutex<Option<String>>>) {
     let Some(request) = read_request(&stream) else {
         return;
     };
     let to = request.body["to"].as_str().unwrap_or_default().to_string();
+    let copy = request.clone();
     let (answer, n) = {
         let mut s = state.lock().expect("graph state");
         s.requests.push(request);
@@ -151,9 +199,17 @@ fn serve(stream: TcpStream, state: &Mutex<GraphState>) {
     );
     let (status, body) = match answer {
         Some(Answer::Close) => return,
+        Some(Answer::Delay(wait)) => {
+            std::thread::sleep(wait);
+            (200, success)
+        }
         Some(Answer::Respond(status, body)) => (status, body),
         None => (200, success),
     };
+    let echoing = echo.lock().expect("echo").is_some();
+    if status == 200 && echoing && !copy.body["biz_opaque_callback_data"].is_null() {
+        echo_status(echo.clone(), copy, format!("wamid.FAKEOUT{n}"));
+    }
     let reason = if status == 200 { "OK" } else { "Error" };
     let response = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -21,6 +21,8 @@ pub const CONTACT_KEY_SECRET: &str = "e2e-contact-key-secret";
 pub const AUTO_REPLY_RULES: &str =
     r#"[{"name":"hours","match":["opening hours"],"reply":"E2E: open 9 to 5."}]"#;
 pub const DEFAULT_REPLY: &str = "E2E: thanks, a person will answer.";
+pub const OPT_OUT_CONFIRMATION: &str = "E2E: you are unsubscribed. Reply START to subscribe again.";
+pub const OPT_IN_CONFIRMATION: &str = "E2E: you are subscribed again. Reply STOP to unsubscribe.";
 /// The longest a test waits for the worker's work after its answers (sends and their records);
 /// a bound, not a sleep: waits end as soon as the work is over.
 pub const SETTLE: Duration = Duration::from_secs(60);
@@ -65,16 +67,19 @@ fn free_port() -> u16 {
 }
 
 pub fn worker() -> &'static Worker {
-    WORKER.get_or_init(start)
+    WORKER.get_or_init(|| {
+        let persist =
+            std::env::temp_dir().join(format!("wa-edge-e2e-{}-{}", std::process::id(), unique()));
+        start(FakeGraph::start(), persist, &[])
+    })
 }
 
-fn start() -> Worker {
-    let graph = FakeGraph::start();
+/// A worker of the test's own (to kill and restart), on `persist` (KV and Durable Objects),
+/// sending to `graph`.
+pub fn start(graph: FakeGraph, persist: PathBuf, extra: &[(&str, &str)]) -> Worker {
     let port = free_port();
     let inspector = free_port();
-    let persist =
-        std::env::temp_dir().join(format!("wa-edge-e2e-{}-{}", std::process::id(), unique()));
-    let vars = [
+    let mut vars = vec![
         ("WHATSAPP_APP_SECRET", APP_SECRET.to_string()),
         ("WHATSAPP_APP_SECRET_PREVIOUS", PREVIOUS_SECRET.to_string()),
         ("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN.to_string()),
@@ -89,7 +94,10 @@ fn start() -> Worker {
         ),
         ("AUTO_REPLY_RULES", AUTO_REPLY_RULES.to_string()),
         ("DEFAULT_REPLY", DEFAULT_REPLY.to_string()),
+        ("OPT_OUT_CONFIRMATION", OPT_OUT_CONFIRMATION.to_string()),
+        ("OPT_IN_CONFIRMATION", OPT_IN_CONFIRMATION.to_string()),
     ];
+    vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     let mut args = vec![
         "node_modules/.bin/wrangler".to_string(),
         "dev".into(),
@@ -169,6 +177,21 @@ fn start() -> Worker {
 }
 
 impl Worker {
+    /// Kills wrangler and workerd at once (SIGKILL to the whole process group): nothing gets
+    /// to finish, as when a machine dies.
+    pub fn kill(&self) {
+        let pid = self._guard.lock().expect("child").0.id();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status();
+        // Bounded: the group is gone within moments.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while request("GET", &format!("{}/healthz", self.base), &[], b"").is_ok() {
+            assert!(Instant::now() < deadline, "the worker survived SIGKILL");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn get(&self, path: &str) -> HttpResponse {
         request("GET", &format!("{}{path}", self.base), &[], b"").expect("request")
     }
@@ -258,27 +281,29 @@ impl Worker {
             .collect()
     }
 
-    /// Waits until the worker has no work left after its answers: `/healthz` counts the sends
-    /// still running in `wait_until`, and each is recorded before it stops counting. Counting
-    /// requests or records after this is exact: nothing can arrive later.
-    pub fn settle(&self) {
+    /// Waits until the person's authority has no send left to make (its durable outbox is
+    /// empty): every send it decided has been made and recorded, so counting requests or
+    /// records after this is exact.
+    pub fn settle(&self, wa_id: &str) {
         let deadline = Instant::now() + SETTLE;
         loop {
-            let health = self.get("/healthz").json();
-            if health["in_flight_sends"] == 0 {
+            let r = self.admin("GET", &format!("/v1/contacts/{wa_id}/outbox"), None);
+            assert_eq!(r.status, 200, "{}", r.body);
+            if r.json()["pending"] == 0 {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "the worker's sends did not finish: {health}"
+                "the person's outbox did not drain: {}",
+                r.body
             );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    /// Every message the worker sent to `to`, once its pending work is over.
+    /// Every message the worker sent to `to`, once the person's outbox is drained.
     pub fn sent_to(&self, to: &str) -> Vec<GraphRequest> {
-        self.settle();
+        self.settle(to);
         self.graph.requests_to(to)
     }
 

@@ -1,0 +1,329 @@
+//! One authority per person: a Durable Object (hosted by the shell) that takes every decision
+//! that reads then writes a person's state, one request at a time: dedupe of their messages, the
+//! consent ledger, the window, pacing, the cooldown, undeliverable marks, and their outbox. This
+//! module is the whole of its logic, plain Rust over two `Kv`s (its own storage and Workers KV)
+//! and the `Platform`; the shell only adapts Durable Object storage and alarms to it.
+//!
+//! The rule that keeps it one-at-a-time: a request reads what it needs from KV first (number
+//! pauses, and the person's records on first use), then reads, decides and writes only its own
+//! storage (which lets no other request in between), and only then talks to KV or Meta again.
+
+pub mod outbox;
+pub mod route;
+mod sending;
+pub mod store;
+
+use crate::config::Config;
+use crate::context::Ctx;
+use crate::delivery::{ingest, plan::Summary};
+use crate::ids::{MessageId, PhoneNumberId, WaId};
+use crate::platform::Platform;
+use crate::policy::meta_errors::ErrorAction;
+use crate::send::{record_outcome, Outbound, OutboundBody, Purpose, SendOutcome};
+use crate::store::consent::{self, ConsentChange, ConsentRecord, ConsentStatus, Scope};
+use crate::store::contact_state;
+use crate::store::keys::{self, ContactKey, KeyScheme};
+use crate::store::kv::{Kv, KvError};
+use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use store::{AuthorityKv, Batch};
+
+/// A request to a person's authority.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// The person's part of a verified delivery, in Meta's envelope (`route`).
+    Deliver {
+        body: String,
+    },
+    /// A send API message, validated by the worker.
+    Send {
+        to: WaId,
+        from: Option<PhoneNumberId>,
+        body: OutboundBody,
+        marketing: bool,
+    },
+    GetConsent,
+    PutConsent {
+        change: ConsentChange,
+    },
+    Erase,
+    Outbox,
+}
+
+/// Why the send API refused, or what Meta answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum SendAnswer {
+    Sent {
+        id: String,
+    },
+    OptedOut {
+        scope: Option<Scope>,
+    },
+    WindowClosed,
+    Undeliverable {
+        code: Option<i64>,
+    },
+    PairRateLimited {
+        retry_after_seconds: u64,
+    },
+    NumberPaused,
+    FromRequired,
+    Failed {
+        action: ErrorAction,
+        meta_code: Option<i64>,
+        http_status: u16,
+    },
+}
+
+/// The authority's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum Answer {
+    Delivered {
+        summary: Summary,
+    },
+    Send(SendAnswer),
+    Consent {
+        record: ConsentRecord,
+    },
+    Erased {
+        suppression_kept: bool,
+        dropped_sends: usize,
+    },
+    Outbox {
+        pending: usize,
+        next_attempt_at: Option<UnixTime>,
+    },
+}
+
+/// The outbox keys (and wamids) that `sent` statuses in a delivery confirm.
+fn sent_statuses(events: &[crate::webhook::Event]) -> Vec<(String, MessageId)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            crate::webhook::Event::Status { status, .. }
+                if status.status == Some(crate::webhook::status::StatusKind::Sent) =>
+            {
+                let key = outbox::key_of_callback(status.biz_opaque_callback_data.as_deref()?)?;
+                Some((key, status.id.clone()?))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// How the worker reaches the authorities: a Durable Object stub per person in the shell,
+/// in-process authorities in native tests. An `Err` answers 500 (Meta retries; nothing is lost).
+#[allow(async_fn_in_trait)]
+pub trait Authorities {
+    async fn call(&self, contact: &ContactKey, op: &Op) -> Result<Answer, KvError>;
+}
+
+/// Marks that the person's records were read from KV once (state kept before the authority
+/// existed, or consent recorded elsewhere).
+const SEEDED_KEY: &str = "seeded";
+/// An opt-in confirmation waits this long, so a STOP sent with or just after a START wins
+/// without a contradictory "subscribed again" going out first.
+pub const OPT_IN_CONFIRMATION_GRACE: u64 = 2;
+
+/// One person's authority: its storage, Workers KV, the Graph API, and who it is.
+pub struct Host<'a, S: Kv, V: Kv, G: Platform> {
+    pub local: &'a S,
+    pub kv: &'a V,
+    pub graph: &'a G,
+    pub config: &'a Config,
+    pub keys: &'a KeyScheme,
+    pub contact: ContactKey,
+}
+
+impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
+    /// Handles one request; returns the answer and when the authority should wake (its alarm).
+    pub async fn handle(
+        &self,
+        op: Op,
+        now: UnixTime,
+    ) -> Result<(Answer, Option<UnixTime>), KvError> {
+        let answer = match op {
+            Op::Deliver { body } => self.deliver(&body, now).await?,
+            Op::Send {
+                to,
+                from,
+                body,
+                marketing,
+            } => Answer::Send(self.send(to, from, body, marketing, now).await?),
+            Op::GetConsent => {
+                self.seed(&[], now).await?;
+                Answer::Consent {
+                    record: consent::load(self.local, &self.contact).await?,
+                }
+            }
+            Op::PutConsent { change } => self.put_consent(change, now).await?,
+
+            Op::Erase => self.erase().await?,
+            Op::Outbox => {
+                let items = outbox::load(self.local).await?;
+                Answer::Outbox {
+                    pending: items.len(),
+                    next_attempt_at: items.iter().map(|(_, p)| p.due).min(),
+                }
+            }
+        };
+        // Whatever was queued for KV goes now; what cannot is left for the alarm.
+        let flushed = store::flush(self.local, self.kv).await.unwrap_or(false);
+        Ok((answer, self.next_wake(now, flushed).await?))
+    }
+
+    /// Reads from KV what deciding needs and this storage lacks: the person's consent and state
+    /// on first use, and the pauses of the given numbers. Returns the pauses, by key.
+    async fn seed(
+        &self,
+        pauses: &[String],
+        now: UnixTime,
+    ) -> Result<HashMap<String, Option<String>>, KvError> {
+        let seeded = self.local.get(SEEDED_KEY).await?.is_some();
+        let mut wanted: Vec<String> = pauses.to_vec();
+        if !seeded {
+            wanted.push(keys::consent(&self.contact));
+            wanted.push(keys::contact_state(&self.contact));
+        }
+        let values = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            self.kv.get_many(&wanted).await?
+        };
+        let found: HashMap<String, Option<String>> = wanted.into_iter().zip(values).collect();
+        if !seeded {
+            // Only now, after the KV read, is this storage read and written.
+            if self.local.get(SEEDED_KEY).await?.is_none() {
+                self.seed_from(&found, now).await?;
+            }
+        }
+        Ok(found)
+    }
+
+    async fn seed_from(
+        &self,
+        found: &HashMap<String, Option<String>>,
+        now: UnixTime,
+    ) -> Result<(), KvError> {
+        let stored = |k: &str| found.get(k).cloned().flatten();
+        let batch = Batch::new(self.local);
+        if let Some(text) = stored(&keys::consent(&self.contact)) {
+            // Unreadable consent fails closed here as everywhere.
+            let record = consent::parse(Some(&text))?;
+            let put = consent::put(&self.contact, &record)?;
+            batch.put(&put.key, &put.value, None, None).await?;
+        }
+        if let Some(text) = stored(&keys::contact_state(&self.contact)) {
+            let state = contact_state::parse(Some(&text));
+            let ctx = Ctx::new(self.local, self.keys, self.config, now);
+            let put = ctx.state_put(&self.contact, &state)?;
+            batch.put(&put.key, &put.value, put.expires, None).await?;
+        }
+        batch.put(SEEDED_KEY, "1", None, None).await?;
+        batch.commit().await
+    }
+
+    async fn deliver(&self, body: &str, now: UnixTime) -> Result<Answer, KvError> {
+        let events = crate::webhook::parse(body.as_bytes()).unwrap_or_default();
+        let pauses = route::pause_keys(self.keys, &events);
+        let view = self.seed(&pauses, now).await?;
+        // Decide, then commit the decision, its KV writes and its outbox in one atomic write.
+        let batch = Batch::new(self.local);
+        let akv = AuthorityKv {
+            local: &batch,
+            view,
+        };
+        let ctx = Ctx::new(&akv, self.keys, self.config, now);
+        let confirmations = sent_statuses(&events);
+        let (summary, sends) = ingest(&ctx, events).await?;
+        for (key, id) in confirmations {
+            self.confirm(&ctx, &batch, &key, id).await?;
+        }
+        let grace = |o: &Outbound| match o.purpose {
+            Purpose::OptInConfirmation => now.plus(OPT_IN_CONFIRMATION_GRACE),
+            _ => now,
+        };
+        let sends: Vec<(Outbound, UnixTime)> = sends
+            .into_iter()
+            .map(|o| {
+                let due = grace(&o);
+                (o, due)
+            })
+            .collect();
+        outbox::enqueue(&batch, sends).await?;
+        batch.commit().await?;
+        Ok(Answer::Delivered { summary })
+    }
+
+    /// Meta's `sent` status for a send a restart interrupted: it did go out. Recorded as sent
+    /// (once: the item goes with it); a status for a send already recorded changes nothing.
+    async fn confirm<K: Kv>(
+        &self,
+        ctx: &Ctx<'_, K>,
+        batch: &Batch<'_, S>,
+        key: &str,
+        id: MessageId,
+    ) -> Result<(), KvError> {
+        let Some(item) = outbox::get(batch, key).await? else {
+            return Ok(());
+        };
+        if item.sending {
+            record_outcome(ctx, &item.outbound, &SendOutcome::Sent(id)).await?;
+            batch.delete(key).await?;
+        }
+        Ok(())
+    }
+
+    async fn put_consent(&self, change: ConsentChange, now: UnixTime) -> Result<Answer, KvError> {
+        self.seed(&[], now).await?;
+        let batch = Batch::new(self.local);
+        let akv = AuthorityKv {
+            local: &batch,
+            view: HashMap::new(),
+        };
+        let mut record = consent::load(&akv, &self.contact).await?;
+        record.apply(change);
+        consent::save(&akv, &self.contact, &record).await?;
+        batch.commit().await?;
+        Ok(Answer::Consent { record })
+    }
+
+    /// Everything but a suppression in force goes: state, queued records, the outbox. Dedupe
+    /// markers (hashes only) stay until they expire, so a redelivery of an erased message does
+    /// not bring it back.
+    async fn erase(&self) -> Result<Answer, KvError> {
+        let dropped_sends = outbox::clear(self.local).await?;
+        let record = consent::load(self.local, &self.contact).await?;
+        let keep = record.status == ConsentStatus::OptedOut;
+        let page = self.local.list("", None).await?;
+        for key in page.keys {
+            let is_consent = key.name == keys::consent(&self.contact);
+            let kept =
+                key.name.starts_with("d:") || (keep && (is_consent || key.name == SEEDED_KEY));
+            if !kept {
+                self.local.delete(&key.name).await?;
+            }
+        }
+        Ok(Answer::Erased {
+            suppression_kept: keep,
+            dropped_sends,
+        })
+    }
+
+    /// The earliest of: a pending send, a write still queued for KV (now), an expiry to purge.
+    async fn next_wake(&self, now: UnixTime, flushed: bool) -> Result<Option<UnixTime>, KvError> {
+        let mut wake: Option<UnixTime> = (!flushed).then_some(now);
+        let mut earliest = |t: UnixTime| wake = Some(wake.map_or(t, |w: UnixTime| w.min(t)));
+        for (_, item) in outbox::load(self.local).await? {
+            earliest(item.due.max(now));
+        }
+        if let Some(expiry) = store::purge_expired(self.local, now).await? {
+            earliest(expiry);
+        }
+        Ok(wake)
+    }
+}

@@ -1,0 +1,140 @@
+//! The durable outbox: every decided send (confirmation, help, auto-reply, mark-as-read) is stored
+//! in the authority with the decision, before the webhook is answered, and delivered by the
+//! authority's alarm. Meta's retry rules no longer depend on `wait_until`: a 131056 waits 1, 4
+//! and 16 s, a throttle or transient error one retry, each by setting the next attempt's time.
+//! A send marked as leaving when the worker stopped is never resent blindly: each send carries
+//! its outbox key as `biz_opaque_callback_data`, which Meta echoes in the message's status
+//! webhooks. A status for it means it went out (recorded as sent); no status for a while
+//! (`UNCONFIRMED_SEND_RETRY_SECONDS`, counted from when the authority found it interrupted)
+//! means it never reached Meta, and it goes again.
+
+use crate::send::Outbound;
+use crate::store::kv::{Kv, KvError};
+use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
+
+pub const OUTBOX_PREFIX: &str = "o:";
+const SEQUENCE_KEY: &str = "o#";
+
+/// One pending send and where its retries stand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub outbound: Outbound,
+    /// When it may go (pacing and back-offs move it later).
+    pub due: UnixTime,
+    #[serde(default)]
+    pub pair_waits: u32,
+    #[serde(default)]
+    pub throttled: bool,
+    #[serde(default)]
+    pub transient_retried: bool,
+    /// Marked before the request leaves: found still set, the send may have gone out.
+    #[serde(default)]
+    pub sending: bool,
+    /// When it was marked as leaving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sending_since: Option<UnixTime>,
+    /// Found interrupted, and given Meta's statuses a full wait from then: statuses sent to a
+    /// worker that was down arrive when it is back, so the wait counts from the authority's
+    /// return, not from the interruption.
+    #[serde(default)]
+    pub awaiting_status: bool,
+}
+
+/// What Meta echoes for a send of this outbox (`biz_opaque_callback_data`): the prefix says it
+/// is wa-edge's, the rest is the item's key.
+pub const CALLBACK_PREFIX: &str = "wa-edge:";
+
+/// The outbox key a callback names, if it is one of ours.
+pub fn key_of_callback(callback: &str) -> Option<String> {
+    let seq = callback.strip_prefix(CALLBACK_PREFIX)?;
+    seq.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| format!("{OUTBOX_PREFIX}{seq}"))
+}
+
+/// Adds sends to the outbox in order, each with the time it may go. Runs in the same commit as
+/// the decision that made them.
+pub async fn enqueue<K: Kv>(local: &K, outbox: Vec<(Outbound, UnixTime)>) -> Result<(), KvError> {
+    if outbox.is_empty() {
+        return Ok(());
+    }
+    let mut seq: u64 = local
+        .get(SEQUENCE_KEY)
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    for (mut outbound, due) in outbox {
+        seq += 1;
+        let key = item_key(seq);
+        outbound.callback = key
+            .strip_prefix(OUTBOX_PREFIX)
+            .map(|s| format!("{CALLBACK_PREFIX}{s}"));
+        let item = Pending {
+            outbound,
+            due,
+            pair_waits: 0,
+            throttled: false,
+            transient_retried: false,
+            sending: false,
+            sending_since: None,
+            awaiting_status: false,
+        };
+        save(local, &key, &item).await?;
+    }
+    local.put(SEQUENCE_KEY, &seq.to_string(), None, None).await
+}
+
+fn item_key(seq: u64) -> String {
+    format!("{OUTBOX_PREFIX}{seq:020}")
+}
+
+pub async fn save<K: Kv>(local: &K, key: &str, item: &Pending) -> Result<(), KvError> {
+    let value = serde_json::to_string(item).map_err(|_| KvError::Corrupt("outbox"))?;
+    local.put(key, &value, None, None).await
+}
+
+/// One pending send by key.
+pub async fn get<K: Kv>(local: &K, key: &str) -> Result<Option<Pending>, KvError> {
+    Ok(local
+        .get(key)
+        .await?
+        .and_then(|v| serde_json::from_str(&v).ok()))
+}
+
+/// Every pending send, oldest first. An unreadable item is dropped from the list (and logged by
+/// the caller as a count): it cannot be sent, and it must not block the others.
+pub async fn load<K: Kv>(local: &K) -> Result<Vec<(String, Pending)>, KvError> {
+    let page = local.list(OUTBOX_PREFIX, None).await?;
+    let names: Vec<String> = page.keys.into_iter().map(|k| k.name).collect();
+    let values = local.get_many(&names).await?;
+    Ok(names
+        .into_iter()
+        .zip(values)
+        .filter_map(|(name, v)| Some((name, serde_json::from_str(&v?).ok()?)))
+        .collect())
+}
+
+/// Drops every pending send (erasure).
+pub async fn clear<K: Kv>(local: &K) -> Result<usize, KvError> {
+    let items = load(local).await?;
+    for (key, _) in &items {
+        local.delete(key).await?;
+    }
+    Ok(items.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callbacks_name_outbox_keys_and_nothing_else() {
+        assert_eq!(
+            key_of_callback("wa-edge:00000000000000000007"),
+            Some("o:00000000000000000007".to_string())
+        );
+        assert_eq!(key_of_callback("wa-edge:../x"), None);
+        assert_eq!(key_of_callback("crm:123"), None);
+    }
+}

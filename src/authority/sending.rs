@@ -1,0 +1,288 @@
+//! The person's sends: the send API's, checked and paced one at a time, and the outbox's, sent
+//! by the alarm in order, checked again when due, with Meta's retry table.
+
+use super::outbox::{self, Pending};
+use super::store::{self, AuthorityKv, Batch};
+use super::{Host, SendAnswer};
+use crate::config::Secret;
+use crate::context::Ctx;
+use crate::ids::{PhoneNumberId, WaId};
+use crate::platform::Platform;
+use crate::policy::meta_errors::{retry_after, Retries};
+use crate::policy::pacing::jitter;
+use crate::send::graph::messages_url;
+use crate::send::{attempt, record_outcome, send, Outbound, OutboundBody, Purpose, SendOutcome};
+use crate::store::account::pause_key;
+use crate::store::consent::{self, ConsentRecord};
+use crate::store::contact_state::{self, ContactState};
+use crate::store::kv::{Kv, KvError};
+use crate::time::UnixTime;
+use std::collections::HashMap;
+
+impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
+    /// The send API through the person's guards, checked and paced here, one at a time.
+    pub(super) async fn send(
+        &self,
+        to: WaId,
+        from: Option<PhoneNumberId>,
+        body: OutboundBody,
+        marketing: bool,
+        now: UnixTime,
+    ) -> Result<SendAnswer, KvError> {
+        let token = match self.config.require(Secret::AccessToken) {
+            Ok(t) => t,
+            Err(_) => {
+                return Err(KvError::Unavailable(
+                    "WHATSAPP_ACCESS_TOKEN is not set".into(),
+                ))
+            }
+        };
+        // The number to send from, then its pause from KV: both before deciding.
+        self.seed(&[], now).await?;
+        let known = contact_state::load(self.local, &self.contact).await?;
+        let Some(phone_number_id) = from.or(known.phone_number_id) else {
+            return Ok(SendAnswer::FromRequired);
+        };
+        let pause = pause_key(self.keys, Some(&phone_number_id));
+        if self.kv.get(&pause).await?.is_some() {
+            return Ok(SendAnswer::NumberPaused);
+        }
+        let free_form = !matches!(body, OutboundBody::Template { .. });
+        let mut state = match self.guards(marketing, free_form, now).await? {
+            Ok(state) => state,
+            Err(refusal) => return Ok(refusal),
+        };
+        // Committed before the request leaves, so a concurrent send sees the bucket taken.
+        state.pace_take(now);
+        let ctx = Ctx::new(self.local, self.keys, self.config, now);
+        let put = ctx.state_put(&self.contact, &state)?;
+        self.local
+            .put(&put.key, &put.value, put.expires, None)
+            .await?;
+        let outbound = Outbound {
+            to,
+            phone_number_id: phone_number_id.clone(),
+            body,
+            purpose: Purpose::Api,
+            reply_to: None,
+            callback: None,
+        };
+        let url = messages_url(self.config, &phone_number_id);
+        let outcome = send(self.graph, &url, token, &outbound).await;
+        let batch = Batch::new(self.local);
+        let akv = AuthorityKv {
+            local: &batch,
+            view: HashMap::new(),
+        };
+        record_outcome(
+            &Ctx::new(&akv, self.keys, self.config, now),
+            &outbound,
+            &outcome,
+        )
+        .await?;
+        batch.commit().await?;
+        Ok(match outcome {
+            SendOutcome::Sent(id) => SendAnswer::Sent {
+                id: id.as_str().to_string(),
+            },
+            SendOutcome::Failed { action, error } => SendAnswer::Failed {
+                action,
+                meta_code: error.code,
+                http_status: error.http_status,
+            },
+        })
+    }
+
+    /// The send API's guards on the person, in the order they are reported: consent, the window
+    /// (free-form only), deliverability, the pacing bucket. `Ok(state)` when all hold.
+    async fn guards(
+        &self,
+        marketing: bool,
+        free_form: bool,
+        now: UnixTime,
+    ) -> Result<Result<ContactState, SendAnswer>, KvError> {
+        let record = consent::load(self.local, &self.contact).await?;
+        if !record.allows(marketing) {
+            return Ok(Err(SendAnswer::OptedOut {
+                scope: record.scope,
+            }));
+        }
+        let state = contact_state::load(self.local, &self.contact).await?;
+        if free_form && !state.window_open(now) {
+            return Ok(Err(SendAnswer::WindowClosed));
+        }
+        if state.is_undeliverable() {
+            return Ok(Err(SendAnswer::Undeliverable {
+                code: state.undeliverable.map(|u| u.0),
+            }));
+        }
+        let wait = state.pace_wait(now, self.config.pair_burst);
+        if wait > 0 {
+            return Ok(Err(SendAnswer::PairRateLimited {
+                retry_after_seconds: wait,
+            }));
+        }
+        Ok(Ok(state))
+    }
+
+    /// The alarm: sends what is due, one at a time, by the retry table; flushes to KV; purges
+    /// what has expired. Returns when to wake next, and a log line per send (no personal data).
+    pub async fn alarm(&self, now: UnixTime) -> Result<(Option<UnixTime>, Vec<String>), KvError> {
+        let items = outbox::load(self.local).await?;
+        let numbers: Vec<String> = items
+            .iter()
+            .map(|(_, p)| pause_key(self.keys, Some(&p.outbound.phone_number_id)))
+            .collect();
+        // KV first: the pauses of the numbers these sends go from.
+        let pauses = self.kv.get_many(&numbers).await?;
+        let mut log = Vec::new();
+        for ((key, item), paused) in items.into_iter().zip(pauses) {
+            if item.due <= now {
+                log.extend(self.deliver_one(&key, item, paused.is_some(), now).await?);
+            }
+        }
+        let flushed = store::flush(self.local, self.kv).await.unwrap_or(false);
+        Ok((self.next_wake(now, flushed).await?, log))
+    }
+
+    /// One due send: checked again against the person's consent now, paced, marked as leaving,
+    /// sent once, and recorded, or rescheduled by the retry table.
+    async fn deliver_one(
+        &self,
+        key: &str,
+        mut item: Pending,
+        paused: bool,
+        now: UnixTime,
+    ) -> Result<Option<String>, KvError> {
+        let purpose = item.outbound.purpose.as_str();
+        let contact = &self.contact.0;
+        let waited = self.config.unconfirmed_retry_secs;
+        let mut note = String::new();
+        if item.sending && !item.awaiting_status {
+            // It was leaving when the worker stopped. Meta's `sent` status, if it went out, may
+            // still be on its way (to a worker that was down): wait for it from now.
+            item.awaiting_status = true;
+            item.due = now.plus(waited);
+            outbox::save(self.local, key, &item).await?;
+            return Ok(Some(format!(
+                "{purpose} to contact {contact}: interrupted, waiting {waited} s for Meta's status"
+            )));
+        }
+        if item.sending {
+            // No `sent` status named it since (`confirm`): it never reached Meta. It goes again.
+            item.sending = false;
+            item.awaiting_status = false;
+            note = format!("no status from Meta in {waited} s, sending again; ");
+        }
+        if !self.may_go(&item, paused).await? {
+            // Superseded since it was decided (a newer STOP, a pause): it never goes.
+            self.local.delete(key).await?;
+            let contact = &self.contact.0;
+            return Ok(Some(format!(
+                "{note}{purpose} to contact {contact} superseded"
+            )));
+        }
+        let sent = self.send_due(key, item, now).await?;
+        Ok(sent.map(|line| format!("{note}{line}")))
+    }
+
+    /// Whether a decided send may still go: consent now, and no pause for automatic replies.
+    async fn may_go(&self, item: &Pending, paused: bool) -> Result<bool, KvError> {
+        let record = consent::load(self.local, &self.contact).await?;
+        let automatic = matches!(
+            item.outbound.purpose,
+            Purpose::AutoReply | Purpose::DefaultReply
+        );
+        Ok(permits(item.outbound.purpose, &record) && !(paused && automatic))
+    }
+
+    async fn send_due(
+        &self,
+        key: &str,
+        mut item: Pending,
+        now: UnixTime,
+    ) -> Result<Option<String>, KvError> {
+        let Ok(token) = self.config.require(Secret::AccessToken) else {
+            return Err(KvError::Unavailable(
+                "WHATSAPP_ACCESS_TOKEN is not set".into(),
+            ));
+        };
+        // Before it leaves: its place in the pacing bucket and the mark that it is leaving,
+        // committed together, so a restart mid-send finds it marked and never sends it again.
+        let before = Batch::new(self.local);
+        let ctx = Ctx::new(&before, self.keys, self.config, now);
+        if item.outbound.purpose != Purpose::MarkRead {
+            let mut state = contact_state::load(self.local, &self.contact).await?;
+            let wait = state.pace_wait(now, self.config.pair_burst);
+            if wait > 0 {
+                item.due = now.plus(wait);
+                outbox::save(self.local, key, &item).await?;
+                return Ok(None);
+            }
+            state.pace_take(now);
+            let put = ctx.state_put(&self.contact, &state)?;
+            before.put(&put.key, &put.value, put.expires, None).await?;
+        }
+        item.sending = true;
+        item.sending_since = Some(now);
+        // If the worker stops now, the alarm looks again once Meta had time to confirm it.
+        item.due = now.plus(self.config.unconfirmed_retry_secs);
+        outbox::save(&before, key, &item).await?;
+        before.commit().await?;
+        let url = messages_url(self.config, &item.outbound.phone_number_id);
+        let outcome = attempt(self.graph, &url, token, &item.outbound).await;
+        let after = Batch::new(self.local);
+        let akv = AuthorityKv {
+            local: &after,
+            view: HashMap::new(),
+        };
+        let ctx = Ctx::new(&akv, self.keys, self.config, now);
+        let line = match self.retry(&mut item, &outcome, now) {
+            Some(wait) => {
+                outbox::save(&after, key, &item).await?;
+                format!(
+                    "{} to contact {}: again in {wait} s",
+                    item.outbound.purpose.as_str(),
+                    self.contact.0
+                )
+            }
+            None => {
+                after.delete(key).await?;
+                record_outcome(&ctx, &item.outbound, &outcome).await?
+            }
+        };
+        after.commit().await?;
+        Ok(Some(line))
+    }
+
+    /// When a failed send goes again, by the retry table; the item is updated for it.
+    fn retry(&self, item: &mut Pending, outcome: &SendOutcome, now: UnixTime) -> Option<u64> {
+        let SendOutcome::Failed { action, .. } = outcome else {
+            return None;
+        };
+        let mut retries = Retries {
+            pair_waits: item.pair_waits,
+            throttled: item.throttled,
+            transient_retried: item.transient_retried,
+        };
+        let wait = retry_after(*action, &mut retries, jitter(&self.contact.0))?;
+        item.pair_waits = retries.pair_waits;
+        item.throttled = retries.throttled;
+        item.transient_retried = retries.transient_retried;
+        item.sending = false;
+        item.sending_since = None;
+        item.due = now.plus(wait);
+        Some(wait)
+    }
+}
+
+/// May a decided send still go, given the person's consent now? Confirmations go only while the
+/// state they confirm is in force; help always; anything else only without an opt-out.
+fn permits(purpose: Purpose, record: &ConsentRecord) -> bool {
+    match purpose {
+        Purpose::OptOutConfirmation => record.is_opted_out_of_all(),
+        Purpose::OptInConfirmation => !record.is_opted_out_of_all(),
+        Purpose::Help | Purpose::MarkRead => true,
+        Purpose::AutoReply | Purpose::DefaultReply | Purpose::Api => record.allows(false),
+    }
+}

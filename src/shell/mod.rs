@@ -1,0 +1,156 @@
+//! The only module that names `worker`: reads the request, env and clock, calls the core, and
+//! maps its answers to HTTP responses; adapts Workers KV, fetch, WebCrypto, and the per-person
+//! Durable Object (its storage, its alarm, its stub) to the core's traits.
+
+mod graph;
+mod kv;
+mod person;
+
+use crate::config::{Config, ConfigError};
+use crate::http::{self, ApiError, Request as ApiRequest, Response, Route};
+use crate::store::kv::RetryRateLimited;
+use crate::time::UnixTime;
+use crate::webhook::signature::SIGNATURE_HEADER;
+use futures_util::StreamExt;
+use graph::WorkerGraph;
+use kv::{WorkerKv, KV_BINDING};
+use person::{DurableAuthorities, PERSON_BINDING};
+use worker::{event, web_sys, Context, Env, Request};
+
+// The raw runtime request, not `worker::Request`: converting to that reads `request.cf` and
+// copies the URL on every request, which a profile showed as ~7% of a small delivery's CPU.
+#[event(fetch)]
+pub async fn fetch(
+    req: web_sys::Request,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<web_sys::Response> {
+    console_error_panic_hook::set_once();
+    let (path, query) = http::split_url(&req.url());
+    let route = http::route(&req.method(), &path);
+    if let Some(refusal) = route.refusal() {
+        return respond(&route, refusal.into());
+    }
+    let headers = req.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    let body = match route.body_limit() {
+        Some(limit) => match read_capped(req, header("content-length"), limit).await {
+            Ok(body) => body,
+            Err(refusal) => return respond(&route, refusal.into()),
+        },
+        None => Vec::new(),
+    };
+    let config = load_config(&env);
+    let request = ApiRequest {
+        route: route.clone(),
+        query,
+        signature: header(SIGNATURE_HEADER),
+        authorization: header("authorization"),
+        body,
+    };
+    if route == Route::Health {
+        // Needs no store: it must answer even when the KV binding is missing.
+        return respond(&route, http::webhook::health(&config));
+    }
+    let Ok(store) = env.kv(KV_BINDING) else {
+        let missing = ApiError::NotConfigured(ConfigError::Missing(KV_BINDING));
+        return respond(&route, missing.into());
+    };
+    let kv = WorkerKv(store);
+    let kv = RetryRateLimited {
+        kv: &kv,
+        platform: &WorkerGraph,
+    };
+    let Ok(persons) = env.durable_object(PERSON_BINDING) else {
+        let missing = ApiError::NotConfigured(ConfigError::Missing(PERSON_BINDING));
+        return respond(&route, missing.into());
+    };
+    let world = http::World {
+        kv: &kv,
+        platform: &WorkerGraph,
+        authorities: &DurableAuthorities(persons),
+    };
+    let response = http::handle(request, &config, &world, now()).await;
+    respond(&route, response)
+}
+
+pub(crate) fn now() -> UnixTime {
+    UnixTime::from_millis(worker::Date::now().as_millis() as f64)
+}
+
+thread_local! {
+    /// An isolate's env never changes (new secrets or vars start new isolates), so the
+    /// configuration is read once: each lookup crosses into JavaScript, and there are about 20.
+    static CONFIG: std::cell::OnceCell<Config> = const { std::cell::OnceCell::new() };
+}
+
+pub(crate) fn load_config(env: &Env) -> Config {
+    CONFIG.with(|cell| {
+        cell.get_or_init(|| {
+            Config::from_lookup(|name| {
+                env.secret(name)
+                    .ok()
+                    .map(|s| s.to_string())
+                    .or_else(|| env.var(name).ok().map(|v| v.to_string()))
+            })
+        })
+        .clone()
+    })
+}
+
+/// Reads at most `limit` bytes: refuses on Content-Length first, then while streaming.
+async fn read_capped(
+    req: web_sys::Request,
+    content_length: Option<String>,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::PayloadTooLarge;
+    let unreadable = || ApiError::UnreadableBody;
+    let declared = content_length.and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    if declared.is_some() {
+        // Declared and within the cap: one read. The runtime enforces Content-Length, so the
+        // body cannot be longer than declared.
+        let promise = req.array_buffer().map_err(|_| unreadable())?;
+        let buffer = worker::wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(|_| unreadable())?;
+        return Ok(worker::js_sys::Uint8Array::new(&buffer).to_vec());
+    }
+    // No Content-Length (chunked): stream, and stop at the cap.
+    let mut req = Request::from(req);
+    let mut body = Vec::new();
+    let Ok(mut stream) = req.stream() else {
+        return Ok(body);
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn respond(route: &Route, reply: Response) -> worker::Result<web_sys::Response> {
+    if let Some(line) = &reply.log {
+        worker::console_log!("{} -> {}: {}", route.name(), reply.status, line);
+    }
+    let headers = web_sys::Headers::new()?;
+    headers.set("content-type", reply.content_type)?;
+    headers.set("x-content-type-options", "nosniff")?;
+    headers.set("cache-control", "no-store")?;
+    if let Some(allow) = reply.allow {
+        headers.set("allow", allow)?;
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(reply.status);
+    init.set_headers(&headers);
+    Ok(web_sys::Response::new_with_opt_str_and_init(
+        Some(&reply.body),
+        &init,
+    )?)
+}

@@ -1,0 +1,290 @@
+//! The per-person authority as a Durable Object: the stub the worker calls, the object itself
+//! (its requests and its alarm), and its storage behind the core's `Kv` trait.
+
+use super::graph::WorkerGraph;
+use super::kv::{WorkerKv, KV_BINDING};
+use super::{load_config, now};
+use crate::authority::{Answer, Authorities, Host, Op};
+use crate::config::Secret;
+use crate::store::keys::{ContactKey, KeyScheme};
+use crate::store::kv::{Kv, KvError, ListPage, ListedKey, RetryRateLimited, Write};
+use crate::time::UnixTime;
+use worker::wasm_bindgen::JsValue;
+use worker::{durable_object, js_sys, DurableObject, Env, Method, Request, RequestInit, State};
+
+/// The Durable Object namespace of the per-person authorities (`wrangler.toml`).
+pub const PERSON_BINDING: &str = "PERSON";
+
+/// The authorities as Durable Objects: one per person, named by the contact's keyed hash (never
+/// a phone number), reached through its stub.
+pub struct DurableAuthorities(pub worker::ObjectNamespace);
+
+/// What the worker sends a person's authority: who they are (their keyed hash) and the request.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Envelope {
+    contact: String,
+    op: Op,
+}
+
+impl Authorities for DurableAuthorities {
+    async fn call(&self, contact: &ContactKey, op: &Op) -> Result<Answer, KvError> {
+        let fail = |what: &str| KvError::Unavailable(format!("authority: {what}"));
+        let stub = self
+            .0
+            .get_by_name(&contact.0)
+            .map_err(|_| fail("no stub"))?;
+        let body = serde_json::to_string(&Envelope {
+            contact: contact.0.clone(),
+            op: op.clone(),
+        })
+        .map_err(|_| fail("encode"))?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_body(Some(JsValue::from_str(&body)));
+        let request =
+            Request::new_with_init("https://authority/", &init).map_err(|_| fail("request"))?;
+        let mut response = stub
+            .fetch_with_request(request)
+            .await
+            .map_err(|_| fail("unreachable"))?;
+        let text = response.text().await.map_err(|_| fail("unreadable"))?;
+        if response.status_code() != 200 {
+            return Err(fail(&text.chars().take(200).collect::<String>()));
+        }
+        serde_json::from_str(&text).map_err(|_| fail("answer"))
+    }
+}
+
+/// A person's authority. Requests to one object are served one at a time; see `authority`.
+#[durable_object]
+pub struct Person {
+    state: State,
+    env: Env,
+}
+
+/// The key under which an authority remembers whose it is, for its alarm.
+const WHO: &str = "who";
+
+impl Person {
+    async fn run(&self, op: Option<Op>, who: Option<String>) -> Result<Option<Answer>, KvError> {
+        let local = DoStore {
+            storage: self.state.storage(),
+            now: now(),
+        };
+        let contact = match who {
+            Some(c) => {
+                if local.get(WHO).await?.as_deref() != Some(c.as_str()) {
+                    local.put(WHO, &c, None, None).await?;
+                }
+                c
+            }
+            None => match local.get(WHO).await? {
+                Some(c) => c,
+                None => return Ok(None),
+            },
+        };
+        let config = load_config(&self.env);
+        let secret = config
+            .secret(Secret::ContactKeySecret)
+            .ok_or_else(|| KvError::Unavailable("CONTACT_KEY_SECRET is not set".into()))?;
+        let keys = KeyScheme::new(secret);
+        let store = self
+            .env
+            .kv(KV_BINDING)
+            .map_err(|_| KvError::Unavailable(format!("{KV_BINDING} is not bound")))?;
+        let kv = WorkerKv(store);
+        let kv = RetryRateLimited {
+            kv: &kv,
+            platform: &WorkerGraph,
+        };
+        let host = Host {
+            local: &local,
+            kv: &kv,
+            graph: &WorkerGraph,
+            config: &config,
+            keys: &keys,
+            contact: ContactKey(contact),
+        };
+        let (answer, wake) = match op {
+            Some(op) => {
+                let (answer, wake) = host.handle(op, now()).await?;
+                (Some(answer), wake)
+            }
+            None => {
+                let (wake, log) = host.alarm(now()).await?;
+                for line in log {
+                    worker::console_log!("{line}");
+                }
+                (None, wake)
+            }
+        };
+        if let Some(at) = wake {
+            let when = js_sys::Date::new(&JsValue::from_f64(at.0 as f64 * 1000.0));
+            let _ = local
+                .storage
+                .set_alarm(worker::ScheduledTime::new(when))
+                .await;
+        }
+        Ok(answer)
+    }
+}
+
+impl DurableObject for Person {
+    fn new(state: State, env: Env) -> Self {
+        Person { state, env }
+    }
+
+    async fn fetch(&self, mut req: Request) -> worker::Result<worker::Response> {
+        let Ok(envelope) = req.json::<Envelope>().await else {
+            return worker::Response::error("bad authority request", 400);
+        };
+        match self.run(Some(envelope.op), Some(envelope.contact)).await {
+            Ok(Some(answer)) => worker::Response::from_json(&answer),
+            Ok(None) => worker::Response::error("no answer", 500),
+            // The text names the failure's kind, never a key or a value.
+            Err(e) => worker::Response::error(e.to_string(), 500),
+        }
+    }
+
+    async fn alarm(&self) -> worker::Result<worker::Response> {
+        if let Err(e) = self.run(None, None).await {
+            worker::console_error!("authority alarm: {e}");
+            // Try again shortly: nothing was lost, the outbox and queue are where they were.
+            let _ = self.state.storage().set_alarm(5_000i64).await;
+        }
+        worker::Response::ok("")
+    }
+}
+
+/// Durable Object storage behind the core's `Kv` trait. Its storage has no TTL or metadata, so
+/// each value is stored with them (`{"v","e","m"}`): expired entries read as absent, and the
+/// authority's alarm purges them.
+struct DoStore {
+    storage: worker::Storage,
+    now: UnixTime,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    v: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    e: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    m: Option<serde_json::Value>,
+}
+
+fn do_error(e: worker::Error) -> KvError {
+    KvError::Unavailable(e.to_string().chars().take(200).collect())
+}
+
+impl DoStore {
+    fn decode(&self, raw: &JsValue) -> Option<Stored> {
+        let text = raw.as_string()?;
+        let stored: Stored = serde_json::from_str(&text).ok()?;
+        match stored.e {
+            Some(e) if e <= self.now.0 => None,
+            _ => Some(stored),
+        }
+    }
+
+    fn entries(map: &js_sys::Map) -> Vec<(String, JsValue)> {
+        let mut out = Vec::new();
+        map.for_each(&mut |value, key| {
+            if let Some(k) = key.as_string() {
+                out.push((k, value));
+            }
+        });
+        out
+    }
+}
+
+impl Kv for DoStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        let raw: Option<String> = self.storage.get(key).await.map_err(do_error)?;
+        Ok(raw
+            .map(JsValue::from)
+            .and_then(|r| self.decode(&r))
+            .map(|s| s.v))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        expires: Option<UnixTime>,
+        metadata: Option<serde_json::Value>,
+    ) -> Result<(), KvError> {
+        let stored = Stored {
+            v: value.to_string(),
+            e: expires.map(|e| e.0),
+            m: metadata,
+        };
+        let text = serde_json::to_string(&stored).map_err(|_| KvError::Corrupt("stored"))?;
+        self.storage.put(key, text).await.map_err(do_error)
+    }
+
+    /// One `put` of an object: Durable Object storage writes up to 128 keys atomically.
+    async fn put_many(&self, puts: &[Write]) -> Result<(), KvError> {
+        let object = js_sys::Object::new();
+        for w in puts {
+            let stored = Stored {
+                v: w.value.clone(),
+                e: w.expires.map(|e| e.0),
+                m: w.metadata.clone(),
+            };
+            let text = serde_json::to_string(&stored).map_err(|_| KvError::Corrupt("stored"))?;
+            js_sys::Reflect::set(
+                &object,
+                &JsValue::from_str(&w.key),
+                &JsValue::from_str(&text),
+            )
+            .map_err(|_| KvError::Corrupt("stored"))?;
+        }
+        self.storage
+            .put_multiple_raw(object)
+            .await
+            .map_err(do_error)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.storage.delete(key).await.map(|_| ()).map_err(do_error)
+    }
+
+    async fn list(&self, prefix: &str, _cursor: Option<String>) -> Result<ListPage, KvError> {
+        let options = worker::ListOptions::new().prefix(prefix);
+        let map = self
+            .storage
+            .list_with_options(options)
+            .await
+            .map_err(do_error)?;
+        let keys = Self::entries(&map)
+            .into_iter()
+            .filter_map(|(name, raw)| {
+                let stored = self.decode(&raw)?;
+                Some(ListedKey {
+                    name,
+                    expiration: stored.e,
+                    metadata: stored.m,
+                })
+            })
+            .collect();
+        Ok(ListPage { keys, cursor: None })
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, KvError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let map = self
+            .storage
+            .get_multiple(keys.iter().map(String::as_str).collect())
+            .await
+            .map_err(do_error)?;
+        let found: std::collections::HashMap<String, JsValue> =
+            Self::entries(&map).into_iter().collect();
+        Ok(keys
+            .iter()
+            .map(|k| found.get(k).and_then(|r| self.decode(r)).map(|s| s.v))
+            .collect())
+    }
+}
