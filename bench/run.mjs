@@ -53,6 +53,16 @@ const WORKERS = {
   js: { modules: true, scriptPath: path.join(root, "bench/js-worker.mjs"), durableObjects: { PERSON: "Person" } },
   floor: { modules: true, scriptPath: path.join(root, "bench/floor.mjs") },
 };
+// BENCH_BASELINE=<dir of another build, inside this project> adds that build as "baseline" (e.g.
+// the design before the per-person Durable Objects, to measure what the DO call costs in the
+// same run). workerd only loads modules from under the project's root.
+if (process.env.BENCH_BASELINE) {
+  WORKERS.baseline = {
+    modules: true,
+    scriptPath: path.join(process.env.BENCH_BASELINE, "index.js"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+  };
+}
 
 // ---- workloads: pre-generated, correctly signed, distinct deliveries ----
 let seq = 0;

@@ -125,6 +125,8 @@ pub trait Authorities {
 /// Marks that the person's records were read from KV once (state kept before the authority
 /// existed, or consent recorded elsewhere).
 const SEEDED_KEY: &str = "seeded";
+/// A request leaves retention to the alarm, which runs at least this often after a request.
+pub const PURGE_CHECK: u64 = crate::policy::retention::DAY;
 /// An opt-in confirmation waits this long, so a STOP sent with or just after a START wins
 /// without a contradictory "subscribed again" going out first.
 pub const OPT_IN_CONFIRMATION_GRACE: u64 = 2;
@@ -173,7 +175,7 @@ impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
         };
         // Whatever was queued for KV goes now; what cannot is left for the alarm.
         let flushed = store::flush(self.local, self.kv).await.unwrap_or(false);
-        Ok((answer, self.next_wake(now, flushed).await?))
+        Ok((answer, self.next_wake(now, flushed, false).await?))
     }
 
     /// Reads from KV what deciding needs and this storage lacks: the person's consent and state
@@ -315,14 +317,26 @@ impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
     }
 
     /// The earliest of: a pending send, a write still queued for KV (now), an expiry to purge.
-    async fn next_wake(&self, now: UnixTime, flushed: bool) -> Result<Option<UnixTime>, KvError> {
+    /// A request does not scan the storage for expiries (that is the alarm's job, `purge`): it
+    /// wakes the authority within a day at the latest, and the alarm then wakes it for the
+    /// earliest expiry.
+    pub(crate) async fn next_wake(
+        &self,
+        now: UnixTime,
+        flushed: bool,
+        purge: bool,
+    ) -> Result<Option<UnixTime>, KvError> {
         let mut wake: Option<UnixTime> = (!flushed).then_some(now);
         let mut earliest = |t: UnixTime| wake = Some(wake.map_or(t, |w: UnixTime| w.min(t)));
         for (_, item) in outbox::load(self.local).await? {
             earliest(item.due.max(now));
         }
-        if let Some(expiry) = store::purge_expired(self.local, now).await? {
-            earliest(expiry);
+        if purge {
+            if let Some(expiry) = store::purge_expired(self.local, now).await? {
+                earliest(expiry);
+            }
+        } else {
+            earliest(now.plus(PURGE_CHECK));
         }
         Ok(wake)
     }

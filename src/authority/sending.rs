@@ -142,7 +142,7 @@ impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
             }
         }
         let flushed = store::flush(self.local, self.kv).await.unwrap_or(false);
-        Ok((self.next_wake(now, flushed).await?, log))
+        Ok((self.next_wake(now, flushed, true).await?, log))
     }
 
     /// One due send: checked again against the person's consent now, paced, marked as leaving,
