@@ -8,6 +8,7 @@
 //! pauses, and the person's records on first use), then reads, decides and writes only its own
 //! storage (which lets no other request in between), and only then talks to KV or Meta again.
 
+pub mod number;
 pub mod outbox;
 pub mod route;
 mod sending;
@@ -50,6 +51,10 @@ pub enum Op {
     },
     Erase,
     Outbox,
+    /// To a number's authority (`number`): is it paused; pause it (131048); lift the pause.
+    NumberPaused,
+    PauseNumber,
+    ResumeNumber,
 }
 
 /// Why the send API refused, or what Meta answered.
@@ -93,6 +98,9 @@ pub enum Answer {
         suppression_kept: bool,
         dropped_sends: usize,
     },
+    Paused {
+        paused: bool,
+    },
     Outbox {
         pending: usize,
         next_attempt_at: Option<UnixTime>,
@@ -132,22 +140,27 @@ pub const PURGE_CHECK: u64 = crate::policy::retention::DAY;
 pub const OPT_IN_CONFIRMATION_GRACE: u64 = 2;
 
 /// One person's authority: its storage, Workers KV, the Graph API, and who it is.
-pub struct Host<'a, S: Kv, V: Kv, G: Platform> {
+pub struct Host<'a, S: Kv, V: Kv, G: Platform, A: Authorities> {
     pub local: &'a S,
     pub kv: &'a V,
     pub graph: &'a G,
+    /// The other authorities: the numbers' (their pauses).
+    pub authorities: &'a A,
     pub config: &'a Config,
     pub keys: &'a KeyScheme,
     pub contact: ContactKey,
 }
 
-impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
+impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
     /// Handles one request; returns the answer and when the authority should wake (its alarm).
     pub async fn handle(
         &self,
         op: Op,
         now: UnixTime,
     ) -> Result<(Answer, Option<UnixTime>), KvError> {
+        if let Some(answer) = self.number_op(&op).await? {
+            return Ok((answer, None));
+        }
         let answer = match op {
             Op::Deliver { body } => self.deliver(&body, now).await?,
             Op::Send {
@@ -165,6 +178,9 @@ impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
             Op::PutConsent { change } => self.put_consent(change, now).await?,
 
             Op::Erase => self.erase().await?,
+            Op::NumberPaused | Op::PauseNumber | Op::ResumeNumber => {
+                return Err(KvError::Corrupt("number request"))
+            }
             Op::Outbox => {
                 let items = outbox::load(self.local).await?;
                 Answer::Outbox {
@@ -231,8 +247,9 @@ impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
 
     async fn deliver(&self, body: &str, now: UnixTime) -> Result<Answer, KvError> {
         let events = crate::webhook::parse(body.as_bytes()).unwrap_or_default();
-        let pauses = route::pause_keys(self.keys, &events);
-        let view = self.seed(&pauses, now).await?;
+        // Other objects and KV first: the numbers' pauses, and the person's records on first use.
+        let view = self.pauses(route::numbers(&events)).await?;
+        self.seed(&[], now).await?;
         // Decide, then commit the decision, its KV writes and its outbox in one atomic write.
         let batch = Batch::new(self.local);
         let akv = AuthorityKv {
@@ -241,6 +258,8 @@ impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
         };
         let ctx = Ctx::new(&akv, self.keys, self.config, now);
         let confirmations = sent_statuses(&events);
+        // Meta's 131048 in a failed status pauses the number it came from, after the commit.
+        let to_pause = route::numbers_failed_with(&events, 131048);
         let (summary, sends) = ingest(&ctx, events).await?;
         for (key, id) in confirmations {
             self.confirm(&ctx, &batch, &key, id).await?;
@@ -258,6 +277,9 @@ impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
             .collect();
         outbox::enqueue(&batch, sends).await?;
         batch.commit().await?;
+        for number in to_pause {
+            self.pause(&number).await?;
+        }
         Ok(Answer::Delivered { summary })
     }
 

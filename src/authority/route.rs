@@ -4,7 +4,7 @@
 //! change nothing, account signals) is stored by the worker directly.
 
 use crate::authority::outbox::key_of_callback;
-use crate::store::account::pause_key;
+use crate::ids::PhoneNumberId;
 use crate::store::keys::{ContactKey, KeyScheme};
 use crate::webhook::status::{Status, StatusKind};
 use crate::webhook::Event;
@@ -102,20 +102,36 @@ pub fn split(keys: &KeyScheme, events: Vec<Event>) -> Split {
     Split { persons, rest }
 }
 
-/// The pause keys of the numbers a person's messages were sent to.
-pub fn pause_keys(keys: &KeyScheme, events: &[Event]) -> Vec<String> {
-    let mut out: Vec<String> = events
+/// The business numbers a person's messages were sent to (their pauses gate the replies).
+pub fn numbers(events: &[Event]) -> Vec<PhoneNumberId> {
+    events
         .iter()
         .filter_map(|e| match e {
             Event::Message {
                 phone_number_id, ..
-            } => Some(pause_key(keys, phone_number_id.as_ref())),
+            } => phone_number_id.clone(),
             _ => None,
         })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
+        .collect()
+}
+
+/// The numbers that failed statuses report Meta's error `code` for.
+pub fn numbers_failed_with(events: &[Event], code: i64) -> Vec<PhoneNumberId> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Status {
+                phone_number_id,
+                status,
+                ..
+            } if status.status == Some(StatusKind::Failed)
+                && status.errors.iter().any(|e| e.code == code) =>
+            {
+                phone_number_id.clone()
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,12 +3,12 @@
 
 use super::outbox::{self, Pending};
 use super::store::{self, AuthorityKv, Batch};
-use super::{Host, SendAnswer};
+use super::{Authorities, Host, SendAnswer};
 use crate::config::Secret;
 use crate::context::Ctx;
 use crate::ids::{PhoneNumberId, WaId};
 use crate::platform::Platform;
-use crate::policy::meta_errors::{retry_after, Retries};
+use crate::policy::meta_errors::{retry_after, ErrorAction, Retries};
 use crate::policy::pacing::jitter;
 use crate::send::graph::messages_url;
 use crate::send::{attempt, record_outcome, send, Outbound, OutboundBody, Purpose, SendOutcome};
@@ -19,7 +19,7 @@ use crate::store::kv::{Kv, KvError};
 use crate::time::UnixTime;
 use std::collections::HashMap;
 
-impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
+impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
     /// The send API through the person's guards, checked and paced here, one at a time.
     pub(super) async fn send(
         &self,
@@ -43,8 +43,8 @@ impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
         let Some(phone_number_id) = from.or(known.phone_number_id) else {
             return Ok(SendAnswer::FromRequired);
         };
-        let pause = pause_key(self.keys, Some(&phone_number_id));
-        if self.kv.get(&pause).await?.is_some() {
+        let pauses = self.pauses([phone_number_id.clone()]).await?;
+        if pauses.values().any(Option::is_some) {
             return Ok(SendAnswer::NumberPaused);
         }
         let free_form = !matches!(body, OutboundBody::Template { .. });
@@ -81,6 +81,7 @@ impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
         )
         .await?;
         batch.commit().await?;
+        self.pause_after(&outbound, &outcome).await?;
         Ok(match outcome {
             SendOutcome::Sent(id) => SendAnswer::Sent {
                 id: id.as_str().to_string(),
@@ -129,16 +130,17 @@ impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
     /// what has expired. Returns when to wake next, and a log line per send (no personal data).
     pub async fn alarm(&self, now: UnixTime) -> Result<(Option<UnixTime>, Vec<String>), KvError> {
         let items = outbox::load(self.local).await?;
-        let numbers: Vec<String> = items
+        // First, from their authorities: the pauses of the numbers these sends go from.
+        let numbers = items
             .iter()
-            .map(|(_, p)| pause_key(self.keys, Some(&p.outbound.phone_number_id)))
-            .collect();
-        // KV first: the pauses of the numbers these sends go from.
-        let pauses = self.kv.get_many(&numbers).await?;
+            .map(|(_, p)| p.outbound.phone_number_id.clone());
+        let pauses = self.pauses(numbers).await?;
         let mut log = Vec::new();
-        for ((key, item), paused) in items.into_iter().zip(pauses) {
+        for (key, item) in items {
+            let number = pause_key(self.keys, Some(&item.outbound.phone_number_id));
+            let paused = pauses.get(&number).is_some_and(Option::is_some);
             if item.due <= now {
-                log.extend(self.deliver_one(&key, item, paused.is_some(), now).await?);
+                log.extend(self.deliver_one(&key, item, paused, now).await?);
             }
         }
         let flushed = store::flush(self.local, self.kv).await.unwrap_or(false);
@@ -252,7 +254,19 @@ impl<S: Kv, V: Kv, G: Platform> Host<'_, S, V, G> {
             }
         };
         after.commit().await?;
+        self.pause_after(&item.outbound, &outcome).await?;
         Ok(Some(line))
+    }
+
+    /// Meta's 131048 answered to a send pauses the number it went from, in the number's authority.
+    async fn pause_after(&self, outbound: &Outbound, outcome: &SendOutcome) -> Result<(), KvError> {
+        match outcome {
+            SendOutcome::Failed {
+                action: ErrorAction::PauseNumber,
+                ..
+            } => self.pause(&outbound.phone_number_id).await,
+            _ => Ok(()),
+        }
     }
 
     /// When a failed send goes again, by the retry table; the item is updated for it.

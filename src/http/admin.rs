@@ -1,6 +1,7 @@
 //! The admin API (bearer `ADMIN_TOKEN`): history, erasure, account signals, and dispatch to the
 //! consent and send handlers.
 
+use crate::authority::number::number_authority;
 use crate::authority::{Answer, Authorities, Op};
 use crate::config::{Config, Secret};
 use crate::context::Ctx;
@@ -49,6 +50,11 @@ pub async fn handle<K: Kv, A: Authorities>(
         Route::ConsentCheck => consent::check(&ctx, &req.body).await,
         Route::Account => account_signals(kv).await,
         Route::ResumeSending => {
+            // The numbers' authorities first: they decide; the KV signals only show it.
+            for number in account::paused_numbers(kv).await? {
+                let authority = number_authority(&keys, &number);
+                authorities.call(&authority, &Op::ResumeNumber).await?;
+            }
             let resumed = account::resume_all(kv).await?;
             Ok(Response::json(200, json!({ "resumed": resumed })))
         }

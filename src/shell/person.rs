@@ -97,10 +97,16 @@ impl Person {
             kv: &kv,
             platform: &WorkerGraph,
         };
+        let namespace = self
+            .env
+            .durable_object(PERSON_BINDING)
+            .map_err(|_| KvError::Unavailable(format!("{PERSON_BINDING} is not bound")))?;
+        let authorities = DurableAuthorities(namespace);
         let host = Host {
             local: &local,
             kv: &kv,
             graph: &WorkerGraph,
+            authorities: &authorities,
             config: &config,
             keys: &keys,
             contact: ContactKey(contact),

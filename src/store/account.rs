@@ -160,6 +160,23 @@ pub async fn is_paused<K: Kv>(
     Ok(kv.get(&pause_key(keys, phone_number_id)).await?.is_some())
 }
 
+/// The numbers paused now, as their signals name them.
+pub async fn paused_numbers<K: Kv>(kv: &K) -> Result<Vec<PhoneNumberId>, KvError> {
+    let prefix = keys::account_signal(SignalKind::Pause.key_kind(), "");
+    let names: Vec<String> = list_all(kv, &prefix)
+        .await?
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    let values = kv.get_many(&names).await?;
+    Ok(values
+        .into_iter()
+        .flatten()
+        .filter_map(|v| serde_json::from_str::<serde_json::Value>(&v).ok())
+        .filter_map(|v| v.get("phone_number_id")?.as_str().map(PhoneNumberId::new))
+        .collect())
+}
+
 /// Lifts every pause; returns how many there were.
 pub async fn resume_all<K: Kv>(kv: &K) -> Result<usize, KvError> {
     let prefix = keys::account_signal(SignalKind::Pause.key_kind(), "");

@@ -49,7 +49,7 @@ impl World {
     fn host_call<T>(
         &self,
         contact: &ContactKey,
-        f: impl FnOnce(&Host<'_, MemoryKv, MemoryKv, FakeGraph>) -> T,
+        f: impl FnOnce(&Host<'_, MemoryKv, MemoryKv, FakeGraph, World>) -> T,
     ) -> T {
         let store = self
             .stores
@@ -62,6 +62,7 @@ impl World {
             local: store.as_ref(),
             kv: &self.kv,
             graph: &self.graph,
+            authorities: self,
             config: &self.config,
             keys: &keys,
             contact: contact.clone(),

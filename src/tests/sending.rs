@@ -501,3 +501,37 @@ fn asynchronous_131048_in_a_status_pauses_the_number_it_came_from() {
         "{h:?}"
     );
 }
+
+#[test]
+fn a_pause_holds_in_the_numbers_authority_whatever_kv_shows() {
+    let w = World::new();
+    one_reply(&w, "wamid.1", T0);
+    w.deliver_outbox(
+        &FakeGraph::answering(&[FakeGraph::error(131048)]),
+        &[],
+        T0 + 2,
+    );
+    // Another location's KV has not seen the pause yet: the view loses its signal.
+    for key in
+        w.0.kv
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with("a:pause:"))
+    {
+        crate::testing::block_on(crate::store::kv::Kv::delete(&w.0.kv, &key)).unwrap();
+    }
+    assert!(
+        one_reply(&w, "wamid.2", T0 + 100).is_empty(),
+        "still paused"
+    );
+    let (status, body) = w.admin(
+        "POST",
+        "/v1/messages",
+        &json!({"to":WA,"text":"hi"}).to_string(),
+        T0 + 110,
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("number_paused"))
+    );
+}
