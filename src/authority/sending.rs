@@ -136,7 +136,12 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             .map(|(_, p)| p.outbound.phone_number_id.clone());
         let pauses = self.pauses(numbers).await?;
         let mut log = Vec::new();
-        for (key, item) in items {
+        for (key, _) in items {
+            // Read again after waiting on other objects (and after each send): a request that
+            // came in meanwhile may have erased the person or changed the item.
+            let Some(item) = outbox::get(self.local, &key).await? else {
+                continue;
+            };
             let number = pause_key(self.keys, Some(&item.outbound.phone_number_id));
             let paused = pauses.get(&number).is_some_and(Option::is_some);
             if item.due <= now {

@@ -170,3 +170,16 @@ fn an_interrupted_send_that_meta_confirms_is_recorded_and_never_sent_again() {
     assert_eq!(out[0]["id"], "wamid.CONFIRMED");
     assert_eq!(out[0]["purpose"], "opt_out_confirmation");
 }
+
+#[test]
+fn an_erasure_between_a_decision_and_its_send_drops_the_send() {
+    let w = world();
+    let body = messages_delivery("PNID", WA, "Ann", &[text_message(WA, ID, T0, "hello")]);
+    w.deliver_at(&body, T0 + 1);
+    let (status, erased) = w.admin("DELETE", &format!("/v1/contacts/{WA}"), "", T0 + 2);
+    assert_eq!(status, 200);
+    assert_eq!(erased["deleted"]["pending_sends"], 1);
+    w.send_until(T0 + 2, T0 + 20);
+    assert!(replies(&w).is_empty(), "nothing goes to an erased person");
+    assert_eq!(inbound_records(&w), 0);
+}
