@@ -20,11 +20,12 @@ use crate::delivery::{ingest, plan::Summary};
 use crate::ids::{MessageId, PhoneNumberId, WaId};
 use crate::platform::Platform;
 use crate::policy::meta_errors::ErrorAction;
-use crate::send::{record_outcome, Outbound, OutboundBody, Purpose, SendOutcome};
+use crate::send::{record_outcome, OutboundBody, Purpose, SendOutcome};
 use crate::store::consent::{self, ConsentChange, ConsentRecord, ConsentStatus, Scope};
 use crate::store::contact_state;
 use crate::store::keys::{self, ContactKey, KeyScheme};
 use crate::store::kv::{Kv, KvError};
+use crate::store::write as store_write;
 use crate::time::UnixTime;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -170,7 +171,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                 marketing,
             } => Answer::Send(self.send(to, from, body, marketing, now).await?),
             Op::GetConsent => {
-                self.seed(&[], now).await?;
+                self.seed(now).await?;
                 Answer::Consent {
                     record: consent::load(self.local, &self.contact).await?,
                 }
@@ -194,32 +195,24 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         Ok((answer, self.next_wake(now, flushed, false).await?))
     }
 
-    /// Reads from KV what deciding needs and this storage lacks: the person's consent and state
-    /// on first use, and the pauses of the given numbers. Returns the pauses, by key.
-    async fn seed(
-        &self,
-        pauses: &[String],
-        now: UnixTime,
-    ) -> Result<HashMap<String, Option<String>>, KvError> {
-        let seeded = self.local.get(SEEDED_KEY).await?.is_some();
-        let mut wanted: Vec<String> = pauses.to_vec();
-        if !seeded {
-            wanted.push(keys::consent(&self.contact));
-            wanted.push(keys::contact_state(&self.contact));
+    /// On a person's first request, reads from KV what this storage lacks: consent and sending
+    /// state kept there before the authority existed (or recorded elsewhere).
+    async fn seed(&self, now: UnixTime) -> Result<(), KvError> {
+        if self.local.get(SEEDED_KEY).await?.is_some() {
+            return Ok(());
         }
-        let values = if wanted.is_empty() {
-            Vec::new()
-        } else {
-            self.kv.get_many(&wanted).await?
-        };
-        let found: HashMap<String, Option<String>> = wanted.into_iter().zip(values).collect();
-        if !seeded {
-            // Only now, after the KV read, is this storage read and written.
-            if self.local.get(SEEDED_KEY).await?.is_none() {
-                self.seed_from(&found, now).await?;
-            }
+        let wanted = [
+            keys::consent(&self.contact),
+            keys::contact_state(&self.contact),
+        ];
+        let values = self.kv.get_many(&wanted).await?;
+        // Only now, after the KV read, is this storage read and written; another request may
+        // have seeded it while this one waited.
+        if self.local.get(SEEDED_KEY).await?.is_none() {
+            let found: HashMap<String, Option<String>> = wanted.into_iter().zip(values).collect();
+            self.seed_from(&found, now).await?;
         }
-        Ok(found)
+        Ok(())
     }
 
     async fn seed_from(
@@ -232,14 +225,12 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         if let Some(text) = stored(&keys::consent(&self.contact)) {
             // Unreadable consent fails closed here as everywhere.
             let record = consent::parse(Some(&text))?;
-            let put = consent::put(&self.contact, &record)?;
-            batch.put(&put.key, &put.value, None, None).await?;
+            store_write(&batch, &consent::put(&self.contact, &record)?).await?;
         }
         if let Some(text) = stored(&keys::contact_state(&self.contact)) {
             let state = contact_state::parse(Some(&text));
             let ctx = Ctx::new(self.local, self.keys, self.config, now);
-            let put = ctx.state_put(&self.contact, &state)?;
-            batch.put(&put.key, &put.value, put.expires, None).await?;
+            store_write(&batch, &ctx.state_put(&self.contact, &state)?).await?;
         }
         batch.put(SEEDED_KEY, "1", None, None).await?;
         batch.commit().await
@@ -249,7 +240,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         let events = crate::webhook::parse(body.as_bytes()).unwrap_or_default();
         // Other objects and KV first: the numbers' pauses, and the person's records on first use.
         let view = self.pauses(route::numbers(&events)).await?;
-        self.seed(&[], now).await?;
+        self.seed(now).await?;
         // Decide, then commit the decision, its KV writes and its outbox in one atomic write.
         let batch = Batch::new(self.local);
         let akv = AuthorityKv {
@@ -264,18 +255,14 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         for (key, id) in confirmations {
             self.confirm(&ctx, &batch, &key, id).await?;
         }
-        let grace = |o: &Outbound| match o.purpose {
-            Purpose::OptInConfirmation => now.plus(OPT_IN_CONFIRMATION_GRACE),
-            _ => now,
-        };
-        let sends: Vec<(Outbound, UnixTime)> = sends
-            .into_iter()
-            .map(|o| {
-                let due = grace(&o);
-                (o, due)
-            })
-            .collect();
-        outbox::enqueue(&batch, sends).await?;
+        let sends = sends.into_iter().map(|o| {
+            let due = match o.purpose {
+                Purpose::OptInConfirmation => now.plus(OPT_IN_CONFIRMATION_GRACE),
+                _ => now,
+            };
+            (o, due)
+        });
+        outbox::enqueue(&batch, sends.collect()).await?;
         batch.commit().await?;
         for number in to_pause {
             self.pause(&number).await?;
@@ -303,12 +290,9 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
     }
 
     async fn put_consent(&self, change: ConsentChange, now: UnixTime) -> Result<Answer, KvError> {
-        self.seed(&[], now).await?;
+        self.seed(now).await?;
         let batch = Batch::new(self.local);
-        let akv = AuthorityKv {
-            local: &batch,
-            view: HashMap::new(),
-        };
+        let akv = AuthorityKv::new(&batch);
         let mut record = consent::load(&akv, &self.contact).await?;
         record.apply(change);
         consent::save(&akv, &self.contact, &record).await?;
@@ -320,10 +304,14 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
     /// markers (hashes only) stay until they expire, so a redelivery of an erased message does
     /// not bring it back.
     async fn erase(&self) -> Result<Answer, KvError> {
-        let dropped_sends = outbox::clear(self.local).await?;
         let record = consent::load(self.local, &self.contact).await?;
         let keep = record.status == ConsentStatus::OptedOut;
         let page = self.local.list("", None).await?;
+        let dropped_sends = page
+            .keys
+            .iter()
+            .filter(|k| k.name.starts_with(outbox::OUTBOX_PREFIX))
+            .count();
         for key in page.keys {
             let is_consent = key.name == keys::consent(&self.contact);
             let kept =

@@ -115,15 +115,6 @@ pub async fn load<K: Kv>(local: &K) -> Result<Vec<(String, Pending)>, KvError> {
         .collect())
 }
 
-/// Drops every pending send (erasure).
-pub async fn clear<K: Kv>(local: &K) -> Result<usize, KvError> {
-    let items = load(local).await?;
-    for (key, _) in &items {
-        local.delete(key).await?;
-    }
-    Ok(items.len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

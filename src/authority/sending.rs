@@ -16,8 +16,8 @@ use crate::store::account::pause_key;
 use crate::store::consent::{self, ConsentRecord};
 use crate::store::contact_state::{self, ContactState};
 use crate::store::kv::{Kv, KvError};
+use crate::store::write as store_write;
 use crate::time::UnixTime;
-use std::collections::HashMap;
 
 impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
     /// The send API through the person's guards, checked and paced here, one at a time.
@@ -37,8 +37,8 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                 ))
             }
         };
-        // The number to send from, then its pause from KV: both before deciding.
-        self.seed(&[], now).await?;
+        // The number to send from, then its pause from the number's authority: before deciding.
+        self.seed(now).await?;
         let known = contact_state::load(self.local, &self.contact).await?;
         let Some(phone_number_id) = from.or(known.phone_number_id) else {
             return Ok(SendAnswer::FromRequired);
@@ -55,10 +55,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         // Committed before the request leaves, so a concurrent send sees the bucket taken.
         state.pace_take(now);
         let ctx = Ctx::new(self.local, self.keys, self.config, now);
-        let put = ctx.state_put(&self.contact, &state)?;
-        self.local
-            .put(&put.key, &put.value, put.expires, None)
-            .await?;
+        store_write(self.local, &ctx.state_put(&self.contact, &state)?).await?;
         let outbound = Outbound {
             to,
             phone_number_id: phone_number_id.clone(),
@@ -70,10 +67,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         let url = messages_url(self.config, &phone_number_id);
         let outcome = send(self.graph, &url, token, &outbound).await;
         let batch = Batch::new(self.local);
-        let akv = AuthorityKv {
-            local: &batch,
-            view: HashMap::new(),
-        };
+        let akv = AuthorityKv::new(&batch);
         record_outcome(
             &Ctx::new(&akv, self.keys, self.config, now),
             &outbound,
@@ -184,7 +178,6 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         if !self.may_go(&item, paused).await? {
             // Superseded since it was decided (a newer STOP, a pause): it never goes.
             self.local.delete(key).await?;
-            let contact = &self.contact.0;
             return Ok(Some(format!(
                 "{note}{purpose} to contact {contact} superseded"
             )));
@@ -227,8 +220,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                 return Ok(None);
             }
             state.pace_take(now);
-            let put = ctx.state_put(&self.contact, &state)?;
-            before.put(&put.key, &put.value, put.expires, None).await?;
+            store_write(&before, &ctx.state_put(&self.contact, &state)?).await?;
         }
         item.sending = true;
         item.sending_since = Some(now);
@@ -239,10 +231,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         let url = messages_url(self.config, &item.outbound.phone_number_id);
         let outcome = attempt(self.graph, &url, token, &item.outbound).await;
         let after = Batch::new(self.local);
-        let akv = AuthorityKv {
-            local: &after,
-            view: HashMap::new(),
-        };
+        let akv = AuthorityKv::new(&after);
         let ctx = Ctx::new(&akv, self.keys, self.config, now);
         let line = match self.retry(&mut item, &outcome, now) {
             Some(wait) => {

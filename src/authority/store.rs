@@ -38,11 +38,22 @@ fn home(key: &str) -> Home {
     }
 }
 
-/// `local` is the authority's storage; `view` holds what was read from KV before any decision
-/// (number pauses), so deciding never waits on KV, which would let another request in between.
+/// `local` is the authority's storage; `view` holds what was asked of other objects before any
+/// decision (the numbers' pauses, by pause key), so deciding never waits on anything but this
+/// storage, which would let another request in between.
 pub struct AuthorityKv<'a, S: Kv> {
     pub local: &'a S,
     pub view: HashMap<String, Option<String>>,
+}
+
+impl<'a, S: Kv> AuthorityKv<'a, S> {
+    /// For writes that need no pause: recording outcomes, consent from the admin API.
+    pub fn new(local: &'a S) -> AuthorityKv<'a, S> {
+        AuthorityKv {
+            local,
+            view: HashMap::new(),
+        }
+    }
 }
 
 impl<S: Kv> Kv for AuthorityKv<'_, S> {
