@@ -314,8 +314,8 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             .count();
         for key in page.keys {
             let is_consent = key.name == keys::consent(&self.contact);
-            let kept =
-                key.name.starts_with("d:") || (keep && (is_consent || key.name == SEEDED_KEY));
+            let marker = keys::kind_of(&key.name) == keys::KeyKind::Dedupe;
+            let kept = marker || (keep && (is_consent || key.name == SEEDED_KEY));
             if !kept {
                 self.local.delete(&key.name).await?;
             }

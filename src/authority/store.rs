@@ -4,7 +4,7 @@
 //! in the same storage and the same commit, and flushed to KV after it: nothing decided can be
 //! lost between the authority's commit and KV, and KV stays the retained store and lookup view.
 
-use crate::store::keys::ACCOUNT_PREFIX;
+use crate::store::keys::{kind_of, KeyKind};
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
 use crate::time::UnixTime;
 use std::cell::RefCell;
@@ -27,14 +27,10 @@ enum Home {
 }
 
 fn home(key: &str) -> Home {
-    if key.starts_with("consent:") {
-        Home::Both
-    } else if key.starts_with(ACCOUNT_PREFIX) || (key.starts_with("c:") && !key.ends_with(":state"))
-    {
-        // Account signals, and a contact's message and status records.
-        Home::View
-    } else {
-        Home::Local
+    match kind_of(key) {
+        KeyKind::Consent => Home::Both,
+        KeyKind::AccountSignal | KeyKind::ContactRecord => Home::View,
+        KeyKind::ContactState | KeyKind::Dedupe | KeyKind::Other => Home::Local,
     }
 }
 
@@ -135,7 +131,7 @@ impl<'a, S: Kv> Batch<'a, S> {
         let (puts, deletes): (Vec<_>, Vec<_>) = writes.into_iter().partition(|(_, w)| w.is_some());
         let mut puts: Vec<Write> = puts.into_iter().filter_map(|(_, w)| w).collect();
         // Dedupe markers last: a chunked commit that fails part-way leaves the message unmarked.
-        puts.sort_by_key(|w| w.key.starts_with("d:"));
+        puts.sort_by_key(|w| kind_of(&w.key) == KeyKind::Dedupe);
         for chunk in puts.chunks(MAX_BATCH) {
             self.local.put_many(chunk).await?;
         }

@@ -90,6 +90,38 @@ pub fn account_signal(kind: &str, id: &str) -> String {
     format!("{ACCOUNT_PREFIX}{kind}:{id}")
 }
 
+/// What a key is, from its layout above (for stores that route or keep keys by kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// `consent:{contact}`
+    Consent,
+    /// `c:{contact}:state`
+    ContactState,
+    /// `c:{contact}:m:…` and `c:{contact}:s:…`: message and status records.
+    ContactRecord,
+    /// `d:…`: dedupe markers.
+    Dedupe,
+    /// `a:…`
+    AccountSignal,
+    Other,
+}
+
+pub fn kind_of(key: &str) -> KeyKind {
+    if key.starts_with("consent:") {
+        KeyKind::Consent
+    } else if key.starts_with("d:") {
+        KeyKind::Dedupe
+    } else if key.starts_with(ACCOUNT_PREFIX) {
+        KeyKind::AccountSignal
+    } else if key.starts_with("c:") && key.ends_with(":state") {
+        KeyKind::ContactState
+    } else if key.starts_with("c:") {
+        KeyKind::ContactRecord
+    } else {
+        KeyKind::Other
+    }
+}
+
 /// Parsed back from a listed key under `c:{contact}:`.
 pub enum ContactKeyKind<'a> {
     Message(&'a str),
@@ -133,6 +165,26 @@ mod tests {
         }
         assert_ne!(keys.contact(&wa), KeyScheme::new("other").contact(&wa));
         assert_eq!(keys.contact(&wa), KeyScheme::new("secret").contact(&wa));
+    }
+
+    #[test]
+    fn every_key_builder_is_recognised_by_its_kind() {
+        let keys = KeyScheme::new("s");
+        let c = keys.contact(&WaId::new("1"));
+        let m = keys.message(&MessageId::new("x"));
+        assert_eq!(kind_of(&consent(&c)), KeyKind::Consent);
+        assert_eq!(kind_of(&contact_state(&c)), KeyKind::ContactState);
+        assert_eq!(kind_of(&message_record(&c, &m)), KeyKind::ContactRecord);
+        assert_eq!(
+            kind_of(&status_record(&c, &m, "read")),
+            KeyKind::ContactRecord
+        );
+        assert_eq!(kind_of(&dedupe_message(&m)), KeyKind::Dedupe);
+        assert_eq!(
+            kind_of(&account_signal("pause", "h")),
+            KeyKind::AccountSignal
+        );
+        assert_eq!(kind_of("seeded"), KeyKind::Other);
     }
 
     #[test]
