@@ -6,6 +6,7 @@
 
 use crate::store::keys::{kind_of, KeyKind};
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
+use crate::store::{write_together, Put};
 use crate::time::UnixTime;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -222,15 +223,26 @@ pub async fn flush<S: Kv, V: Kv>(local: &S, view: &V) -> Result<bool, KvError> {
         .map(|k| k.name.clone())
         .collect();
     let values = local.get_many(&names).await?;
-    for ((name, value), listed) in names.iter().zip(values).zip(page.keys.iter()) {
-        let Some(key) = name.strip_prefix(QUEUE_PREFIX) else {
-            continue;
-        };
-        if let Some(value) = value {
-            let expires = listed.expiration.map(UnixTime);
-            view.put(key, &value, expires, listed.metadata.clone())
-                .await?;
-        }
+    // Independent keys: written together, as a delivery's are (`store::write_together`). The
+    // metadata was a `RecordMeta` when queued.
+    let puts: Vec<Put> = names
+        .iter()
+        .zip(values)
+        .zip(page.keys.iter())
+        .filter_map(|((name, value), listed)| {
+            Some(Put {
+                key: name.strip_prefix(QUEUE_PREFIX)?.to_string(),
+                value: value?,
+                expires: listed.expiration.map(UnixTime),
+                meta: listed
+                    .metadata
+                    .clone()
+                    .and_then(|m| serde_json::from_value(m).ok()),
+            })
+        })
+        .collect();
+    write_together(view, &puts).await?;
+    for name in &names {
         local.delete(name).await?;
     }
     Ok(page.cursor.is_none() && page.keys.len() <= MAX_FLUSH)
