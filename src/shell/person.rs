@@ -179,6 +179,20 @@ struct Stored {
     m: Option<serde_json::Value>,
 }
 
+/// A value as this storage keeps it, with its expiry and metadata.
+fn encode(
+    value: &str,
+    expires: Option<UnixTime>,
+    metadata: Option<serde_json::Value>,
+) -> Result<String, KvError> {
+    let stored = Stored {
+        v: value.to_string(),
+        e: expires.map(|e| e.0),
+        m: metadata,
+    };
+    serde_json::to_string(&stored).map_err(|_| KvError::Corrupt("stored"))
+}
+
 fn do_error(e: worker::Error) -> KvError {
     KvError::Unavailable(e.to_string().chars().take(200).collect())
 }
@@ -220,12 +234,7 @@ impl Kv for DoStore {
         expires: Option<UnixTime>,
         metadata: Option<serde_json::Value>,
     ) -> Result<(), KvError> {
-        let stored = Stored {
-            v: value.to_string(),
-            e: expires.map(|e| e.0),
-            m: metadata,
-        };
-        let text = serde_json::to_string(&stored).map_err(|_| KvError::Corrupt("stored"))?;
+        let text = encode(value, expires, metadata)?;
         self.storage.put(key, text).await.map_err(do_error)
     }
 
@@ -233,12 +242,7 @@ impl Kv for DoStore {
     async fn put_many(&self, puts: &[Write]) -> Result<(), KvError> {
         let object = js_sys::Object::new();
         for w in puts {
-            let stored = Stored {
-                v: w.value.clone(),
-                e: w.expires.map(|e| e.0),
-                m: w.metadata.clone(),
-            };
-            let text = serde_json::to_string(&stored).map_err(|_| KvError::Corrupt("stored"))?;
+            let text = encode(&w.value, w.expires, w.metadata.clone())?;
             js_sys::Reflect::set(
                 &object,
                 &JsValue::from_str(&w.key),
