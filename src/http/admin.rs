@@ -12,7 +12,7 @@ use crate::http::{consent, send, Request, Route};
 use crate::ids::WaId;
 use crate::store::account;
 use crate::store::keys::{self, classify_contact_key, ContactKeyKind, KeyScheme};
-use crate::store::kv::{list_all, Kv, KvError, ListedKey};
+use crate::store::kv::{list_all, Kv, ListedKey};
 use crate::store::records::{MessageRecord, StatusRecord};
 use crate::store::{consent as consent_store, RecordMeta};
 use crate::time::UnixTime;
@@ -65,10 +65,7 @@ pub async fn handle<K: Kv, A: Authorities>(
 
 /// A contact id from the path.
 fn wa_id(raw: &str) -> Result<WaId, ApiError> {
-    WaId::parse_user_input(raw).ok_or(ApiError::BadRequest {
-        code: "invalid_wa_id",
-        message: "not a WhatsApp id",
-    })
+    WaId::parse_user_input(raw).ok_or(ApiError::bad_request("invalid_wa_id", "not a WhatsApp id"))
 }
 
 /// `limit` and `cursor` of a history page.
@@ -77,20 +74,20 @@ fn page_params(req: &Request) -> Result<(usize, usize), ApiError> {
         None => DEFAULT_PAGE,
         Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
         Some(_) => {
-            return Err(ApiError::BadRequest {
-                code: "invalid_limit",
-                message: "limit must be 1 to 100",
-            })
+            return Err(ApiError::bad_request(
+                "invalid_limit",
+                "limit must be 1 to 100",
+            ))
         }
     };
     let offset = match req.query_param("cursor").map(str::parse::<usize>) {
         None => 0,
         Some(Ok(n)) => n,
         Some(Err(_)) => {
-            return Err(ApiError::BadRequest {
-                code: "invalid_cursor",
-                message: "cursor is not one this API returned",
-            })
+            return Err(ApiError::bad_request(
+                "invalid_cursor",
+                "cursor is not one this API returned",
+            ))
         }
     };
     Ok((limit, offset))
@@ -219,7 +216,7 @@ async fn outbox<K, A: Authorities>(
             200,
             json!({ "pending": pending, "next_attempt_at": next_attempt_at }),
         )),
-        _ => Err(ApiError::Storage(KvError::Corrupt("authority answer"))),
+        _ => Err(ApiError::unexpected_answer()),
     }
 }
 
@@ -232,7 +229,7 @@ async fn erase<K: Kv, A: Authorities>(
     let contact = ctx.keys.contact(wa);
     let dropped_sends = match authorities.call(&contact, &Op::Erase).await? {
         Answer::Erased { dropped_sends, .. } => dropped_sends,
-        _ => return Err(ApiError::Storage(KvError::Corrupt("authority answer"))),
+        _ => return Err(ApiError::unexpected_answer()),
     };
     let prefix = keys::contact_prefix(&contact);
     let (mut messages, mut statuses, mut other) = (0u32, 0u32, 0u32);

@@ -8,7 +8,7 @@ use crate::http::response::Response;
 use crate::ids::WaId;
 use crate::policy::retention::MAX_CLOCK_SKEW;
 use crate::store::consent::{self, ConsentChange, ConsentRecord, ConsentStatus, Scope, Source};
-use crate::store::kv::{Kv, KvError};
+use crate::store::kv::Kv;
 use crate::time::UnixTime;
 use serde::Deserialize;
 use serde_json::json;
@@ -16,10 +16,6 @@ use serde_json::json;
 /// A campaign tool checks a batch before sending; 1000 matches Meta's own batch size.
 pub const MAX_CHECK_IDS: usize = 1000;
 pub const MAX_EVIDENCE_LEN: usize = 500;
-
-fn bad(code: &'static str, message: &'static str) -> ApiError {
-    ApiError::BadRequest { code, message }
-}
 
 fn view(wa: &WaId, record: &ConsentRecord) -> serde_json::Value {
     json!({ "wa_id": wa, "status": record.status, "scope": record.scope, "updated_at": record.updated_at, "history": record.history })
@@ -34,7 +30,7 @@ async fn ask<K, A: Authorities>(
 ) -> Result<Response, ApiError> {
     match authorities.call(&ctx.keys.contact(wa), &op).await? {
         Answer::Consent { record } => Ok(Response::json(200, view(wa, &record))),
-        _ => Err(ApiError::Storage(KvError::Corrupt("authority answer"))),
+        _ => Err(ApiError::unexpected_answer()),
     }
 }
 
@@ -60,13 +56,13 @@ struct ConsentInput {
 /// The change a `PUT` asks for, validated.
 fn admin_change(body: &[u8], now: UnixTime) -> Result<ConsentChange, ApiError> {
     let input: ConsentInput = serde_json::from_slice(body).map_err(|_| {
-        bad(
+        ApiError::bad_request(
             "invalid_body",
             r#"expected {"status":"opted_in"|"opted_out","scope":"all"|"marketing","evidence":"..."}"#,
         )
     })?;
     if input.status == ConsentStatus::Unknown {
-        return Err(bad(
+        return Err(ApiError::bad_request(
             "invalid_status",
             "status must be opted_in or opted_out",
         ));
@@ -75,19 +71,19 @@ fn admin_change(body: &[u8], now: UnixTime) -> Result<ConsentChange, ApiError> {
         .evidence
         .map(|e| e.trim().to_string())
         .filter(|e| !e.is_empty())
-        .ok_or(bad(
+        .ok_or(ApiError::bad_request(
             "evidence_required",
             "say where and how consent was given or withdrawn",
         ))?;
     if evidence.chars().count() > MAX_EVIDENCE_LEN {
-        return Err(bad(
+        return Err(ApiError::bad_request(
             "evidence_too_long",
             "evidence is limited to 500 characters",
         ));
     }
     let at = match input.at.map(UnixTime::from_meta) {
         Some(t) if t.0 > now.0 + MAX_CLOCK_SKEW => {
-            return Err(bad("invalid_time", "at is in the future"))
+            return Err(ApiError::bad_request("invalid_time", "at is in the future"))
         }
         Some(t) => t,
         None => now,
@@ -126,16 +122,22 @@ struct CheckInput {
 /// any record cannot be read.
 pub async fn check<K: Kv>(ctx: &Ctx<'_, K>, body: &[u8]) -> Result<Response, ApiError> {
     let input = serde_json::from_slice::<CheckInput>(body)
-        .map_err(|_| bad("invalid_body", r#"expected {"wa_ids":[...]}"#))?;
+        .map_err(|_| ApiError::bad_request("invalid_body", r#"expected {"wa_ids":[...]}"#))?;
     if input.wa_ids.len() > MAX_CHECK_IDS {
-        return Err(bad("too_many_ids", "at most 1000 wa_ids per request"));
+        return Err(ApiError::bad_request(
+            "too_many_ids",
+            "at most 1000 wa_ids per request",
+        ));
     }
     let ids = input
         .wa_ids
         .iter()
         .map(|raw| WaId::parse_user_input(raw))
         .collect::<Option<Vec<WaId>>>()
-        .ok_or(bad("invalid_wa_id", "every wa_id must be a WhatsApp id"))?;
+        .ok_or(ApiError::bad_request(
+            "invalid_wa_id",
+            "every wa_id must be a WhatsApp id",
+        ))?;
     let contacts: Vec<_> = ids.iter().map(|wa| ctx.keys.contact(wa)).collect();
     let records = consent::load_many(ctx.kv, &contacts).await?;
     let results: Vec<_> = ids

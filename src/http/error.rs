@@ -46,6 +46,18 @@ pub enum ApiError {
     },
 }
 
+impl ApiError {
+    /// A request the caller must fix.
+    pub fn bad_request(code: &'static str, message: &'static str) -> ApiError {
+        ApiError::BadRequest { code, message }
+    }
+
+    /// A person's authority answered a request with an answer to another: a fault, answered 500.
+    pub fn unexpected_answer() -> ApiError {
+        ApiError::Storage(KvError::Corrupt("authority answer"))
+    }
+}
+
 impl From<KvError> for ApiError {
     fn from(e: KvError) -> ApiError {
         ApiError::Storage(e)

@@ -9,7 +9,6 @@ use crate::http::response::Response;
 use crate::ids::{PhoneNumberId, WaId};
 use crate::policy::auto_reply::MAX_TEXT_BODY;
 use crate::send::OutboundBody;
-use crate::store::kv::KvError;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -41,10 +40,6 @@ struct SendInput {
 
 const USAGE: &str = r#"expected {"to":"<wa_id>","text":"..."} or {"to":"<wa_id>","template":{"name","language","components"},"category":"marketing"|"utility"|"authentication"}"#;
 
-fn bad(code: &'static str, message: &'static str) -> ApiError {
-    ApiError::BadRequest { code, message }
-}
-
 /// The message asked for, and whether it is marketing.
 fn message_of(input: &mut SendInput) -> Result<(OutboundBody, bool), ApiError> {
     match (input.text.take(), input.template.take()) {
@@ -52,7 +47,7 @@ fn message_of(input: &mut SendInput) -> Result<(OutboundBody, bool), ApiError> {
             Ok((OutboundBody::Text { body: text }, false))
         }
         (None, Some(t)) if !t.name.is_empty() && !t.language.is_empty() => {
-            let category = input.category.ok_or(bad(
+            let category = input.category.ok_or(ApiError::bad_request(
                 "category_required",
                 "a template send needs its category, so marketing opt-outs can be honoured",
             ))?;
@@ -63,7 +58,7 @@ fn message_of(input: &mut SendInput) -> Result<(OutboundBody, bool), ApiError> {
             };
             Ok((body, category == Category::Marketing))
         }
-        _ => Err(bad("invalid_body", USAGE)),
+        _ => Err(ApiError::bad_request("invalid_body", USAGE)),
     }
 }
 
@@ -74,10 +69,12 @@ pub async fn handle<K, A: Authorities>(
     authorities: &A,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    let mut input =
-        serde_json::from_slice::<SendInput>(body).map_err(|_| bad("invalid_body", USAGE))?;
-    let to =
-        WaId::parse_user_input(&input.to).ok_or(bad("invalid_wa_id", "to is not a WhatsApp id"))?;
+    let mut input = serde_json::from_slice::<SendInput>(body)
+        .map_err(|_| ApiError::bad_request("invalid_body", USAGE))?;
+    let to = WaId::parse_user_input(&input.to).ok_or(ApiError::bad_request(
+        "invalid_wa_id",
+        "to is not a WhatsApp id",
+    ))?;
     let (message, marketing) = message_of(&mut input)?;
     ctx.config.require(Secret::AccessToken)?;
     let op = Op::Send {
@@ -88,7 +85,7 @@ pub async fn handle<K, A: Authorities>(
     };
     let answer = authorities.call(&ctx.keys.contact(&to), &op).await?;
     let Answer::Send(result) = answer else {
-        return Err(ApiError::Storage(KvError::Corrupt("authority answer")));
+        return Err(ApiError::unexpected_answer());
     };
     match result {
         SendAnswer::Sent { id } => Ok(Response::json(200, json!({ "id": id, "to": to }))),
@@ -101,7 +98,7 @@ pub async fn handle<K, A: Authorities>(
             retry_after_seconds,
         }),
         SendAnswer::NumberPaused => Err(ApiError::NumberPaused),
-        SendAnswer::FromRequired => Err(bad(
+        SendAnswer::FromRequired => Err(ApiError::bad_request(
             "from_required",
             "the contact has not written to any number yet: say which phone_number_id to send from",
         )),

@@ -11,7 +11,7 @@ use crate::http::response::Response;
 use crate::http::{Request, World, MAX_WEBHOOK_BODY};
 use crate::platform::Platform;
 use crate::store::keys::KeyScheme;
-use crate::store::kv::{Kv, KvError};
+use crate::store::kv::Kv;
 use crate::time::UnixTime;
 use crate::webhook::handshake::{verify_subscription, HandshakeError};
 use crate::webhook::signature::{verify_on, SecretUsed, Verifier};
@@ -43,10 +43,10 @@ pub fn handshake(config: &Config, query: &[(String, String)]) -> Result<Response
     let token = config.require(Secret::VerifyToken)?;
     match verify_subscription(query, token) {
         Ok(challenge) => Ok(Response::text(200, challenge).with_log("handshake accepted".into())),
-        Err(HandshakeError::BadChallenge) => Err(ApiError::BadRequest {
-            code: "bad_challenge",
-            message: "hub.challenge is missing or too long",
-        }),
+        Err(HandshakeError::BadChallenge) => Err(ApiError::bad_request(
+            "bad_challenge",
+            "hub.challenge is missing or too long",
+        )),
         Err(HandshakeError::Forbidden) => Err(ApiError::HandshakeRefused),
     }
 }
@@ -100,7 +100,7 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
     for answer in futures_util::future::join_all(calls).await {
         match answer? {
             Answer::Delivered { summary: part } => summary.add(&part),
-            _ => return Err(ApiError::Storage(KvError::Corrupt("authority answer"))),
+            _ => return Err(ApiError::unexpected_answer()),
         }
     }
     let persons = split.persons.len();
