@@ -2,6 +2,7 @@
 //! the time, passed down together. The core never reads a clock, env or secret itself.
 
 use crate::config::Config;
+use crate::ids::WaId;
 use crate::store::contact_state::{self, ContactState};
 use crate::store::keys::{ContactKey, KeyScheme};
 use crate::store::kv::KvError;
@@ -13,6 +14,9 @@ pub struct Ctx<'a, K> {
     pub keys: &'a KeyScheme,
     pub config: &'a Config,
     pub now: UnixTime,
+    /// Inside a person's authority: the person every id of the delivery belongs to (their
+    /// linked ids resolve here). Elsewhere each id is its own key.
+    pub person: Option<ContactKey>,
 }
 
 impl<'a, K> Ctx<'a, K> {
@@ -22,6 +26,21 @@ impl<'a, K> Ctx<'a, K> {
             keys,
             config,
             now,
+            person: None,
+        }
+    }
+
+    /// The same, deciding for one person whatever id their events carry.
+    pub fn for_person(mut self, person: ContactKey) -> Self {
+        self.person = Some(person);
+        self
+    }
+
+    /// The key a contact's records, state and consent live under.
+    pub fn contact(&self, wa: &WaId) -> ContactKey {
+        match &self.person {
+            Some(person) => person.clone(),
+            None => self.keys.contact(wa),
         }
     }
 }

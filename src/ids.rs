@@ -41,7 +41,34 @@ id_type!(
     MessageId
 );
 
+/// Which of Meta's identifiers a `WaId` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdKind {
+    /// A `wa_id`: the digits of a phone number.
+    Phone,
+    /// A business-scoped user id, `CC.<digits>`: one per person and business portfolio.
+    Bsuid,
+    /// A parent BSUID, `CC.ENT.<digits>`: one per person across a business's portfolios.
+    ParentBsuid,
+}
+
 impl WaId {
+    /// BSUIDs start with a two-letter country code and a dot (`US.1349…`, `US.ENT.1181…`), the
+    /// test the client libraries use too; everything else is a phone number.
+    pub fn kind(&self) -> IdKind {
+        let s = self.as_str();
+        let coded = s.get(..3).is_some_and(|head| {
+            let b = head.as_bytes();
+            b.iter().take(2).all(u8::is_ascii_alphabetic) && b.get(2) == Some(&b'.')
+        });
+        match (coded, s.get(3..).is_some_and(|rest| rest.starts_with("ENT."))) {
+            (false, _) => IdKind::Phone,
+            (true, false) => IdKind::Bsuid,
+            (true, true) => IdKind::ParentBsuid,
+        }
+    }
+
     /// Accepts what an API caller may type for a contact (`+44 7700 900123`, `447700900123`) and
     /// keeps only the digits, the form Meta sends as `wa_id`. Ids that are not phone numbers
     /// (business-scoped user ids) are kept as they are.
@@ -88,6 +115,18 @@ mod tests {
             WaId::parse_user_input("US.123abc").unwrap().as_str(),
             "US.123abc"
         );
+    }
+
+    #[test]
+    fn kinds_follow_metas_shapes() {
+        assert_eq!(WaId::new("15551234567").kind(), IdKind::Phone);
+        assert_eq!(WaId::new("US.13491208655302741918").kind(), IdKind::Bsuid);
+        assert_eq!(
+            WaId::new("US.ENT.11815799212886844830").kind(),
+            IdKind::ParentBsuid
+        );
+        assert_eq!(WaId::new("U.1").kind(), IdKind::Phone);
+        assert_eq!(WaId::new("").kind(), IdKind::Phone);
     }
 
     #[test]

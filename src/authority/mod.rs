@@ -8,8 +8,10 @@
 //! pauses, and the person's records on first use), then reads, decides and writes only its own
 //! storage (which lets no other request in between), and only then talks to KV or Meta again.
 
+pub mod identity;
 pub mod number;
 pub mod outbox;
+pub mod resolve;
 pub mod route;
 mod sending;
 pub mod store;
@@ -17,7 +19,8 @@ pub mod store;
 use crate::config::Config;
 use crate::context::Ctx;
 use crate::delivery::{ingest, plan::Summary};
-use crate::ids::{MessageId, PhoneNumberId, WaId};
+use crate::ids::{IdKind, MessageId, PhoneNumberId, WaId};
+use crate::webhook::identity::ids_of;
 use crate::platform::Platform;
 use crate::policy::meta_errors::ErrorAction;
 use crate::send::{record_outcome, OutboundBody, Purpose, SendOutcome};
@@ -38,6 +41,9 @@ pub enum Op {
     /// The person's part of a verified delivery, in Meta's envelope (`route`).
     Deliver {
         body: String,
+        /// The keys of every id the part names: all must be linked here before it is decided.
+        #[serde(default)]
+        ids: Vec<ContactKey>,
     },
     /// A send API message, validated by the worker.
     Send {
@@ -52,6 +58,18 @@ pub enum Op {
     },
     Erase,
     Outbox,
+    /// Who the person is here: their home, linked keys and ids.
+    Identity,
+    /// Identity merges (`identity`): forward to `to` and hand everything over; unite what
+    /// `from` handed over; drop the copy handed over.
+    Handover {
+        to: ContactKey,
+    },
+    Absorb {
+        from: ContactKey,
+        export: identity::Export,
+    },
+    Release,
     /// To a number's authority (`number`): is it paused; pause it (131048); lift the pause.
     NumberPaused,
     PauseNumber,
@@ -77,6 +95,8 @@ pub enum SendAnswer {
     },
     NumberPaused,
     FromRequired,
+    /// An id of the person is seen but not merged yet: nothing is sent until it is.
+    IdentityUnresolved,
     Failed {
         action: ErrorAction,
         meta_code: Option<i64>,
@@ -94,6 +114,9 @@ pub enum Answer {
     Send(SendAnswer),
     Consent {
         record: ConsentRecord,
+        /// Every id of the person this authority knows (for the admin API).
+        #[serde(default)]
+        ids: Vec<WaId>,
     },
     Erased {
         suppression_kept: bool,
@@ -105,6 +128,21 @@ pub enum Answer {
     Outbox {
         pending: usize,
         next_attempt_at: Option<UnixTime>,
+    },
+    /// The person lives at `to` now; `export` is what this authority still holds for them.
+    Moved {
+        to: ContactKey,
+        export: Option<identity::Export>,
+    },
+    /// The part names ids not linked here yet: link them (`resolve::link`), then deliver again.
+    Unlinked {
+        missing: Vec<ContactKey>,
+    },
+    Absorbed,
+    Identity {
+        linked: Vec<ContactKey>,
+        ids: Vec<WaId>,
+        pending: usize,
     },
 }
 
@@ -124,6 +162,21 @@ fn sent_statuses(events: &[crate::webhook::Event]) -> Vec<(String, MessageId)> {
         .collect()
 }
 
+/// The phone number the person's newest message came from, or changed to.
+fn latest_phone(events: &[crate::webhook::Event]) -> Option<WaId> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            crate::webhook::Event::Message { message, .. } => {
+                let changed = message.system.as_ref().and_then(|s| s.wa_id.clone());
+                changed.or(message.from.clone())
+            }
+            _ => None,
+        })
+        .filter(|id| id.kind() == IdKind::Phone)
+        .last()
+}
+
 /// How the worker reaches the authorities: a Durable Object stub per person in the shell,
 /// in-process authorities in native tests. An `Err` answers 500 (Meta retries; nothing is lost).
 #[allow(async_fn_in_trait)]
@@ -133,7 +186,7 @@ pub trait Authorities {
 
 /// Marks that the person's records were read from KV once (state kept before the authority
 /// existed, or consent recorded elsewhere).
-const SEEDED_KEY: &str = "seeded";
+pub(crate) const SEEDED_KEY: &str = "seeded";
 /// A request leaves retention to the alarm, which runs at least this often after a request.
 pub const PURGE_CHECK: u64 = crate::policy::retention::DAY;
 /// An opt-in confirmation waits this long, so a STOP sent with or just after a START wins
@@ -162,8 +215,32 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         if let Some(answer) = self.number_op(&op).await? {
             return Ok((answer, None));
         }
+        // A person who moved is served at their home; merges and erasure act here.
+        let here = matches!(
+            op,
+            Op::Handover { .. } | Op::Release | Op::Erase | Op::Absorb { .. }
+        );
+        if !here {
+            if let Some(moved) = self.forwarded().await? {
+                return Ok((moved, None));
+            }
+        }
         let answer = match op {
-            Op::Deliver { body } => self.deliver(&body, now).await?,
+            Op::Deliver { body, ids } => match self.check_links(&ids).await? {
+                Some(unlinked) => unlinked,
+                None => self.deliver(&body, now).await?,
+            },
+            Op::Handover { to } => return Ok((self.handover(to, now).await?, None)),
+            Op::Absorb { from, export } => self.absorb(from, export, now).await?,
+            Op::Release => return Ok((self.release().await?, None)),
+            Op::Identity => {
+                let record = identity::load(self.local).await?;
+                Answer::Identity {
+                    linked: record.linked.into_iter().collect(),
+                    ids: record.ids,
+                    pending: record.pending.len(),
+                }
+            }
             Op::Send {
                 to,
                 from,
@@ -172,8 +249,13 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             } => Answer::Send(self.send(to, from, body, marketing, now).await?),
             Op::GetConsent => {
                 self.seed(now).await?;
+                if !identity::load(self.local).await?.pending.is_empty() {
+                    // Half a person's consent is no answer: fail closed until linked.
+                    return Err(KvError::Unavailable("identity links not merged yet".into()));
+                }
                 Answer::Consent {
                     record: consent::load(self.local, &self.contact).await?,
+                    ids: identity::load(self.local).await?.ids,
                 }
             }
             Op::PutConsent { change } => self.put_consent(change, now).await?,
@@ -247,22 +329,34 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             local: &batch,
             view,
         };
-        let ctx = Ctx::new(&akv, self.keys, self.config, now);
+        let ctx = Ctx::new(&akv, self.keys, self.config, now).for_person(self.contact.clone());
         let confirmations = sent_statuses(&events);
+        // Who the person is: the ids this delivery shows, and the phone to answer them on.
+        let mut who = identity::load(&batch).await?;
+        let seen: Vec<WaId> = events.iter().flat_map(ids_of).collect();
+        if who.note(&seen, latest_phone(&events).as_ref()) {
+            identity::save(&batch, &who).await?;
+        }
         // Meta's 131048 in a failed status pauses the number it came from, after the commit.
         let to_pause = route::numbers_failed_with(&events, 131048);
         let (summary, sends) = ingest(&ctx, events).await?;
         for (key, id) in confirmations {
             self.confirm(&ctx, &batch, &key, id).await?;
         }
-        let sends = sends.into_iter().map(|o| {
+        let sends = sends.into_iter().map(|mut o| {
+            // A phone number, when known, is answered with `to`; a BSUID only otherwise.
+            if let Some(phone) = &who.phone {
+                if o.to.kind() != IdKind::Phone {
+                    o.to = phone.clone();
+                }
+            }
             let due = match o.purpose {
                 Purpose::OptInConfirmation => now.plus(OPT_IN_CONFIRMATION_GRACE),
                 _ => now,
             };
             (o, due)
         });
-        outbox::enqueue(&batch, sends.collect()).await?;
+        outbox::enqueue(&batch, &outbox::tag_of(&self.contact), sends.collect()).await?;
         batch.commit().await?;
         for number in to_pause {
             self.pause(&number).await?;
@@ -297,7 +391,10 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         record.apply(change);
         consent::save(&akv, &self.contact, &record).await?;
         batch.commit().await?;
-        Ok(Answer::Consent { record })
+        Ok(Answer::Consent {
+            record,
+            ids: identity::load(self.local).await?.ids,
+        })
     }
 
     /// Everything but a suppression in force goes: state, queued records, the outbox. Dedupe

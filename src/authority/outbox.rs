@@ -9,6 +9,7 @@
 //! means it never reached Meta, and it goes again.
 
 use crate::send::Outbound;
+use crate::store::keys::ContactKey;
 use crate::store::kv::{Kv, KvError};
 use crate::time::UnixTime;
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,14 @@ pub const CALLBACK_PREFIX: &str = "wa-edge:";
 /// The outbox key a callback names, if it is one of ours.
 pub fn key_of_callback(callback: &str) -> Option<String> {
     let seq = callback.strip_prefix(CALLBACK_PREFIX)?;
+    // Since identities merge, keys carry their authority's tag: `{tag}-{seq}`.
+    if let Some((tag, number)) = seq.split_once('-') {
+        let ok = tag.len() == TAG_LEN
+            && tag.bytes().all(|b| b.is_ascii_hexdigit())
+            && number.len() == 20
+            && number.bytes().all(|b| b.is_ascii_digit());
+        return ok.then(|| format!("{OUTBOX_PREFIX}{seq}"));
+    }
     seq.bytes()
         .all(|b| b.is_ascii_digit())
         .then(|| format!("{OUTBOX_PREFIX}{seq}"))
@@ -55,7 +64,19 @@ pub fn key_of_callback(callback: &str) -> Option<String> {
 
 /// Adds sends to the outbox in order, each with the time it may go. Runs in the same commit as
 /// the decision that made them.
-pub async fn enqueue<K: Kv>(local: &K, outbox: Vec<(Outbound, UnixTime)>) -> Result<(), KvError> {
+/// Hex digits of the authority's key that prefix its outbox keys: a merge brings another
+/// authority's sends (and the callbacks Meta echoes for them) without a clash.
+pub const TAG_LEN: usize = 8;
+
+pub fn tag_of(contact: &ContactKey) -> String {
+    contact.0.chars().take(TAG_LEN).collect()
+}
+
+pub async fn enqueue<K: Kv>(
+    local: &K,
+    tag: &str,
+    outbox: Vec<(Outbound, UnixTime)>,
+) -> Result<(), KvError> {
     if outbox.is_empty() {
         return Ok(());
     }
@@ -66,7 +87,7 @@ pub async fn enqueue<K: Kv>(local: &K, outbox: Vec<(Outbound, UnixTime)>) -> Res
         .unwrap_or(0);
     for (mut outbound, due) in outbox {
         seq += 1;
-        let key = item_key(seq);
+        let key = item_key(tag, seq);
         outbound.callback = key
             .strip_prefix(OUTBOX_PREFIX)
             .map(|s| format!("{CALLBACK_PREFIX}{s}"));
@@ -85,8 +106,8 @@ pub async fn enqueue<K: Kv>(local: &K, outbox: Vec<(Outbound, UnixTime)>) -> Res
     local.put(SEQUENCE_KEY, &seq.to_string(), None, None).await
 }
 
-fn item_key(seq: u64) -> String {
-    format!("{OUTBOX_PREFIX}{seq:020}")
+fn item_key(tag: &str, seq: u64) -> String {
+    format!("{OUTBOX_PREFIX}{tag}-{seq:020}")
 }
 
 pub async fn save<K: Kv>(local: &K, key: &str, item: &Pending) -> Result<(), KvError> {
@@ -108,11 +129,14 @@ pub async fn load<K: Kv>(local: &K) -> Result<Vec<(String, Pending)>, KvError> {
     let page = local.list(OUTBOX_PREFIX, None).await?;
     let names: Vec<String> = page.keys.into_iter().map(|k| k.name).collect();
     let values = local.get_many(&names).await?;
-    Ok(names
+    let mut items: Vec<(String, Pending)> = names
         .into_iter()
         .zip(values)
         .filter_map(|(name, v)| Some((name, serde_json::from_str(&v?).ok()?)))
-        .collect())
+        .collect();
+    // Merged outboxes interleave by when each send is due, then by their order.
+    items.sort_by(|(ka, a), (kb, b)| (a.due, ka).cmp(&(b.due, kb)));
+    Ok(items)
 }
 
 #[cfg(test)]
@@ -125,6 +149,11 @@ mod tests {
             key_of_callback("wa-edge:00000000000000000007"),
             Some("o:00000000000000000007".to_string())
         );
+        assert_eq!(
+            key_of_callback("wa-edge:0a1b2c3d-00000000000000000007"),
+            Some("o:0a1b2c3d-00000000000000000007".to_string())
+        );
+        assert_eq!(key_of_callback("wa-edge:0a1b2c3d-7"), None);
         assert_eq!(key_of_callback("wa-edge:../x"), None);
         assert_eq!(key_of_callback("crm:123"), None);
     }

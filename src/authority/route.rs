@@ -4,21 +4,31 @@
 //! change nothing, account signals) is stored by the worker directly.
 
 use crate::authority::outbox::key_of_callback;
-use crate::ids::PhoneNumberId;
+use crate::ids::{IdKind, PhoneNumberId, WaId};
 use crate::store::keys::{ContactKey, KeyScheme};
+use crate::webhook::identity::ids_of;
 use crate::webhook::status::{Status, StatusKind};
-use crate::webhook::Event;
-use std::collections::BTreeMap;
+use crate::webhook::{Event, Profile};
 
-/// A delivery split: each person's part (in payload order), and the rest.
-pub struct Split {
-    pub persons: BTreeMap<ContactKey, Vec<String>>,
-    pub rest: Vec<Event>,
+/// One person's part of a delivery: every id it names (hashed), and its changes.
+#[derive(Debug, Default)]
+pub struct PersonPart {
+    /// The keys of every id this part names (phone numbers, BSUIDs, parent BSUIDs), sorted.
+    pub ids: Vec<ContactKey>,
+    /// Changes in payload order, with their position in the delivery.
+    changes: Vec<(usize, String)>,
 }
 
-impl Split {
-    /// One person's part as a delivery body in Meta's shape.
-    pub fn body(changes: &[String]) -> String {
+impl PersonPart {
+    /// The authority tried first: the smallest key, which is the person's home whenever their
+    /// ids were first linked together (`identity`).
+    pub fn first(&self) -> Option<&ContactKey> {
+        self.ids.first()
+    }
+
+    /// The part as a delivery body in Meta's shape.
+    pub fn body(&self) -> String {
+        let changes: Vec<&str> = self.changes.iter().map(|(_, c)| c.as_str()).collect();
         format!(
             r#"{{"object":"whatsapp_business_account","entry":[{{"id":"authority","changes":[{}]}}]}}"#,
             changes.join(",")
@@ -26,55 +36,70 @@ impl Split {
     }
 }
 
+/// A delivery split: each person's part (events sharing any id are one person), and the rest.
+pub struct Split {
+    pub persons: Vec<PersonPart>,
+    pub rest: Vec<Event>,
+}
+
 fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
+/// The `contacts[]` card the authority sees: every id of the person, and the profile.
+fn card(ids: &[WaId], profile: Option<&Profile>) -> String {
+    let mut fields = Vec::new();
+    for id in ids {
+        let name = match id.kind() {
+            IdKind::Phone => "wa_id",
+            IdKind::Bsuid => "user_id",
+            IdKind::ParentBsuid => "parent_user_id",
+        };
+        if !fields.iter().any(|f: &String| f.starts_with(&format!("\"{name}\""))) {
+            fields.push(format!(r#""{name}":{}"#, json(id)));
+        }
+    }
+    if let Some(p) = profile {
+        fields.push(format!(
+            r#""profile":{{"name":{},"username":{}}}"#,
+            json(&p.name),
+            json(&p.username)
+        ));
+    }
+    format!("{{{}}}", fields.join(","))
+}
+
 /// The change that carries one event to its person's authority, or `None` for events that
 /// belong to no person.
-fn person_change(keys: &KeyScheme, event: &Event) -> Option<(ContactKey, String)> {
+fn person_change(event: &Event) -> Option<String> {
+    let ids = ids_of(event);
     match event {
         Event::Message {
             phone_number_id,
-            profile_name,
-            message,
+            profile,
             raw,
-        } => {
-            let sender = message.sender()?;
-            let card = match profile_name {
-                Some(name) => format!(
-                    r#"{{"wa_id":{},"profile":{{"name":{}}}}}"#,
-                    json(sender),
-                    json(name)
-                ),
-                None => format!(r#"{{"wa_id":{}}}"#, json(sender)),
-            };
-            let change = format!(
-                r#"{{"field":"messages","value":{{"metadata":{{"phone_number_id":{}}},"contacts":[{card}],"messages":[{raw}]}}}}"#,
-                json(phone_number_id)
-            );
-            Some((keys.contact(sender), change))
-        }
+            ..
+        } => Some(format!(
+            r#"{{"field":"messages","value":{{"metadata":{{"phone_number_id":{}}},"contacts":[{}],"messages":[{raw}]}}}}"#,
+            json(phone_number_id),
+            card(&ids, Some(profile))
+        )),
         Event::Status {
             phone_number_id,
             status,
             raw,
-        } if changes_person(status) => {
-            let recipient = status.recipient()?;
-            let change = format!(
-                r#"{{"field":"messages","value":{{"metadata":{{"phone_number_id":{}}},"statuses":[{raw}]}}}}"#,
-                json(phone_number_id)
-            );
-            Some((keys.contact(recipient), change))
-        }
-        Event::UserPreference { preference, raw } => {
-            let contact = preference.contact()?;
-            let change =
-                format!(r#"{{"field":"user_preferences","value":{{"user_preferences":[{raw}]}}}}"#);
-            Some((keys.contact(contact), change))
-        }
+            ..
+        } if changes_person(status) => Some(format!(
+            r#"{{"field":"messages","value":{{"metadata":{{"phone_number_id":{}}},"contacts":[{}],"statuses":[{raw}]}}}}"#,
+            json(phone_number_id),
+            card(&ids, None)
+        )),
+        Event::UserPreference { raw, .. } => Some(format!(
+            r#"{{"field":"user_preferences","value":{{"user_preferences":[{raw}]}}}}"#
+        )),
         _ => None,
     }
+    .filter(|_| !ids.is_empty())
 }
 
 /// A status the person's authority must see: a failure with Meta's errors (they change the
@@ -91,13 +116,30 @@ fn changes_person(status: &Status) -> bool {
 }
 
 pub fn split(keys: &KeyScheme, events: Vec<Event>) -> Split {
-    let mut persons: BTreeMap<ContactKey, Vec<String>> = BTreeMap::new();
+    let mut persons: Vec<PersonPart> = Vec::new();
     let mut rest = Vec::new();
-    for event in events {
-        match person_change(keys, &event) {
-            Some((contact, change)) => persons.entry(contact).or_default().push(change),
-            None => rest.push(event),
+    for (position, event) in events.into_iter().enumerate() {
+        let Some(change) = person_change(&event) else {
+            rest.push(event);
+            continue;
+        };
+        let ids: Vec<ContactKey> = ids_of(&event).iter().map(|id| keys.contact(id)).collect();
+        // Every part sharing an id with this event is the same person: they become one.
+        let (same, others): (Vec<PersonPart>, Vec<PersonPart>) = persons
+            .into_iter()
+            .partition(|p| p.ids.iter().any(|k| ids.contains(k)));
+        persons = others;
+        let mut part = PersonPart::default();
+        for p in same {
+            part.ids.extend(p.ids);
+            part.changes.extend(p.changes);
         }
+        part.ids.extend(ids);
+        part.ids.sort();
+        part.ids.dedup();
+        part.changes.push((position, change));
+        part.changes.sort_by_key(|(at, _)| *at);
+        persons.push(part);
     }
     Split { persons, rest }
 }
@@ -158,12 +200,13 @@ mod tests {
         let split = split(&keys, events);
         assert!(split.rest.is_empty());
         assert_eq!(split.persons.len(), 2);
-        let ann = &split.persons[&keys.contact(&crate::ids::WaId::new("111"))];
-        let events = crate::webhook::parse(Split::body(ann).as_bytes()).unwrap();
+        let ann_key = keys.contact(&WaId::new("111"));
+        let ann = split.persons.iter().find(|p| p.ids == [ann_key.clone()]).unwrap();
+        let events = crate::webhook::parse(ann.body().as_bytes()).unwrap();
         assert_eq!(events.len(), 1);
         let Event::Message {
             message,
-            profile_name,
+            profile,
             phone_number_id,
             ..
         } = &events[0]
@@ -171,7 +214,7 @@ mod tests {
             panic!("{events:?}")
         };
         assert_eq!(message.content().typed_text(), Some("STOP"));
-        assert_eq!(profile_name.as_deref(), Some("Ann"));
+        assert_eq!(profile.name.as_deref(), Some("Ann"));
         assert_eq!(phone_number_id.as_ref().map(|p| p.as_str()), Some("PNID"));
     }
 
@@ -187,6 +230,6 @@ mod tests {
         );
         let split = split(&keys, crate::webhook::parse(body.as_bytes()).unwrap());
         assert_eq!(split.rest.len(), 1);
-        assert_eq!(split.persons.values().map(Vec::len).sum::<usize>(), 1);
+        assert_eq!(split.persons.iter().map(|p| p.changes.len()).sum::<usize>(), 1);
     }
 }

@@ -19,6 +19,9 @@ use crate::store::kv::{Kv, KvError};
 use crate::store::write as store_write;
 use crate::time::UnixTime;
 
+/// While an id of the person waits to be merged, the alarm looks again this often.
+pub const IDENTITY_RETRY: u64 = 60;
+
 impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
     /// The send API through the person's guards, checked and paced here, one at a time.
     pub(super) async fn send(
@@ -39,6 +42,9 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         };
         // The number to send from, then its pause from the number's authority: before deciding.
         self.seed(now).await?;
+        if !super::identity::load(self.local).await?.pending.is_empty() {
+            return Ok(SendAnswer::IdentityUnresolved);
+        }
         let known = contact_state::load(self.local, &self.contact).await?;
         let Some(phone_number_id) = from.or(known.phone_number_id) else {
             return Ok(SendAnswer::FromRequired);
@@ -123,6 +129,15 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
     /// The alarm: sends what is due, one at a time, by the retry table; flushes to KV; purges
     /// what has expired. Returns when to wake next, and a log line per send (no personal data).
     pub async fn alarm(&self, now: UnixTime) -> Result<(Option<UnixTime>, Vec<String>), KvError> {
+        let who = super::identity::load(self.local).await?;
+        if who.forward.is_some() {
+            // The person moved: their sends and records went with them.
+            return Ok((None, Vec::new()));
+        }
+        if !who.pending.is_empty() {
+            // Fail closed: nothing goes to half a person. The merge wakes the home again.
+            return Ok((Some(now.plus(IDENTITY_RETRY)), Vec::new()));
+        }
         let items = outbox::load(self.local).await?;
         // First, from their authorities: the pauses of the numbers these sends go from.
         let numbers = items

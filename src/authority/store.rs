@@ -225,7 +225,7 @@ pub async fn flush<S: Kv, V: Kv>(local: &S, view: &V) -> Result<bool, KvError> {
     let values = local.get_many(&names).await?;
     // Independent keys: written together, as a delivery's are (`store::write_together`). The
     // metadata was a `RecordMeta` when queued.
-    let puts: Vec<Put> = names
+    let mut puts: Vec<Put> = names
         .iter()
         .zip(values)
         .zip(page.keys.iter())
@@ -241,6 +241,21 @@ pub async fn flush<S: Kv, V: Kv>(local: &S, view: &V) -> Result<bool, KvError> {
             })
         })
         .collect();
+    // The person's consent is shown under each of their linked ids too (`identity`).
+    let linked = super::identity::load(local).await?.linked;
+    let views: Vec<Put> = puts
+        .iter()
+        .filter(|p| kind_of(&p.key) == KeyKind::Consent)
+        .flat_map(|p| {
+            linked.iter().map(|alias| Put {
+                key: crate::store::keys::consent(alias),
+                value: p.value.clone(),
+                expires: p.expires,
+                meta: None,
+            })
+        })
+        .collect();
+    puts.extend(views);
     write_together(view, &puts).await?;
     for name in &names {
         local.delete(name).await?;

@@ -14,12 +14,13 @@ use crate::store::kv::{Kv, KvError};
 use crate::store::records::{Direction, MessageRecord};
 use crate::store::{Put, RecordMeta};
 use crate::webhook::message::{Content, Message};
+use crate::webhook::Profile;
 
 pub async fn on_message<K: Kv>(
     ctx: &Ctx<'_, K>,
     plan: &mut Plan,
     phone_number_id: Option<PhoneNumberId>,
-    profile_name: Option<String>,
+    profile: Profile,
     message: Message,
 ) -> Result<(), KvError> {
     let (Some(sender), Some(id)) = (message.sender().cloned(), message.id.clone()) else {
@@ -37,7 +38,7 @@ pub async fn on_message<K: Kv>(
         plan.summary.duplicates += 1;
         return Ok(());
     }
-    let contact = ctx.keys.contact(&sender);
+    let contact = ctx.contact(&sender);
     let content = message.content();
     let inbound = Inbound {
         sender: &sender,
@@ -60,7 +61,7 @@ pub async fn on_message<K: Kv>(
         &message,
         &content,
         at,
-        profile_name,
+        profile,
         phone_number_id.clone(),
     );
     record.action = action.map(|a| a.to_string());

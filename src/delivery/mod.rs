@@ -17,7 +17,7 @@ use crate::ids::WaId;
 use crate::policy::retention::event_time;
 use crate::send::outcome::signal_put;
 use crate::send::Outbound;
-use crate::store::keys::{self, KeyScheme};
+use crate::store::keys;
 use crate::store::kv::{Kv, KvError};
 use crate::webhook::Event;
 use plan::{Plan, Summary};
@@ -28,18 +28,16 @@ pub async fn ingest<K: Kv>(
     events: Vec<Event>,
 ) -> Result<(Summary, Vec<Outbound>), KvError> {
     let mut plan = Plan::default();
-    plan.prefetch(ctx.kv, prefetch_keys(ctx.keys, &events))
+    plan.prefetch(ctx.kv, prefetch_keys(ctx, &events))
         .await?;
     for event in events {
         match event {
             Event::Message {
                 phone_number_id,
-                profile_name,
+                profile,
                 message,
                 ..
-            } => {
-                message::on_message(ctx, &mut plan, phone_number_id, profile_name, *message).await?
-            }
+            } => message::on_message(ctx, &mut plan, phone_number_id, profile, *message).await?,
             Event::Status {
                 status,
                 phone_number_id,
@@ -70,10 +68,11 @@ fn on_account_event<K>(ctx: &Ctx<'_, K>, plan: &mut Plan, event: &Event) -> Resu
 }
 
 /// Every key the delivery will read, so they come in one bulk read.
-fn prefetch_keys(keys: &KeyScheme, events: &[Event]) -> Vec<String> {
+fn prefetch_keys<K>(ctx: &Ctx<'_, K>, events: &[Event]) -> Vec<String> {
+    let keys = ctx.keys;
     let mut wanted = Vec::new();
     let contact = |wa: &WaId, out: &mut Vec<String>| {
-        let c = keys.contact(wa);
+        let c = ctx.contact(wa);
         out.push(keys::consent(&c));
         out.push(keys::contact_state(&c));
     };

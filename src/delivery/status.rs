@@ -37,7 +37,7 @@ pub async fn on_status<K: Kv>(
         plan.summary.replays += 1;
         return Ok(());
     }
-    let contact = ctx.keys.contact(&recipient);
+    let contact = ctx.contact(&recipient);
     let mk = ctx.keys.message(&id);
     let key = keys::status_record(&contact, &mk, kind.as_str());
     if !plan.seen.insert(key.clone()) {
@@ -123,7 +123,7 @@ pub async fn on_preference<K: Kv>(
     let value = pref.value.as_ref().map(|v| v.as_str()).unwrap_or_default();
     let mut c = change(status, Scope::Marketing, at, Source::UserPreferences);
     c.evidence = Some(format!("{category}: {value}"));
-    let contact = ctx.keys.contact(wa_id);
+    let contact = ctx.contact(wa_id);
     apply(ctx, plan, &contact, c, false).await?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! consent and send handlers.
 
 use crate::authority::number::number_authority;
+use crate::authority::resolve::call_person;
 use crate::authority::{Answer, Authorities, Op};
 use crate::config::{Config, Secret};
 use crate::context::Ctx;
@@ -11,7 +12,7 @@ use crate::http::response::Response;
 use crate::http::{consent, send, Request, Route};
 use crate::ids::WaId;
 use crate::store::account;
-use crate::store::keys::{self, classify_contact_key, ContactKeyKind, KeyScheme};
+use crate::store::keys::{self, classify_contact_key, ContactKey, ContactKeyKind, KeyScheme};
 use crate::store::kv::{list_all, Kv, ListedKey};
 use crate::store::records::{MessageRecord, StatusRecord};
 use crate::store::{consent as consent_store, RecordMeta};
@@ -42,7 +43,7 @@ pub async fn handle<K: Kv, A: Authorities>(
     let keys = KeyScheme::new(config.require(Secret::ContactKeySecret)?);
     let ctx = Ctx::new(kv, &keys, config, now);
     match &req.route {
-        Route::ContactMessages(raw) => history(&ctx, &wa_id(raw)?, &req).await,
+        Route::ContactMessages(raw) => history(&ctx, authorities, &wa_id(raw)?, &req).await,
         Route::EraseContact(raw) => erase(&ctx, authorities, &wa_id(raw)?).await,
         Route::ContactOutbox(raw) => outbox(&ctx, authorities, &wa_id(raw)?).await,
         Route::GetConsent(raw) => consent::get(&ctx, authorities, &wa_id(raw)?).await,
@@ -68,6 +69,31 @@ fn wa_id(raw: &str) -> Result<WaId, ApiError> {
     WaId::parse_user_input(raw).ok_or(ApiError::bad_request("invalid_wa_id", "not a WhatsApp id"))
 }
 
+/// The person an id belongs to: every key of theirs, their home's first, and their ids.
+async fn person_of<K, A: Authorities>(
+    ctx: &Ctx<'_, K>,
+    authorities: &A,
+    wa: &WaId,
+) -> Result<(Vec<ContactKey>, Vec<WaId>), ApiError> {
+    let asked = ctx.keys.contact(wa);
+    match call_person(authorities, &asked, &Op::Identity).await? {
+        (home, Answer::Identity { linked, ids, .. }) => {
+            let mut all = vec![home];
+            for key in linked.into_iter().chain([asked]) {
+                if !all.contains(&key) {
+                    all.push(key);
+                }
+            }
+            Ok((all, ids))
+        }
+        _ => Err(ApiError::unexpected_answer()),
+    }
+}
+
+fn invalid_cursor() -> ApiError {
+    ApiError::bad_request("invalid_cursor", "cursor is not one this API returned")
+}
+
 /// `limit` and `cursor` of a history page.
 fn page_params(req: &Request) -> Result<(usize, usize), ApiError> {
     let limit = match req.query_param("limit").map(str::parse::<usize>) {
@@ -83,12 +109,7 @@ fn page_params(req: &Request) -> Result<(usize, usize), ApiError> {
     let offset = match req.query_param("cursor").map(str::parse::<usize>) {
         None => 0,
         Some(Ok(n)) => n,
-        Some(Err(_)) => {
-            return Err(ApiError::bad_request(
-                "invalid_cursor",
-                "cursor is not one this API returned",
-            ))
-        }
+        Some(Err(_)) => return Err(invalid_cursor()),
     };
     Ok((limit, offset))
 }
@@ -165,13 +186,31 @@ fn render(entry: &Entry<'_>, found: &BTreeMap<&str, &str>) -> Option<serde_json:
     Some(out)
 }
 
-/// Newest first. The cursor is an offset into the contact's messages ordered by time.
-async fn history<K: Kv>(ctx: &Ctx<'_, K>, wa: &WaId, req: &Request) -> Result<Response, ApiError> {
+/// Newest first, across every id of the person. The cursor is an offset into the person's
+/// messages ordered by time; one past the end was never returned, so it is refused.
+async fn history<K: Kv, A: Authorities>(
+    ctx: &Ctx<'_, K>,
+    authorities: &A,
+    wa: &WaId,
+    req: &Request,
+) -> Result<Response, ApiError> {
     let (limit, offset) = page_params(req)?;
-    let prefix = keys::contact_prefix(&ctx.keys.contact(wa));
-    let listed = list_all(ctx.kv, &prefix).await?;
-    let ordered = by_message(&prefix, &listed);
+    let (keys_of_person, linked_ids) = person_of(ctx, authorities, wa).await?;
+    let mut listings = Vec::new();
+    for key in &keys_of_person {
+        let prefix = keys::contact_prefix(key);
+        let listed = list_all(ctx.kv, &prefix).await?;
+        listings.push((prefix, listed));
+    }
+    let mut ordered: Vec<Entry<'_>> = listings
+        .iter()
+        .flat_map(|(prefix, listed)| by_message(prefix, listed))
+        .collect();
+    ordered.sort_by_key(|entry| std::cmp::Reverse(entry.at));
     let total = ordered.len();
+    if offset > total {
+        return Err(invalid_cursor());
+    }
     let page: Vec<_> = ordered.into_iter().skip(offset).take(limit).collect();
     let wanted: Vec<String> = page
         .iter()
@@ -193,7 +232,7 @@ async fn history<K: Kv>(ctx: &Ctx<'_, K>, wa: &WaId, req: &Request) -> Result<Re
     let next = (end < total).then(|| end.to_string());
     Ok(Response::json(
         200,
-        json!({ "wa_id": wa, "messages": messages, "next_cursor": next }),
+        json!({ "wa_id": wa, "linked_ids": linked_ids, "messages": messages, "next_cursor": next }),
     ))
 }
 
@@ -208,7 +247,10 @@ async fn outbox<K, A: Authorities>(
     authorities: &A,
     wa: &WaId,
 ) -> Result<Response, ApiError> {
-    match authorities.call(&ctx.keys.contact(wa), &Op::Outbox).await? {
+    match call_person(authorities, &ctx.keys.contact(wa), &Op::Outbox)
+        .await?
+        .1
+    {
         Answer::Outbox {
             pending,
             next_attempt_at,
@@ -220,39 +262,51 @@ async fn outbox<K, A: Authorities>(
     }
 }
 
-/// Erases the person in their authority (pending sends included), then their KV records.
+/// Erases the person: every authority of theirs (pending sends included), then their KV records
+/// under every id. A suppression in force stays under each id, so a message by any of them is
+/// still refused after the links are gone.
 async fn erase<K: Kv, A: Authorities>(
     ctx: &Ctx<'_, K>,
     authorities: &A,
     wa: &WaId,
 ) -> Result<Response, ApiError> {
-    let contact = ctx.keys.contact(wa);
-    let dropped_sends = match authorities.call(&contact, &Op::Erase).await? {
-        Answer::Erased { dropped_sends, .. } => dropped_sends,
-        _ => return Err(ApiError::unexpected_answer()),
-    };
-    let prefix = keys::contact_prefix(&contact);
-    let (mut messages, mut statuses, mut other) = (0u32, 0u32, 0u32);
-    let page = ctx.kv.list(&prefix, None).await?;
-    let complete = page.cursor.is_none() && page.keys.len() <= MAX_ERASE_PER_REQUEST;
-    for key in page.keys.iter().take(MAX_ERASE_PER_REQUEST) {
-        match classify_contact_key(&prefix, &key.name) {
-            ContactKeyKind::Message(_) => messages += 1,
-            ContactKeyKind::Status { .. } => statuses += 1,
-            ContactKeyKind::Other => other += 1,
+    let (keys_of_person, linked_ids) = person_of(ctx, authorities, wa).await?;
+    let mut dropped_sends = 0;
+    for key in &keys_of_person {
+        match authorities.call(key, &Op::Erase).await? {
+            Answer::Erased { dropped_sends: n, .. } => dropped_sends += n,
+            _ => return Err(ApiError::unexpected_answer()),
         }
-        ctx.kv.delete(&key.name).await?;
     }
-    let record = consent_store::load(ctx.kv, &contact).await?;
-    // An opt-out must outlive erasure (GDPR Art. 21: objection to marketing is absolute); a
-    // record with no opt-out in force is personal data with no purpose left, so it goes.
-    let keep = record.status == consent_store::ConsentStatus::OptedOut;
-    if complete && !keep && record != consent_store::ConsentRecord::default() {
-        consent_store::delete(ctx.kv, &contact).await?;
+    let (mut messages, mut statuses, mut other) = (0u32, 0u32, 0u32);
+    let mut budget = MAX_ERASE_PER_REQUEST;
+    let mut complete = true;
+    let mut keep = false;
+    for key in &keys_of_person {
+        let prefix = keys::contact_prefix(key);
+        let page = ctx.kv.list(&prefix, None).await?;
+        complete &= page.cursor.is_none() && page.keys.len() <= budget;
+        for listed in page.keys.iter().take(budget) {
+            match classify_contact_key(&prefix, &listed.name) {
+                ContactKeyKind::Message(_) => messages += 1,
+                ContactKeyKind::Status { .. } => statuses += 1,
+                ContactKeyKind::Other => other += 1,
+            }
+            ctx.kv.delete(&listed.name).await?;
+        }
+        budget = budget.saturating_sub(page.keys.len());
+        let record = consent_store::load(ctx.kv, key).await?;
+        keep |= record.status == consent_store::ConsentStatus::OptedOut;
+        if complete && !keep && record != consent_store::ConsentRecord::default() {
+            // An opt-out must outlive erasure (GDPR Art. 21: objection to marketing is absolute);
+            // a record with no opt-out in force is personal data with no purpose left, so it goes.
+            consent_store::delete(ctx.kv, key).await?;
+        }
     }
     Ok(Response::json(
         200,
-        json!({ "wa_id": wa, "deleted": { "messages": messages, "statuses": statuses, "other": other,
+        json!({ "wa_id": wa, "linked_ids": linked_ids,
+                "deleted": { "messages": messages, "statuses": statuses, "other": other,
                 "pending_sends": dropped_sends },
                 "complete": complete, "suppression_kept": keep }),
     ))

@@ -1,6 +1,7 @@
 //! Consent for other systems: read one contact's record and ledger, record consent given or
 //! withdrawn outside WhatsApp (with evidence), and check many contacts before a campaign.
 
+use crate::authority::resolve::call_person;
 use crate::authority::{Answer, Authorities, Op};
 use crate::context::Ctx;
 use crate::http::error::ApiError;
@@ -17,8 +18,9 @@ use serde_json::json;
 pub const MAX_CHECK_IDS: usize = 1000;
 pub const MAX_EVIDENCE_LEN: usize = 500;
 
-fn view(wa: &WaId, record: &ConsentRecord) -> serde_json::Value {
-    json!({ "wa_id": wa, "status": record.status, "scope": record.scope, "updated_at": record.updated_at, "history": record.history })
+fn view(wa: &WaId, record: &ConsentRecord, linked: &[WaId]) -> serde_json::Value {
+    json!({ "wa_id": wa, "status": record.status, "scope": record.scope, "updated_at": record.updated_at,
+            "history": record.history, "linked_ids": linked })
 }
 
 /// The record as the person's authority holds it.
@@ -28,8 +30,8 @@ async fn ask<K, A: Authorities>(
     wa: &WaId,
     op: Op,
 ) -> Result<Response, ApiError> {
-    match authorities.call(&ctx.keys.contact(wa), &op).await? {
-        Answer::Consent { record } => Ok(Response::json(200, view(wa, &record))),
+    match call_person(authorities, &ctx.keys.contact(wa), &op).await?.1 {
+        Answer::Consent { record, ids } => Ok(Response::json(200, view(wa, &record, &ids))),
         _ => Err(ApiError::unexpected_answer()),
     }
 }

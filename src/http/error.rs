@@ -38,6 +38,8 @@ pub enum ApiError {
         retry_after_seconds: u64,
     },
     NumberPaused,
+    /// An id of the person is seen but not yet merged with the others: fail closed, retry.
+    IdentityUnresolved,
     /// The Graph API refused or did not answer a send.
     Graph {
         action: ErrorAction,
@@ -81,6 +83,7 @@ fn graph_status(action: ErrorAction) -> (u16, &'static str) {
         ErrorAction::MarketingLimit => (429, "marketing_limit"),
         ErrorAction::AccessToken => (502, "access_token"),
         ErrorAction::NoAnswer => (504, "graph_unreachable"),
+        ErrorAction::BsuidUnsupported => (422, "bsuid_not_supported"),
         ErrorAction::Transient | ErrorAction::Rejected => (502, "graph_error"),
     }
 }
@@ -98,8 +101,12 @@ fn not_configured(e: &ConfigError) -> serde_json::Value {
 fn graph_failure(action: ErrorAction, meta_code: Option<i64>, http_status: u16) -> Response {
     let (status, code) = graph_status(action);
     let mut body = json!({ "error": code, "meta_code": meta_code, "http_status": http_status });
-    if let (ErrorAction::NoAnswer, Some(obj)) = (action, body.as_object_mut()) {
-        let why = "no answer from the Graph API; not retried, because a send has no idempotency key and may have gone out";
+    let why = match action {
+        ErrorAction::NoAnswer => Some("no answer from the Graph API; not retried, because a send has no idempotency key and may have gone out"),
+        ErrorAction::BsuidUnsupported => Some("Meta cannot deliver this message type to a business-scoped user id; send it to the person's phone number"),
+        _ => None,
+    };
+    if let (Some(why), Some(obj)) = (why, body.as_object_mut()) {
         obj.insert("message".into(), json!(why));
     }
     Response::json(status, body)
@@ -170,6 +177,11 @@ impl From<ApiError> for Response {
             ApiError::NumberPaused => Response::json(
                 429,
                 json!({ "error": "number_paused", "code": 131048, "message": "sending is paused after Meta's spam rate limit; resume with DELETE /v1/account/pause" }),
+            ),
+            ApiError::IdentityUnresolved => Response::error(
+                503,
+                "identity_unresolved",
+                "this person's ids are being linked; retry in a few seconds",
             ),
             ApiError::Graph {
                 action,

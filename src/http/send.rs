@@ -1,6 +1,7 @@
 //! `POST /v1/messages`: the business's systems send through the same guards as the
 //! auto-replies (consent, window, pacing, pause, deliverability), checked before any Graph call.
 
+use crate::authority::resolve::call_person;
 use crate::authority::{Answer, Authorities, Op, SendAnswer};
 use crate::config::Secret;
 use crate::context::Ctx;
@@ -83,7 +84,7 @@ pub async fn handle<K, A: Authorities>(
         body: message,
         marketing,
     };
-    let answer = authorities.call(&ctx.keys.contact(&to), &op).await?;
+    let (_, answer) = call_person(authorities, &ctx.keys.contact(&to), &op).await?;
     let Answer::Send(result) = answer else {
         return Err(ApiError::unexpected_answer());
     };
@@ -98,6 +99,7 @@ pub async fn handle<K, A: Authorities>(
             retry_after_seconds,
         }),
         SendAnswer::NumberPaused => Err(ApiError::NumberPaused),
+        SendAnswer::IdentityUnresolved => Err(ApiError::IdentityUnresolved),
         SendAnswer::FromRequired => Err(ApiError::bad_request(
             "from_required",
             "the contact has not written to any number yet: say which phone_number_id to send from",

@@ -1,8 +1,8 @@
 //! Meta's side of the API: the health check, the subscription handshake and deliveries
 //! (verify → parse → decide → act).
 
-use crate::authority::route::{self, Split};
-use crate::authority::{Answer, Authorities, Op};
+use crate::authority::route;
+use crate::authority::{resolve, Answer, Authorities};
 use crate::config::{Config, Secret};
 use crate::context::Ctx;
 use crate::delivery::ingest;
@@ -91,12 +91,10 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
     let split = route::split(&keys, events);
     let ctx = Ctx::new(world.kv, &keys, config, now);
     let (mut summary, _) = ingest(&ctx, split.rest).await?;
-    let calls = split.persons.iter().map(|(contact, changes)| {
-        let op = Op::Deliver {
-            body: Split::body(changes),
-        };
-        async move { world.authorities.call(contact, &op).await }
-    });
+    let calls = split
+        .persons
+        .iter()
+        .map(|part| resolve::deliver(world.authorities, part));
     for answer in futures_util::future::join_all(calls).await {
         match answer? {
             Answer::Delivered { summary: part } => summary.add(&part),

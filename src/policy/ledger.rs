@@ -2,7 +2,8 @@
 //! to the later arrival, an older change is kept as evidence only, a marketing opt-out never
 //! loosens an opt-out of everything, and a redelivered change is recognised and ignored.
 
-use crate::store::consent::{ConsentChange, ConsentRecord, ConsentStatus, Scope};
+use crate::store::consent::{ConsentChange, ConsentRecord, ConsentStatus, Scope, Source};
+use crate::time::UnixTime;
 
 /// The history kept per contact: enough evidence for an audit, bounded so the record stays small.
 pub const MAX_HISTORY: usize = 50;
@@ -28,7 +29,63 @@ fn same_change(a: &ConsentChange, b: &ConsentChange) -> bool {
         && a.evidence == b.evidence
 }
 
+/// How strict a state in force is: an opt-out of everything, of marketing, or none.
+fn strictness(record: &ConsentRecord) -> u8 {
+    match (record.status, record.scope) {
+        (ConsentStatus::OptedOut, Some(Scope::All)) => 2,
+        (ConsentStatus::OptedOut, _) => 1,
+        _ => 0,
+    }
+}
+
+/// The evidence a merge records when it keeps an opt-out the replay alone would have lifted.
+pub const LINK_EVIDENCE: &str = "opt-out in force under a linked id";
+
 impl ConsentRecord {
+    /// Unites the ledger of another id found to be the same person. Every change of both is
+    /// replayed in the order of the person's own time, with the usual rules; then linking never
+    /// loosens consent: if either side had an opt-out in force that the replay lifted (a START
+    /// under one id after a STOP under another), the opt-out stays, recorded as a change of its
+    /// own at the newest time either side knew, until the person acts again. A record already
+    /// merged (no change of `other` is new here) is left as it is, so a repeat merge is a no-op.
+    pub fn merge(&mut self, other: &ConsentRecord) {
+        let known = |c: &ConsentChange| self.history.iter().any(|s| same_change(s, c));
+        if other.history.iter().all(known) {
+            return;
+        }
+        let mut changes: Vec<ConsentChange> = self
+            .history
+            .iter()
+            .chain(other.history.iter())
+            .cloned()
+            .collect();
+        // Stable: on a tie this record's change replays first, as the earlier arrival.
+        changes.sort_by_key(|c| c.at);
+        let mut merged = ConsentRecord::default();
+        for change in changes {
+            merged.apply(change);
+        }
+        let strictest = if strictness(other) > strictness(self) {
+            other
+        } else {
+            &*self
+        };
+        if strictness(&merged) < strictness(strictest) {
+            let at = self.updated_at.max(other.updated_at).unwrap_or(UnixTime(0));
+            merged.apply(ConsentChange {
+                status: ConsentStatus::OptedOut,
+                scope: strictest.scope.unwrap_or(Scope::All),
+                at,
+                source: Source::Link,
+                message_id: None,
+                keyword: None,
+                evidence: Some(LINK_EVIDENCE.to_string()),
+                applied: true,
+            });
+        }
+        *self = merged;
+    }
+
     /// What applying `change` did when it was first applied, for a change already in the ledger:
     /// the ledger without it, with it applied again. A delivery that wrote consent and then
     /// failed before its dedupe markers is retried by Meta; this lets the retry decide the

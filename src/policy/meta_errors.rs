@@ -66,6 +66,9 @@ pub enum ErrorAction {
     MarketingLimit,
     /// 131026, 130403: undeliverable or blocked. Do not retry.
     Undeliverable,
+    /// 131062: this message type cannot go to a BSUID (some authentication templates). Not
+    /// retried: only the person's phone number can receive it.
+    BsuidUnsupported,
     /// 190, 0, 10, 200-299: token expired or permission missing. Stop and alert.
     AccessToken,
     /// 1, 2, 131000, 131016, 133004, HTTP 5xx: at most one retry.
@@ -85,6 +88,7 @@ pub fn classify(code: Option<i64>, http_status: u16) -> ErrorAction {
         Some(131050) => ErrorAction::MarketingOptOut,
         Some(131049) => ErrorAction::MarketingLimit,
         Some(131026) | Some(130403) => ErrorAction::Undeliverable,
+        Some(131062) => ErrorAction::BsuidUnsupported,
         Some(190) | Some(0) | Some(10) | Some(200..=299) => ErrorAction::AccessToken,
         Some(1) | Some(2) | Some(131000) | Some(131016) | Some(133004) => ErrorAction::Transient,
         _ if http_status == 0 => ErrorAction::NoAnswer,

@@ -20,7 +20,7 @@ pub async fn record_outcome<K: Kv>(
     outbound: &Outbound,
     outcome: &SendOutcome,
 ) -> Result<String, KvError> {
-    let contact = ctx.keys.contact(&outbound.to);
+    let contact = ctx.contact(&outbound.to);
     if outbound.purpose == Purpose::MarkRead {
         return Ok(match outcome {
             SendOutcome::Sent(_) => format!("marked read for contact {}", contact.0),
@@ -92,7 +92,7 @@ pub async fn apply_effect<K: Kv>(
     code: i64,
     message_id: Option<MessageId>,
 ) -> Result<(), KvError> {
-    let contact = ctx.keys.contact(to);
+    let contact = ctx.contact(to);
     let mut puts = Vec::new();
     if effect.touches_state() {
         let mut state = contact_state::load(ctx.kv, &contact).await?;
@@ -142,6 +142,7 @@ fn outbound_record(
         location: None,
         reply_to: outbound.reply_to.clone(),
         profile_name: None,
+        profile_username: None,
         phone_number_id: Some(outbound.phone_number_id.clone()),
         action: (!errors.is_empty()).then(|| "not_sent".to_string()),
         purpose: Some(outbound.purpose.as_str().to_string()),

@@ -32,6 +32,8 @@ pub enum Source {
     UserPreferences,
     SendError,
     Admin,
+    /// Two ids were found to be one person (`ConsentRecord::merge`).
+    Link,
 }
 
 /// One piece of evidence: who changed what, when, and because of which message.

@@ -40,6 +40,36 @@ pub struct ContactState {
     pub undeliverable: Option<(i64, UnixTime)>,
 }
 
+impl ContactState {
+    /// Unites the state of another id found to be the same person: the later of each time (the
+    /// window, pacing, cooldown and marks hold for the person, whichever id they came by), the
+    /// business number of the newer message, both sets of recent texts.
+    pub fn merge(&mut self, other: &ContactState) {
+        if other.last_inbound > self.last_inbound {
+            self.phone_number_id = other
+                .phone_number_id
+                .clone()
+                .or(self.phone_number_id.take());
+            self.last_reply_for = other.last_reply_for.clone();
+        }
+        self.phone_number_id = self
+            .phone_number_id
+            .take()
+            .or(other.phone_number_id.clone());
+        self.last_inbound = self.last_inbound.max(other.last_inbound);
+        self.last_sent = self.last_sent.max(other.last_sent);
+        self.paced_until = self.paced_until.max(other.paced_until);
+        self.last_default_reply = self.last_default_reply.max(other.last_default_reply);
+        self.window_closed_at = self.window_closed_at.max(other.window_closed_at);
+        self.undeliverable = self.undeliverable.max(other.undeliverable);
+        for entry in &other.recent {
+            if !self.recent.contains(entry) {
+                self.recent.push(entry.clone());
+            }
+        }
+    }
+}
+
 /// The stored state; an unreadable one only costs pacing history, so it starts afresh rather
 /// than failing the request (unlike consent, which fails closed).
 pub fn parse(value: Option<&str>) -> ContactState {

@@ -16,7 +16,8 @@ pub struct KeyScheme {
 }
 
 /// A contact's pseudonymous key (hex), safe to show in logs and keys.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct ContactKey(pub String);
 
 /// A message id's keyed hash (hex).

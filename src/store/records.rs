@@ -5,6 +5,7 @@ use crate::ids::{MessageId, PhoneNumberId};
 use crate::time::UnixTime;
 use crate::webhook::message::{Content, Message, MetaError};
 use crate::webhook::status::{Conversation, Pricing, Status};
+use crate::webhook::Profile;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +37,9 @@ pub struct MessageRecord {
     pub reply_to: Option<MessageId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_name: Option<String>,
+    /// The sender's WhatsApp username, kept like the profile name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_id: Option<PhoneNumberId>,
     /// What wa-edge decided on this message (e.g. `opted_out`, `help`), recorded before the 200.
@@ -54,7 +58,7 @@ impl MessageRecord {
         message: &Message,
         content: &Content,
         at: UnixTime,
-        profile_name: Option<String>,
+        profile: Profile,
         phone_number_id: Option<PhoneNumberId>,
     ) -> MessageRecord {
         let mut r = MessageRecord {
@@ -72,7 +76,8 @@ impl MessageRecord {
             filename: None,
             location: None,
             reply_to: message.context.as_ref().and_then(|c| c.id.clone()),
-            profile_name,
+            profile_name: profile.name,
+            profile_username: profile.username,
             phone_number_id,
             action: None,
             purpose: None,

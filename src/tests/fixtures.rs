@@ -1,15 +1,34 @@
 //! Every file under tests/fixtures parses into the events it should, and every file is listed.
 
+use crate::webhook::identity::ids_of;
 use crate::webhook::message::Content;
 use crate::webhook::{parse, Event};
 use std::path::Path;
 
+/// The person's ids when an event shows more than one (they are linked), and a username.
+fn identity_suffix(e: &Event) -> String {
+    let ids = ids_of(e);
+    let mut out = String::new();
+    if ids.len() > 1 {
+        let ids: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
+        out.push_str(&format!(" ids={}", ids.join(",")));
+    }
+    if let Event::Message { profile, .. } = e {
+        if let Some(username) = &profile.username {
+            out.push_str(&format!(" {username}"));
+        }
+    }
+    out
+}
+
 fn describe(e: &Event) -> String {
+    format!("{}{}", describe_item(e), identity_suffix(e))
+}
+
+fn describe_item(e: &Event) -> String {
     match e {
         Event::Message {
-            message,
-            profile_name,
-            ..
+            message, profile, ..
         } => {
             let content = match message.content() {
                 Content::Text(t) => format!("text:{t}"),
@@ -35,7 +54,7 @@ fn describe(e: &Event) -> String {
             format!(
                 "message {content} from {} ({})",
                 message.sender().map(|s| s.as_str()).unwrap_or("?"),
-                profile_name.clone().unwrap_or_default()
+                profile.name.clone().unwrap_or_default()
             )
         }
         Event::Status { status, .. } => format!(
@@ -127,7 +146,31 @@ fn expected() -> Vec<(&'static str, Vec<String>)> {
         ("messages/order.json", one("order:1")),
         (
             "messages/system_number_change.json",
-            one("system:user_changed_number"),
+            vec![format!(
+                "message system:user_changed_number {FROM} ids=16505551234,16505559999"
+            )],
+        ),
+        (
+            "identities/both_ids.json",
+            vec![format!(
+                "message text:STOP {FROM} ids=16505551234,US.13491208655302741918,US.ENT.11815799212886844830 @sheena"
+            )],
+        ),
+        (
+            "identities/bsuid_only.json",
+            vec!["message text:Hi, where is my parcel? from US.13491208655302741918 (Kai) @kai.w".into()],
+        ),
+        (
+            "identities/parent_bsuid.json",
+            vec!["message text:hello from the other shop from GB.20000000000000000002 (Kai) ids=GB.20000000000000000002,US.ENT.11815799212886844830".into()],
+        ),
+        (
+            "identities/status_bsuid.json",
+            vec!["status delivered ids=16505551234,US.13491208655302741918,US.ENT.11815799212886844830".into()],
+        ),
+        (
+            "identities/user_changed_user_id.json",
+            vec!["message system:user_changed_user_id from US.13491208655302741918 () ids=US.13491208655302741918,US.30000000000000000003".into()],
         ),
         ("messages/request_welcome.json", one("request_welcome")),
         ("messages/unsupported.json", one("unsupported:131051")),

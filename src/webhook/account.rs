@@ -15,6 +15,7 @@ open_enum!(
 pub struct UserPreference {
     pub wa_id: Option<WaId>,
     pub user_id: Option<WaId>,
+    pub parent_user_id: Option<WaId>,
     pub category: Option<String>,
     pub value: Option<PreferenceValue>,
     #[serde(default, deserialize_with = "deserialize_meta_time")]
@@ -23,7 +24,17 @@ pub struct UserPreference {
 
 impl UserPreference {
     pub fn contact(&self) -> Option<&WaId> {
-        self.wa_id.as_ref().or(self.user_id.as_ref())
+        self.wa_id
+            .as_ref()
+            .or(self.user_id.as_ref())
+            .or(self.parent_user_id.as_ref())
+    }
+
+    pub fn own_ids(&self) -> Vec<&WaId> {
+        [&self.wa_id, &self.user_id, &self.parent_user_id]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 

@@ -97,8 +97,12 @@ pub struct System {
     pub body: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
-    /// The user's new id after a number change.
+    /// `user_changed_number`: the user's new phone number.
     pub wa_id: Option<WaId>,
+    /// `user_changed_user_id`: the user's new BSUID, and the one it replaces.
+    pub user_id: Option<WaId>,
+    pub previous_user_id: Option<WaId>,
+    pub parent_user_id: Option<WaId>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
@@ -145,7 +149,9 @@ open_enum!(
 pub struct Message {
     /// The sender's `wa_id`; absent for username-only users, who carry `from_user_id`.
     pub from: Option<WaId>,
+    /// The sender's business-scoped user id (BSUID), and their parent BSUID where enabled.
     pub from_user_id: Option<WaId>,
+    pub from_parent_user_id: Option<WaId>,
     pub id: Option<MessageId>,
     #[serde(default, deserialize_with = "deserialize_meta_time")]
     pub timestamp: Option<UnixTime>,
@@ -194,8 +200,34 @@ pub enum Content {
 }
 
 impl Message {
+    /// Who to answer and whose message this is: the phone number, else the BSUID, else (a
+    /// system message without a sender) the id it announces.
     pub fn sender(&self) -> Option<&WaId> {
-        self.from.as_ref().or(self.from_user_id.as_ref())
+        let system = self.system.as_ref();
+        self.from
+            .as_ref()
+            .or(self.from_user_id.as_ref())
+            .or(self.from_parent_user_id.as_ref())
+            .or(system.and_then(|s| s.previous_user_id.as_ref()))
+            .or(system.and_then(|s| s.user_id.as_ref()))
+    }
+
+    /// Every id the message itself gives its sender, including those a `user_changed_number` or
+    /// `user_changed_user_id` system message announces: they are all the same person.
+    pub fn own_ids(&self) -> Vec<&WaId> {
+        let system = self.system.as_ref();
+        [
+            self.from.as_ref(),
+            self.from_user_id.as_ref(),
+            self.from_parent_user_id.as_ref(),
+            system.and_then(|s| s.wa_id.as_ref()),
+            system.and_then(|s| s.previous_user_id.as_ref()),
+            system.and_then(|s| s.user_id.as_ref()),
+            system.and_then(|s| s.parent_user_id.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     pub fn content(&self) -> Content {

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod handshake;
+pub mod identity;
 pub mod lenient;
 pub mod message;
 pub mod signature;
@@ -56,16 +57,30 @@ struct Metadata {
     phone_number_id: Option<PhoneNumberId>,
 }
 
-#[derive(Deserialize, Default)]
-struct Profile {
-    name: Option<String>,
+/// What a person shows of themselves in `contacts[].profile`: kept with their messages, under
+/// the same retention.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Profile {
+    pub name: Option<String>,
+    /// Their WhatsApp username (since 2026), for people who may share no phone number.
+    pub username: Option<String>,
 }
 
+/// `contacts[]`: the ids Meta knows one person by in this item, and their profile.
 #[derive(Deserialize)]
 struct ContactCard {
     wa_id: Option<WaId>,
     user_id: Option<WaId>,
+    parent_user_id: Option<WaId>,
     profile: Option<Profile>,
+}
+
+impl ContactCard {
+    fn ids(&self) -> impl Iterator<Item = &WaId> {
+        [&self.wa_id, &self.user_id, &self.parent_user_id]
+            .into_iter()
+            .flatten()
+    }
 }
 
 #[derive(Deserialize)]
@@ -93,7 +108,9 @@ struct PreferencesValue {
 pub enum Event {
     Message {
         phone_number_id: Option<PhoneNumberId>,
-        profile_name: Option<String>,
+        profile: Profile,
+        /// The ids of the sender's `contacts[]` card (phone number, BSUID, parent BSUID).
+        linked: Vec<WaId>,
         /// Boxed: a message is far larger than the other events.
         message: Box<Message>,
         /// The message's JSON as Meta sent it, handed on to the person's authority.
@@ -102,6 +119,8 @@ pub enum Event {
     Status {
         phone_number_id: Option<PhoneNumberId>,
         status: Status,
+        /// The ids of the recipient's `contacts[]` card, when the status carries one.
+        linked: Vec<WaId>,
         raw: String,
     },
     /// `value.errors[]`: a problem Meta reports about the number or app, not one message.
@@ -265,23 +284,23 @@ fn flatten_messages(v: MessagesValue, field: &str, at: Option<UnixTime>, out: &m
             Item::Invalid(_) => None,
         })
         .collect();
-    // The profile belongs to the card with the sender's id; never assume the first card.
-    let profile_of = |sender: Option<&WaId>| {
-        let sender = sender?;
-        cards
-            .iter()
-            .find(|c| c.wa_id.as_ref() == Some(sender) || c.user_id.as_ref() == Some(sender))
-            .and_then(|c| c.profile.as_ref())
-            .and_then(|p| p.name.clone())
+    // A card belongs to the item that shares one of its ids; never assume the first card.
+    let card_of = |ids: &[&WaId]| cards.iter().find(|c| c.ids().any(|id| ids.contains(&id)));
+    let linked_of = |card: Option<&ContactCard>| -> Vec<WaId> {
+        card.map(|c| c.ids().cloned().collect()).unwrap_or_default()
     };
     for item in v.messages {
         out.push(match item {
-            Item::Ok(WithRaw { value, raw }) => Event::Message {
-                phone_number_id: phone_number_id.clone(),
-                profile_name: profile_of(value.sender()),
-                message: Box::new(value),
-                raw,
-            },
+            Item::Ok(WithRaw { value, raw }) => {
+                let card = card_of(&value.own_ids());
+                Event::Message {
+                    phone_number_id: phone_number_id.clone(),
+                    profile: card.and_then(|c| c.profile.clone()).unwrap_or_default(),
+                    linked: linked_of(card),
+                    message: Box::new(value),
+                    raw,
+                }
+            }
             Item::Invalid(reason) => Event::Invalid {
                 field: format!("{field}.messages"),
                 reason,
@@ -292,6 +311,7 @@ fn flatten_messages(v: MessagesValue, field: &str, at: Option<UnixTime>, out: &m
         out.push(match item {
             Item::Ok(WithRaw { value, raw }) => Event::Status {
                 phone_number_id: phone_number_id.clone(),
+                linked: linked_of(card_of(&value.own_ids())),
                 status: value,
                 raw,
             },

@@ -61,6 +61,9 @@ pub struct Status {
     pub timestamp: Option<UnixTime>,
     pub recipient_id: Option<WaId>,
     pub recipient_user_id: Option<WaId>,
+    /// Meta's documents spell it both ways.
+    #[serde(alias = "recipient_parent_user_id")]
+    pub parent_recipient_user_id: Option<WaId>,
     pub conversation: Option<Conversation>,
     pub pricing: Option<Pricing>,
     #[serde(default)]
@@ -74,5 +77,17 @@ impl Status {
         self.recipient_id
             .as_ref()
             .or(self.recipient_user_id.as_ref())
+            .or(self.parent_recipient_user_id.as_ref())
+    }
+
+    pub fn own_ids(&self) -> Vec<&WaId> {
+        [
+            self.recipient_id.as_ref(),
+            self.recipient_user_id.as_ref(),
+            self.parent_recipient_user_id.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
