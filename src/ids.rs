@@ -62,7 +62,10 @@ impl WaId {
             let b = head.as_bytes();
             b.iter().take(2).all(u8::is_ascii_alphabetic) && b.get(2) == Some(&b'.')
         });
-        match (coded, s.get(3..).is_some_and(|rest| rest.starts_with("ENT."))) {
+        match (
+            coded,
+            s.get(3..).is_some_and(|rest| rest.starts_with("ENT.")),
+        ) {
             (false, _) => IdKind::Phone,
             (true, false) => IdKind::Bsuid,
             (true, true) => IdKind::ParentBsuid,

@@ -276,10 +276,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
 
     /// Records ids a delivery shows; those not linked here yet are pending, and the delivery
     /// waits for them (`Unlinked`) so nothing is decided on half a person.
-    pub(super) async fn check_links(
-        &self,
-        ids: &[ContactKey],
-    ) -> Result<Option<Answer>, KvError> {
+    pub(super) async fn check_links(&self, ids: &[ContactKey]) -> Result<Option<Answer>, KvError> {
         let mut record = load(self.local).await?;
         let missing = record.missing(&self.contact, ids);
         if missing.is_empty() {

@@ -20,7 +20,6 @@ use crate::config::Config;
 use crate::context::Ctx;
 use crate::delivery::{ingest, plan::Summary};
 use crate::ids::{IdKind, MessageId, PhoneNumberId, WaId};
-use crate::webhook::identity::ids_of;
 use crate::platform::Platform;
 use crate::policy::meta_errors::ErrorAction;
 use crate::send::{record_outcome, OutboundBody, Purpose, SendOutcome};
@@ -30,6 +29,7 @@ use crate::store::keys::{self, ContactKey, KeyScheme};
 use crate::store::kv::{Kv, KvError};
 use crate::store::write as store_write;
 use crate::time::UnixTime;
+use crate::webhook::identity::ids_of;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use store::{AuthorityKv, Batch};
@@ -173,8 +173,7 @@ fn latest_phone(events: &[crate::webhook::Event]) -> Option<WaId> {
             }
             _ => None,
         })
-        .filter(|id| id.kind() == IdKind::Phone)
-        .last()
+        .rfind(|id| id.kind() == IdKind::Phone)
 }
 
 /// How the worker reaches the authorities: a Durable Object stub per person in the shell,

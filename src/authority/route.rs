@@ -55,7 +55,10 @@ fn card(ids: &[WaId], profile: Option<&Profile>) -> String {
             IdKind::Bsuid => "user_id",
             IdKind::ParentBsuid => "parent_user_id",
         };
-        if !fields.iter().any(|f: &String| f.starts_with(&format!("\"{name}\""))) {
+        if !fields
+            .iter()
+            .any(|f: &String| f.starts_with(&format!("\"{name}\"")))
+        {
             fields.push(format!(r#""{name}":{}"#, json(id)));
         }
     }
@@ -201,7 +204,11 @@ mod tests {
         assert!(split.rest.is_empty());
         assert_eq!(split.persons.len(), 2);
         let ann_key = keys.contact(&WaId::new("111"));
-        let ann = split.persons.iter().find(|p| p.ids == [ann_key.clone()]).unwrap();
+        let ann = split
+            .persons
+            .iter()
+            .find(|p| p.ids == [ann_key.clone()])
+            .unwrap();
         let events = crate::webhook::parse(ann.body().as_bytes()).unwrap();
         assert_eq!(events.len(), 1);
         let Event::Message {
@@ -230,6 +237,9 @@ mod tests {
         );
         let split = split(&keys, crate::webhook::parse(body.as_bytes()).unwrap());
         assert_eq!(split.rest.len(), 1);
-        assert_eq!(split.persons.iter().map(|p| p.changes.len()).sum::<usize>(), 1);
+        assert_eq!(
+            split.persons.iter().map(|p| p.changes.len()).sum::<usize>(),
+            1
+        );
     }
 }

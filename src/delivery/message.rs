@@ -56,14 +56,8 @@ pub async fn on_message<K: Kv>(
     if action.is_none() && user_message {
         action = auto_reply(ctx, plan, &content, &inbound).await?;
     }
-    let mut record = MessageRecord::inbound(
-        id,
-        &message,
-        &content,
-        at,
-        profile,
-        phone_number_id.clone(),
-    );
+    let mut record =
+        MessageRecord::inbound(id, &message, &content, at, profile, phone_number_id.clone());
     record.action = action.map(|a| a.to_string());
     if let Some(expires) = expires_at(at, ctx.config.retention_days, ctx.now) {
         let key = keys::message_record(&contact, &mk);

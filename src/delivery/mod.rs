@@ -28,8 +28,7 @@ pub async fn ingest<K: Kv>(
     events: Vec<Event>,
 ) -> Result<(Summary, Vec<Outbound>), KvError> {
     let mut plan = Plan::default();
-    plan.prefetch(ctx.kv, prefetch_keys(ctx, &events))
-        .await?;
+    plan.prefetch(ctx.kv, prefetch_keys(ctx, &events)).await?;
     for event in events {
         match event {
             Event::Message {
@@ -42,7 +41,7 @@ pub async fn ingest<K: Kv>(
                 status,
                 phone_number_id,
                 ..
-            } => status::on_status(ctx, &mut plan, phone_number_id, status).await?,
+            } => status::on_status(ctx, &mut plan, phone_number_id, *status).await?,
             Event::UserPreference { preference, .. } => {
                 status::on_preference(ctx, &mut plan, preference).await?
             }

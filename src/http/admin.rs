@@ -274,7 +274,9 @@ async fn erase<K: Kv, A: Authorities>(
     let mut dropped_sends = 0;
     for key in &keys_of_person {
         match authorities.call(key, &Op::Erase).await? {
-            Answer::Erased { dropped_sends: n, .. } => dropped_sends += n,
+            Answer::Erased {
+                dropped_sends: n, ..
+            } => dropped_sends += n,
             _ => return Err(ApiError::unexpected_answer()),
         }
     }

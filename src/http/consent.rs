@@ -30,7 +30,10 @@ async fn ask<K, A: Authorities>(
     wa: &WaId,
     op: Op,
 ) -> Result<Response, ApiError> {
-    match call_person(authorities, &ctx.keys.contact(wa), &op).await?.1 {
+    match call_person(authorities, &ctx.keys.contact(wa), &op)
+        .await?
+        .1
+    {
         Answer::Consent { record, ids } => Ok(Response::json(200, view(wa, &record, &ids))),
         _ => Err(ApiError::unexpected_answer()),
     }

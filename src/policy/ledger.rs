@@ -174,8 +174,6 @@ impl ConsentRecord {
 mod tests {
     use super::*;
     use crate::ids::MessageId;
-    use crate::store::consent::Source;
-    use crate::time::UnixTime;
 
     fn change(status: ConsentStatus, scope: Scope, at: u64, source: Source) -> ConsentChange {
         ConsentChange {
@@ -314,5 +312,66 @@ mod tests {
         }
         assert_eq!(r.history.len(), 50, "the README promises 50 entries");
         assert_eq!(r.updated_at, Some(UnixTime(1000 + 59)));
+    }
+
+    fn record(changes: &[ConsentChange]) -> ConsentRecord {
+        let mut r = ConsentRecord::default();
+        for c in changes {
+            r.apply(c.clone());
+        }
+        r
+    }
+
+    #[test]
+    fn merging_two_ids_replays_both_ledgers_by_the_persons_time() {
+        use ConsentStatus::*;
+        let mut phone = record(&[change(OptedIn, Scope::All, 5, Source::Keyword)]);
+        let bsuid = record(&[change(OptedOut, Scope::All, 10, Source::Keyword)]);
+        phone.merge(&bsuid);
+        assert!(phone.is_opted_out_of_all());
+        assert_eq!(phone.history.len(), 2);
+        assert!(phone.history.iter().all(|c| c.source != Source::Link));
+    }
+
+    #[test]
+    fn merging_never_loosens_and_a_repeat_changes_nothing() {
+        use ConsentStatus::*;
+        let bsuid = record(&[change(OptedOut, Scope::All, 10, Source::Keyword)]);
+        let mut phone = record(&[change(OptedIn, Scope::All, 20, Source::Keyword)]);
+        phone.merge(&bsuid);
+        assert!(
+            phone.is_opted_out_of_all(),
+            "the START under the other id does not lift it"
+        );
+        let link = phone.history.last().unwrap();
+        assert_eq!((link.source, link.at), (Source::Link, UnixTime(20)));
+        let merged = phone.clone();
+        phone.merge(&bsuid);
+        assert_eq!(
+            phone, merged,
+            "a repeat merge (a healed handover) is a no-op"
+        );
+        // The person acting again decides; a stale copy merged later does not bring it back.
+        phone.apply(change(OptedIn, Scope::All, 30, Source::Keyword));
+        phone.merge(&bsuid);
+        assert_eq!(phone.status, OptedIn);
+    }
+
+    #[test]
+    fn a_marketing_opt_out_under_one_id_survives_a_merge_as_marketing() {
+        use ConsentStatus::*;
+        let mut phone = record(&[change(OptedIn, Scope::All, 20, Source::Admin)]);
+        let bsuid = record(&[change(
+            OptedOut,
+            Scope::Marketing,
+            10,
+            Source::UserPreferences,
+        )]);
+        phone.merge(&bsuid);
+        assert_eq!(
+            (phone.status, phone.scope),
+            (OptedOut, Some(Scope::Marketing))
+        );
+        assert!(phone.allows(false) && !phone.allows(true));
     }
 }

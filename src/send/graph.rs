@@ -93,7 +93,12 @@ pub fn request_body(
     if let Some(obj) = v.as_object_mut() {
         obj.insert("messaging_product".into(), json!("whatsapp"));
         obj.insert("recipient_type".into(), json!("individual"));
-        obj.insert("to".into(), json!(to.as_str()));
+        // A BSUID goes in `recipient` (Meta reads `to` first, so only one is sent).
+        let field = match to.kind() {
+            crate::ids::IdKind::Phone => "to",
+            _ => "recipient",
+        };
+        obj.insert(field.into(), json!(to.as_str()));
         if let Some(id) = reply_to {
             obj.insert("context".into(), json!({ "message_id": id.as_str() }));
         }

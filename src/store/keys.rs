@@ -16,7 +16,9 @@ pub struct KeyScheme {
 }
 
 /// A contact's pseudonymous key (hex), safe to show in logs and keys.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct ContactKey(pub String);
 

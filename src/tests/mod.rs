@@ -2,5 +2,6 @@
 
 mod faults;
 mod fixtures;
+mod identities;
 mod pipeline;
 mod sending;

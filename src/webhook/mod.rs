@@ -118,7 +118,8 @@ pub enum Event {
     },
     Status {
         phone_number_id: Option<PhoneNumberId>,
-        status: Status,
+        /// Boxed, like a message: far larger than the other events.
+        status: Box<Status>,
         /// The ids of the recipient's `contacts[]` card, when the status carries one.
         linked: Vec<WaId>,
         raw: String,
@@ -312,7 +313,7 @@ fn flatten_messages(v: MessagesValue, field: &str, at: Option<UnixTime>, out: &m
             Item::Ok(WithRaw { value, raw }) => Event::Status {
                 phone_number_id: phone_number_id.clone(),
                 linked: linked_of(card_of(&value.own_ids())),
-                status: value,
+                status: Box::new(value),
                 raw,
             },
             Item::Invalid(reason) => Event::Invalid {
