@@ -173,6 +173,17 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             // Forwards only point down; anything else is a caller's mistake, and refused.
             return Err(KvError::Corrupt("handover to a larger key"));
         }
+        // A send the alarm is making right now would be made again by the home, which cannot
+        // know how it ended: the handover waits for it (the caller's retry, Meta's).
+        let in_flight = outbox::load(self.local)
+            .await?
+            .iter()
+            .any(|(_, item)| item.sending && !item.awaiting_status);
+        if in_flight {
+            return Err(KvError::Unavailable(
+                "a send is in flight; try again".into(),
+            ));
+        }
         self.seed(now).await?;
         let mut record = load(self.local).await?;
         record.forward = Some(to.clone());

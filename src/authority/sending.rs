@@ -147,7 +147,11 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         let mut log = Vec::new();
         for (key, _) in items {
             // Read again after waiting on other objects (and after each send): a request that
-            // came in meanwhile may have erased the person or changed the item.
+            // came in meanwhile may have erased the person, changed the item, or moved the
+            // person to another authority (whose alarm sends it from now on).
+            if super::identity::load(self.local).await?.forward.is_some() {
+                break;
+            }
             let Some(item) = outbox::get(self.local, &key).await? else {
                 continue;
             };

@@ -67,7 +67,7 @@ pub struct Ids<'a> {
 
 /// A text message from a person known by `ids`, with their `contacts[]` card (and a username
 /// when they have no phone number), as Meta sends it since 2026.
-pub fn identity_text(ids: Ids<'_>, id: &str, at: u64, body: &str) -> String {
+pub fn identity_text(phone_number_id: &str, ids: Ids<'_>, id: &str, at: u64, body: &str) -> String {
     let mut message = serde_json::Map::new();
     message.insert("id".into(), json!(id));
     message.insert("timestamp".into(), json!(at.to_string()));
@@ -93,7 +93,7 @@ pub fn identity_text(ids: Ids<'_>, id: &str, at: u64, body: &str) -> String {
         "messages",
         json!({
             "messaging_product": "whatsapp",
-            "metadata": { "phone_number_id": "PNID" },
+            "metadata": { "phone_number_id": phone_number_id },
             "contacts": [card],
             "messages": [message],
         }),

@@ -36,7 +36,7 @@ fn world() -> testing::World {
 }
 
 fn say(w: &testing::World, ids: Ids<'_>, id: &str, at: u64, body: &str) -> Vec<Outbound> {
-    let (reply, outbox) = w.deliver_at(&identity_text(ids, id, at, body), at + 1);
+    let (reply, outbox) = w.deliver_at(&identity_text("PNID", ids, id, at, body), at + 1);
     assert_eq!(reply.status, 200, "{}", reply.body);
     outbox
 }

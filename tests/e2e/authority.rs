@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 /// Sends every body at the same moment (threads released together) and returns the statuses.
-fn all_at_once(w: &Worker, bodies: Vec<String>) -> Vec<u16> {
+pub fn all_at_once(w: &Worker, bodies: Vec<String>) -> Vec<u16> {
     let barrier = Arc::new(Barrier::new(bodies.len()));
     std::thread::scope(|scope| {
         let handles: Vec<_> = bodies

@@ -9,5 +9,6 @@ mod consent;
 mod events;
 mod foundation;
 mod harness;
+mod identities;
 mod promises;
 mod replies;

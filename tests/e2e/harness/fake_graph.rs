@@ -95,7 +95,7 @@ impl FakeGraph {
         let s = self.state.lock().expect("graph state");
         s.requests
             .iter()
-            .filter(|r| r.body["to"] == to)
+            .filter(|r| addressee(&r.body) == to)
             .cloned()
             .collect()
     }
@@ -108,6 +108,15 @@ impl FakeGraph {
             .filter(|r| r.body["status"] == "read" && r.body["message_id"] == message_id)
             .count()
     }
+}
+
+/// Who a send is addressed to: `to` (a phone number) or `recipient` (a BSUID).
+fn addressee(body: &serde_json::Value) -> String {
+    body["to"]
+        .as_str()
+        .or(body["recipient"].as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Meta's error envelope for `code`.
@@ -150,8 +159,13 @@ fn read_request(stream: &TcpStream) -> Option<GraphRequest> {
 
 /// Delivers the `sent` status of an accepted message to the worker, as Meta does.
 fn echo_status(target: Arc<Mutex<Option<String>>>, request: GraphRequest, wamid: String) {
-    let to = request.body["to"].as_str().unwrap_or_default().to_string();
+    let to = addressee(&request.body);
     let mut status = wa_edge::testing::payloads::status(&wamid, "sent", super::now(), &to, None);
+    if request.body.get("recipient").is_some() {
+        // Sent to a BSUID: Meta's status names it in `recipient_user_id`, with no `recipient_id`.
+        status["recipient_user_id"] = status["recipient_id"].take();
+        status.as_object_mut().map(|o| o.remove("recipient_id"));
+    }
     status["biz_opaque_callback_data"] = request.body["biz_opaque_callback_data"].clone();
     let number = request
         .path
@@ -185,7 +199,7 @@ fn serve(stream: TcpStream, state: &Mutex<GraphState>, echo: &Arc<Mutex<Option<S
     let Some(request) = read_request(&stream) else {
         return;
     };
-    let to = request.body["to"].as_str().unwrap_or_default().to_string();
+    let to = addressee(&request.body);
     let copy = request.clone();
     let (answer, n) = {
         let mut s = state.lock().expect("graph state");
