@@ -272,7 +272,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             }
         };
         // Whatever was queued for KV goes now; what cannot is left for the alarm.
-        let flushed = store::flush(self.local, self.kv).await.unwrap_or(false);
+        let flushed = self.flush().await;
         Ok((answer, self.next_wake(now, flushed, false).await?))
     }
 
@@ -420,6 +420,17 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             suppression_kept: keep,
             dropped_sends,
         })
+    }
+
+    /// Whatever was queued for KV goes now, consent also under every linked id; what cannot is
+    /// left for the alarm (`false`).
+    pub(crate) async fn flush(&self) -> bool {
+        let Ok(who) = identity::load(self.local).await else {
+            return false;
+        };
+        store::flush(self.local, self.kv, &who.linked)
+            .await
+            .unwrap_or(false)
     }
 
     /// The earliest of: a pending send, a write still queued for KV (now), an expiry to purge.

@@ -2,7 +2,7 @@
 //! by the alarm in order, checked again when due, with Meta's retry table.
 
 use super::outbox::{self, Pending};
-use super::store::{self, AuthorityKv, Batch};
+use super::store::{AuthorityKv, Batch};
 use super::{Authorities, Host, SendAnswer};
 use crate::config::Secret;
 use crate::context::Ctx;
@@ -161,7 +161,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                 log.extend(self.deliver_one(&key, item, paused, now).await?);
             }
         }
-        let flushed = store::flush(self.local, self.kv).await.unwrap_or(false);
+        let flushed = self.flush().await;
         Ok((self.next_wake(now, flushed, true).await?, log))
     }
 

@@ -4,12 +4,13 @@
 //! in the same storage and the same commit, and flushed to KV after it: nothing decided can be
 //! lost between the authority's commit and KV, and KV stays the retained store and lookup view.
 
+use crate::store::keys::ContactKey;
 use crate::store::keys::{kind_of, KeyKind};
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
 use crate::store::{write_together, Put};
 use crate::time::UnixTime;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Queued KV writes live under this prefix in the authority's storage until flushed.
 pub const QUEUE_PREFIX: &str = "q:";
@@ -213,8 +214,13 @@ impl<S: Kv> Kv for Batch<'_, S> {
 }
 
 /// Writes queued records to KV and removes them from the queue; returns whether the queue is
-/// empty. A failure leaves the rest queued for the next flush (the authority's alarm).
-pub async fn flush<S: Kv, V: Kv>(local: &S, view: &V) -> Result<bool, KvError> {
+/// empty. A failure leaves the rest queued for the next flush (the authority's alarm). Consent
+/// is written under each of the person's `linked` ids too, so a lookup by any of them reads it.
+pub async fn flush<S: Kv, V: Kv>(
+    local: &S,
+    view: &V,
+    linked: &BTreeSet<ContactKey>,
+) -> Result<bool, KvError> {
     let page = local.list(QUEUE_PREFIX, None).await?;
     let names: Vec<String> = page
         .keys
@@ -241,8 +247,6 @@ pub async fn flush<S: Kv, V: Kv>(local: &S, view: &V) -> Result<bool, KvError> {
             })
         })
         .collect();
-    // The person's consent is shown under each of their linked ids too (`identity`).
-    let linked = super::identity::load(local).await?.linked;
     let views: Vec<Put> = puts
         .iter()
         .filter(|p| kind_of(&p.key) == KeyKind::Consent)
@@ -311,7 +315,7 @@ mod tests {
             local.entry("c:x:m:1").is_none(),
             "message text is only queued"
         );
-        assert!(block_on(flush(&local, &kv)).unwrap());
+        assert!(block_on(flush(&local, &kv, &BTreeSet::new())).unwrap());
         assert_eq!(
             kv.keys(),
             vec!["c:x:m:1".to_string(), "consent:x".to_string()]

@@ -155,7 +155,10 @@ fn ten_copies_of_a_linking_stop_at_once_record_one_stop_and_confirm_once() {
     say(w, &phone, ids(None, Some(&bsuid)), "hello");
     w.settle(&bsuid);
     let statuses = all_at_once(w, vec![body; 10]);
-    assert_eq!(statuses, [200; 10], "every copy meets the one merge and is answered");
+    assert_eq!(
+        statuses, [200; 10],
+        "every copy meets the one merge and is answered"
+    );
     // A later STOP from the same person is recorded as their own.
     let retry = identity_text(
         &number_for(&phone),
