@@ -23,6 +23,11 @@ pub enum Secret {
     AccessToken,
     AdminToken,
     ContactKeySecret,
+    /// The admin token being rotated out: accepted until it is unset.
+    AdminTokenPrevious,
+    /// A token that may only send (both send routes), for a CRM or a campaign tool.
+    SendToken,
+    SendTokenPrevious,
 }
 
 impl Secret {
@@ -34,6 +39,14 @@ impl Secret {
         Secret::ContactKeySecret,
     ];
 
+    /// Optional secrets: a second app secret and tokens during a rotation, the send-only token.
+    pub const OPTIONAL: [Secret; 4] = [
+        Secret::AppSecretPrevious,
+        Secret::AdminTokenPrevious,
+        Secret::SendToken,
+        Secret::SendTokenPrevious,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Secret::AppSecret => "WHATSAPP_APP_SECRET",
@@ -42,6 +55,9 @@ impl Secret {
             Secret::AccessToken => "WHATSAPP_ACCESS_TOKEN",
             Secret::AdminToken => "ADMIN_TOKEN",
             Secret::ContactKeySecret => "CONTACT_KEY_SECRET",
+            Secret::AdminTokenPrevious => "ADMIN_TOKEN_PREVIOUS",
+            Secret::SendToken => "SEND_TOKEN",
+            Secret::SendTokenPrevious => "SEND_TOKEN_PREVIOUS",
         }
     }
 }
@@ -88,6 +104,10 @@ pub struct Config {
     pub pair_burst: u64,
     /// How long a send interrupted mid-flight waits for Meta's status before it goes again.
     pub unconfirmed_retry_secs: u64,
+    /// Business-initiated guards (`policy::business`): marketing templates per person per
+    /// rolling 24 h (0: no cap), and a new number's daily budget of business-initiated messages.
+    pub marketing_per_day: u64,
+    pub ramp_daily_limit: Option<u64>,
     pub messages: Messages,
     /// Parsed once with the configuration (not per request): the rules and the keyword lists.
     pub replies: AutoReplies,
@@ -214,7 +234,7 @@ impl Config {
         };
         let secrets = Secret::REQUIRED
             .iter()
-            .chain(std::iter::once(&Secret::AppSecretPrevious))
+            .chain(Secret::OPTIONAL.iter())
             .filter_map(|s| r.get(s.name()).map(|v| (*s, v)))
             .collect();
         let retention_days = r.number(
@@ -235,6 +255,21 @@ impl Config {
             DEFAULT_UNCONFIRMED_RETRY_SECS,
             "must be a whole number of seconds from 5 to 3600",
         );
+        let marketing_per_day = r.number(
+            "MARKETING_PER_DAY",
+            0..=100,
+            crate::policy::business::DEFAULT_MARKETING_PER_DAY,
+            "must be a whole number of marketing messages from 0 (no cap) to 100",
+        );
+        // Unset: no budget. Set: a whole number, or a problem reported like any other.
+        let ramp_daily_limit = r.get("RAMP_DAILY_LIMIT").is_some().then(|| {
+            r.number(
+                "RAMP_DAILY_LIMIT",
+                1..=1_000_000,
+                1,
+                "must be a whole number of messages per day from 1 to 1000000",
+            )
+        });
         let graph_api_base = r.graph_api_base();
         let messages = r.messages();
         let replies = r.replies();
@@ -256,6 +291,8 @@ impl Config {
             retention_days,
             pair_burst,
             unconfirmed_retry_secs,
+            marketing_per_day,
+            ramp_daily_limit,
             messages,
             problems: r.problems,
         }

@@ -53,6 +53,16 @@ pub enum IdKind {
     ParentBsuid,
 }
 
+impl PhoneNumberId {
+    /// Meta's phone number ids are digits. Anything else (a path, a query) is refused before it
+    /// can reach a Graph URL.
+    pub fn parse(raw: &str) -> Option<PhoneNumberId> {
+        let raw = raw.trim();
+        ((1..=32).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| PhoneNumberId(raw.to_string()))
+    }
+}
+
 impl WaId {
     /// BSUIDs start with a two-letter country code and a dot (`US.1349…`, `US.ENT.1181…`), the
     /// test the client libraries use too; everything else is a phone number.

@@ -74,6 +74,11 @@ pub enum Op {
     NumberPaused,
     PauseNumber,
     ResumeNumber,
+    /// To a number's authority: take one business-initiated message from `day`'s budget.
+    TakeBudget {
+        day: u64,
+        limit: u64,
+    },
 }
 
 /// Why the send API refused, or what Meta answered.
@@ -97,10 +102,17 @@ pub enum SendAnswer {
     FromRequired,
     /// An id of the person is seen but not merged yet: nothing is sent until it is.
     IdentityUnresolved,
+    /// The person got their marketing templates for the rolling 24 hours (`MARKETING_PER_DAY`).
+    MarketingCapped,
+    /// The number's daily budget of business-initiated messages is used (`RAMP_DAILY_LIMIT`).
+    RampBudgetUsed,
     Failed {
         action: ErrorAction,
         meta_code: Option<i64>,
         http_status: u16,
+        /// Meta's error object as it came, for the gateway to answer with unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meta_body: Option<String>,
     },
 }
 
@@ -124,6 +136,10 @@ pub enum Answer {
     },
     Paused {
         paused: bool,
+    },
+    Budget {
+        taken: bool,
+        used: u64,
     },
     Outbox {
         pending: usize,
@@ -260,7 +276,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             Op::PutConsent { change } => self.put_consent(change, now).await?,
 
             Op::Erase => self.erase().await?,
-            Op::NumberPaused | Op::PauseNumber | Op::ResumeNumber => {
+            Op::NumberPaused | Op::PauseNumber | Op::ResumeNumber | Op::TakeBudget { .. } => {
                 return Err(KvError::Corrupt("number request"))
             }
             Op::Outbox => {

@@ -12,6 +12,8 @@ use std::collections::{BTreeSet, HashMap};
 
 /// The key of the pause in a number authority's storage.
 const PAUSED_KEY: &str = "paused";
+/// Business-initiated messages sent on a UTC day: `budget:{day}`.
+const BUDGET_PREFIX: &str = "budget:";
 
 /// The authority of a business number: named by a keyed hash of its id, with a prefix no
 /// person's name has (theirs are plain hex).
@@ -22,6 +24,9 @@ pub fn number_authority(keys: &KeyScheme, phone_number_id: &PhoneNumberId) -> Co
 impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
     /// The number authority's own requests.
     pub(super) async fn number_op(&self, op: &Op) -> Result<Option<Answer>, KvError> {
+        if let Op::TakeBudget { day, limit } = op {
+            return self.take_budget(*day, *limit).await.map(Some);
+        }
         let paused = match op {
             Op::NumberPaused => self.local.get(PAUSED_KEY).await?.is_some(),
             Op::PauseNumber => {
@@ -35,6 +40,48 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             _ => return Ok(None),
         };
         Ok(Some(Answer::Paused { paused }))
+    }
+
+    /// One business-initiated message from the number's daily budget (`RAMP_DAILY_LIMIT`),
+    /// counted per UTC day: taken if any is left.
+    async fn take_budget(&self, day: u64, limit: u64) -> Result<Answer, KvError> {
+        let key = format!("{BUDGET_PREFIX}{day}");
+        let used: u64 = self
+            .local
+            .get(&key)
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if used >= limit {
+            return Ok(Answer::Budget { taken: false, used });
+        }
+        // Kept two days: long enough to answer for today, then gone.
+        let expires = crate::time::UnixTime((day + 2) * 86_400);
+        self.local
+            .put(&key, &(used + 1).to_string(), Some(expires), None)
+            .await?;
+        Ok(Answer::Budget {
+            taken: true,
+            used: used + 1,
+        })
+    }
+
+    /// Asks the number's authority for one message of today's budget; `true` if taken.
+    pub(super) async fn take_from_budget(
+        &self,
+        number: &PhoneNumberId,
+        day: u64,
+        limit: u64,
+    ) -> Result<bool, KvError> {
+        let authority = number_authority(self.keys, number);
+        match self
+            .authorities
+            .call(&authority, &Op::TakeBudget { day, limit })
+            .await?
+        {
+            Answer::Budget { taken, .. } => Ok(taken),
+            _ => Err(KvError::Corrupt("number authority answer")),
+        }
     }
 
     /// Asks each number's authority whether it is paused; by pause key, as deciding reads them.

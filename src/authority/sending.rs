@@ -8,6 +8,7 @@ use crate::config::Secret;
 use crate::context::Ctx;
 use crate::ids::{PhoneNumberId, WaId};
 use crate::platform::Platform;
+use crate::policy::business::{marketing_allowed, marketing_in_period, utc_day};
 use crate::policy::meta_errors::{retry_after, ErrorAction, Retries};
 use crate::policy::pacing::jitter;
 use crate::send::graph::messages_url;
@@ -53,13 +54,19 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         if pauses.values().any(Option::is_some) {
             return Ok(SendAnswer::NumberPaused);
         }
-        let free_form = !matches!(body, OutboundBody::Template { .. });
+        let free_form = !body.is_template();
         let mut state = match self.guards(marketing, free_form, now).await? {
             Ok(state) => state,
             Err(refusal) => return Ok(refusal),
         };
-        // Committed before the request leaves, so a concurrent send sees the bucket taken.
+        // Committed before the request leaves, so a concurrent send sees the bucket taken (and
+        // the marketing cap counted: a send that then fails still counts, failing closed).
+        let business_initiated = !state.window_open(now);
         state.pace_take(now);
+        if marketing {
+            state.marketing_sent = marketing_in_period(&state.marketing_sent, now);
+            state.marketing_sent.push(now);
+        }
         let ctx = Ctx::new(self.local, self.keys, self.config, now);
         store_write(self.local, &ctx.state_put(&self.contact, &state)?).await?;
         let outbound = Outbound {
@@ -70,6 +77,15 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             reply_to: None,
             callback: None,
         };
+        if let (true, Some(limit)) = (business_initiated, self.config.ramp_daily_limit) {
+            // From the number's authority, after this person's decision is committed.
+            if !self
+                .take_from_budget(&phone_number_id, utc_day(now), limit)
+                .await?
+            {
+                return Ok(SendAnswer::RampBudgetUsed);
+            }
+        }
         let url = messages_url(self.config, &phone_number_id);
         let outcome = send(self.graph, &url, token, &outbound).await;
         let batch = Batch::new(self.local);
@@ -90,6 +106,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                 action,
                 meta_code: error.code,
                 http_status: error.http_status,
+                meta_body: error.body,
             },
         })
     }
@@ -111,6 +128,11 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         let state = contact_state::load(self.local, &self.contact).await?;
         if free_form && !state.window_open(now) {
             return Ok(Err(SendAnswer::WindowClosed));
+        }
+        if marketing
+            && !marketing_allowed(&state.marketing_sent, now, self.config.marketing_per_day)
+        {
+            return Ok(Err(SendAnswer::MarketingCapped));
         }
         if state.is_undeliverable() {
             return Ok(Err(SendAnswer::Undeliverable {

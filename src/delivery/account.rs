@@ -1,6 +1,9 @@
 //! Account-level events (template status and quality, phone quality, account updates and
 //! alerts, webhook errors) become account signals, shown by `GET /v1/account`.
 
+use crate::policy::business::{
+    account_update_pauses_marketing, quality_pauses_marketing, Category,
+};
 use crate::store::account::{Signal, SignalKind};
 use crate::time::UnixTime;
 use crate::webhook::Event;
@@ -17,6 +20,12 @@ pub fn signal_of(event: &Event, when: impl Fn(Option<UnixTime>) -> UnixTime) -> 
             let id = num(&u.message_template_id);
             let fields = json!({"template_id":id,"name":u.message_template_name,"language":u.message_template_language,"event":u.event,"reason":u.reason});
             let identity = vec![id, text(&u.message_template_name)];
+            (SignalKind::TemplateStatus, identity, when(*at), fields)
+        }
+        Event::TemplateCategory { update: u, at } => {
+            let id = num(&u.message_template_id);
+            let fields = json!({"template_id":id,"name":u.message_template_name,"language":u.message_template_language,"event":"CATEGORY_UPDATE","previous_category":u.previous_category,"category":u.new_category});
+            let identity = vec![id, text(&u.new_category)];
             (SignalKind::TemplateStatus, identity, when(*at), fields)
         }
         Event::TemplateQuality { update: u, at } => {
@@ -61,4 +70,50 @@ pub fn signal_of(event: &Event, when: impl Fn(Option<UnixTime>) -> UnixTime) -> 
         at,
         fields,
     })
+}
+
+/// What an account event teaches the send gateway: a template's category, and whether
+/// marketing must pause (a flagged or low-quality number, a restricted account).
+pub enum Learned {
+    Category { name: String, category: Category },
+    MarketingPause(Signal),
+}
+
+pub fn learned_from(event: &Event, when: impl Fn(Option<UnixTime>) -> UnixTime) -> Option<Learned> {
+    let category = |name: &Option<String>, category: &Option<String>| {
+        Some(Learned::Category {
+            name: name.clone()?,
+            category: Category::parse(category.as_deref()?)?,
+        })
+    };
+    let pause = |reason: serde_json::Value, at: Option<UnixTime>| {
+        Some(Learned::MarketingPause(Signal {
+            kind: SignalKind::MarketingPause,
+            identity: vec!["marketing".into()],
+            at: when(at),
+            fields: reason,
+        }))
+    };
+    match event {
+        Event::TemplateCategory { update: u, .. } => {
+            category(&u.message_template_name, &u.new_category)
+        }
+        Event::TemplateStatus { update: u, .. } => {
+            category(&u.message_template_name, &u.message_template_category)
+        }
+        Event::PhoneQuality { update: u, at }
+            if quality_pauses_marketing(u.event.as_deref(), None) =>
+        {
+            pause(
+                json!({"reason":"phone_quality","event":u.event,"display_phone_number":u.display_phone_number}),
+                *at,
+            )
+        }
+        Event::AccountUpdate { update: u, at }
+            if account_update_pauses_marketing(u.event.as_deref()) =>
+        {
+            pause(json!({"reason":"account_update","event":u.event}), *at)
+        }
+        _ => None,
+    }
 }

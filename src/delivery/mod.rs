@@ -17,8 +17,8 @@ use crate::ids::WaId;
 use crate::policy::retention::event_time;
 use crate::send::outcome::signal_put;
 use crate::send::Outbound;
-use crate::store::keys;
 use crate::store::kv::{Kv, KvError};
+use crate::store::{keys, templates};
 use crate::webhook::Event;
 use plan::{Plan, Summary};
 
@@ -62,6 +62,16 @@ fn on_account_event<K>(ctx: &Ctx<'_, K>, plan: &mut Plan, event: &Event) -> Resu
     if let Some(put) = signal_put(ctx, &signal)? {
         plan.records.push(put);
         plan.summary.stored += 1;
+    }
+    match account::learned_from(event, |at| event_time(at, ctx.now)) {
+        Some(account::Learned::Category { name, category }) => {
+            plan.records
+                .push(templates::put(ctx.keys, &name, category, ctx.now)?);
+        }
+        Some(account::Learned::MarketingPause(pause)) => {
+            plan.records.extend(signal_put(ctx, &pause)?);
+        }
+        None => {}
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use crate::authority::resolve::call_person;
 use crate::authority::{Answer, Authorities, Op};
 use crate::config::{Config, Secret};
 use crate::context::Ctx;
-use crate::crypto::secret_eq;
+use crate::http::auth::{scope_of, Scope};
 use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::http::{consent, send, Request, Route};
@@ -31,14 +31,9 @@ pub async fn handle<K: Kv, A: Authorities>(
     authorities: &A,
     now: UnixTime,
 ) -> Result<Response, ApiError> {
-    let token = config.require(Secret::AdminToken)?;
-    let presented = req
-        .authorization
-        .as_deref()
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim);
-    if !presented.is_some_and(|p| secret_eq(p, token)) {
-        return Err(ApiError::Unauthorized);
+    let scope = scope_of(config, req.authorization.as_deref())?;
+    if scope != Scope::Admin && req.route != Route::SendMessage {
+        return Err(ApiError::Forbidden);
     }
     let keys = KeyScheme::new(config.require(Secret::ContactKeySecret)?);
     let ctx = Ctx::new(kv, &keys, config, now);
@@ -49,7 +44,7 @@ pub async fn handle<K: Kv, A: Authorities>(
         Route::GetConsent(raw) => consent::get(&ctx, authorities, &wa_id(raw)?).await,
         Route::PutConsent(raw) => consent::put(&ctx, authorities, &wa_id(raw)?, &req.body).await,
         Route::ConsentCheck => consent::check(&ctx, &req.body).await,
-        Route::Account => account_signals(kv).await,
+        Route::Account => account_signals(kv, config).await,
         Route::ResumeSending => {
             // The numbers' authorities first: they decide; the KV signals only show it.
             for number in account::paused_numbers(kv).await? {
@@ -59,7 +54,7 @@ pub async fn handle<K: Kv, A: Authorities>(
             let resumed = account::resume_all(kv).await?;
             Ok(Response::json(200, json!({ "resumed": resumed })))
         }
-        Route::SendMessage => send::handle(&ctx, authorities, &req.body).await,
+        Route::SendMessage => send::v1(&ctx, authorities, &req).await,
         _ => Err(ApiError::NotFound),
     }
 }
@@ -314,11 +309,18 @@ async fn erase<K: Kv, A: Authorities>(
     ))
 }
 
-async fn account_signals<K: Kv>(kv: &K) -> Result<Response, ApiError> {
+async fn account_signals<K: Kv>(kv: &K, config: &Config) -> Result<Response, ApiError> {
     let groups = account::load_grouped(kv).await?;
-    let body: serde_json::Map<String, serde_json::Value> = groups
+    let mut body: serde_json::Map<String, serde_json::Value> = groups
         .into_iter()
         .map(|(kind, list)| (kind.group().to_string(), json!(list)))
         .collect();
+    // The business-initiated guards in force (their refusals are documented in the README).
+    body.insert(
+        "guards".into(),
+        json!({ "marketing_per_day": config.marketing_per_day,
+                "ramp_daily_limit": config.ramp_daily_limit,
+                "unknown_template_category": "marketing" }),
+    );
     Ok(Response::json(200, serde_json::Value::Object(body)))
 }

@@ -21,6 +21,8 @@ pub enum ApiError {
     Signature(SignatureError),
     HandshakeRefused,
     Unauthorized,
+    /// A valid token whose scope does not cover the route (`SEND_TOKEN` outside sending).
+    Forbidden,
     /// A request the caller must fix: a stable code and a message that says how.
     BadRequest {
         code: &'static str,
@@ -38,6 +40,10 @@ pub enum ApiError {
         retry_after_seconds: u64,
     },
     NumberPaused,
+    /// The business-initiated guards (`policy::business`).
+    MarketingCapped,
+    RampBudgetUsed,
+    MarketingPaused,
     /// An id of the person is seen but not yet merged with the others: fail closed, retry.
     IdentityUnresolved,
     /// The Graph API refused or did not answer a send.
@@ -45,6 +51,8 @@ pub enum ApiError {
         action: ErrorAction,
         meta_code: Option<i64>,
         http_status: u16,
+        /// Meta's error object as it came (the gateway answers with it unchanged).
+        meta_body: Option<String>,
     },
 }
 
@@ -156,6 +164,11 @@ impl From<ApiError> for Response {
             ApiError::Unauthorized => {
                 Response::error(401, "unauthorized", "a valid bearer token is required")
             }
+            ApiError::Forbidden => Response::error(
+                403,
+                "forbidden",
+                "this token may only send messages; use ADMIN_TOKEN",
+            ),
             ApiError::BadRequest { code, message } => Response::error(400, code, message),
             ApiError::OptedOut { scope } => Response::json(
                 409,
@@ -178,6 +191,21 @@ impl From<ApiError> for Response {
                 429,
                 json!({ "error": "number_paused", "code": 131048, "message": "sending is paused after Meta's spam rate limit; resume with DELETE /v1/account/pause" }),
             ),
+            ApiError::MarketingCapped => Response::error(
+                429,
+                "marketing_limit",
+                "this person got their marketing templates for the last 24 hours (MARKETING_PER_DAY)",
+            ),
+            ApiError::RampBudgetUsed => Response::error(
+                429,
+                "ramp_budget_used",
+                "the number's daily budget of business-initiated messages is used (RAMP_DAILY_LIMIT)",
+            ),
+            ApiError::MarketingPaused => Response::error(
+                409,
+                "marketing_paused",
+                "Meta reported the number's quality or a restriction; resume with DELETE /v1/account/pause",
+            ),
             ApiError::IdentityUnresolved => Response::error(
                 503,
                 "identity_unresolved",
@@ -187,6 +215,7 @@ impl From<ApiError> for Response {
                 action,
                 meta_code,
                 http_status,
+                ..
             } => graph_failure(action, meta_code, http_status),
         }
     }

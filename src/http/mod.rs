@@ -2,8 +2,11 @@
 //! Every error becomes a status code in `error`, and nowhere else.
 
 pub mod admin;
+pub mod auth;
 pub mod consent;
 pub mod error;
+pub mod gateway;
+pub mod openapi;
 pub mod response;
 pub mod send;
 pub mod webhook;
@@ -36,6 +39,11 @@ pub enum Route {
     Account,
     ResumeSending,
     SendMessage,
+    /// Meta's own path, `/{version}/{phone_number_id}/messages`: the drop-in send gateway.
+    GraphMessages {
+        phone_number_id: String,
+    },
+    OpenApi,
     MethodNotAllowed(&'static str),
     NotFound,
 }
@@ -45,7 +53,10 @@ impl Route {
     pub fn body_limit(&self) -> Option<usize> {
         match self {
             Route::WebhookDelivery => Some(MAX_WEBHOOK_BODY),
-            Route::PutConsent(_) | Route::ConsentCheck | Route::SendMessage => Some(MAX_ADMIN_BODY),
+            Route::PutConsent(_)
+            | Route::ConsentCheck
+            | Route::SendMessage
+            | Route::GraphMessages { .. } => Some(MAX_ADMIN_BODY),
             _ => None,
         }
     }
@@ -63,6 +74,14 @@ pub fn route(method: &str, path: &str) -> Route {
     };
     match segments.as_slice() {
         ["healthz"] => allow("GET", method == "GET", Route::Health),
+        ["openapi.json"] => allow("GET", method == "GET", Route::OpenApi),
+        [version, number, "messages"] if is_graph_version(version) => allow(
+            "POST",
+            method == "POST",
+            Route::GraphMessages {
+                phone_number_id: percent_decode(number),
+            },
+        ),
         ["webhook"] => match method {
             "GET" => Route::WebhookVerify,
             "POST" => Route::WebhookDelivery,
@@ -94,6 +113,15 @@ pub fn route(method: &str, path: &str) -> Route {
         },
         _ => Route::NotFound,
     }
+}
+
+/// `v<major>.<minor>`, as in Meta's Graph API paths (`v24.0`).
+pub fn is_graph_version(segment: &str) -> bool {
+    let Some((major, minor)) = segment.strip_prefix('v').and_then(|v| v.split_once('.')) else {
+        return false;
+    };
+    let digits = |s: &str| (1..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    digits(major) && digits(minor)
 }
 
 /// Splits a serialised request URL (`https://host/path?a=1&b=2`) into its path and decoded query
@@ -150,6 +178,8 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     pub signature: Option<String>,
     pub authorization: Option<String>,
+    /// `X-WA-Edge-Category`: a template's category when the caller's client cannot add a field.
+    pub category: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -177,6 +207,8 @@ impl Route {
             Route::Account => "account",
             Route::ResumeSending => "resume sending",
             Route::SendMessage => "send message",
+            Route::GraphMessages { .. } => "send gateway",
+            Route::OpenApi => "openapi",
             Route::MethodNotAllowed(_) | Route::NotFound => "unrouted",
         }
     }
@@ -210,6 +242,8 @@ pub async fn handle<K: Kv, G: Platform, A: Authorities>(
     }
     match req.route {
         Route::Health => webhook::health(config),
+        Route::OpenApi => openapi::document(),
+        Route::GraphMessages { .. } => gateway::handle(config, world, &req, now).await,
         Route::WebhookVerify => answer(webhook::handshake(config, &req.query)),
         Route::WebhookDelivery => answer(webhook::delivery(config, world, &req, now).await),
         _ => answer(admin::handle(req, config, world.kv, world.authorities, now).await),
@@ -260,6 +294,18 @@ mod tests {
             Route::MethodNotAllowed("GET, PUT")
         );
         assert_eq!(route("GET", "/v1/nope"), Route::NotFound);
+        assert_eq!(
+            route("POST", "/v24.0/106540352242922/messages"),
+            Route::GraphMessages {
+                phone_number_id: "106540352242922".into()
+            }
+        );
+        assert_eq!(route("POST", "/vX/1/messages"), Route::NotFound);
+        assert_eq!(route("POST", "/v24/1/messages"), Route::NotFound);
+        assert_eq!(
+            route("GET", "/v24.0/1/messages"),
+            Route::MethodNotAllowed("POST")
+        );
         assert_eq!(Route::WebhookDelivery.body_limit(), Some(MAX_WEBHOOK_BODY));
         assert_eq!(Route::Health.body_limit(), None);
     }

@@ -23,10 +23,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// `GET /healthz`: whether every secret is set and every variable valid (names only).
 pub fn health(config: &Config) -> Response {
     let mut settings = serde_json::Map::new();
-    for s in Secret::REQUIRED
-        .iter()
-        .chain([Secret::AppSecretPrevious].iter())
-    {
+    for s in Secret::REQUIRED.iter().chain(Secret::OPTIONAL.iter()) {
         settings.insert(s.name().to_string(), json!(config.secret(*s).is_some()));
     }
     let problems: Vec<String> = config.problems.iter().map(|p| p.to_string()).collect();

@@ -2,6 +2,7 @@
 //! holds one rule and the named constants it is built on.
 
 pub mod auto_reply;
+pub mod business;
 pub mod coalesce;
 pub mod cooldown;
 pub mod keywords;

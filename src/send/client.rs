@@ -46,6 +46,7 @@ pub async fn attempt<G: Platform>(
             http_status: 0,
             code: None,
             title: Some("no answer".into()),
+            body: None,
         },
     };
     SendOutcome::Failed {

@@ -34,6 +34,33 @@ pub enum OutboundBody {
     MarkRead {
         message_id: MessageId,
     },
+    /// A Cloud API message object exactly as a business's client sent it (any type: media,
+    /// location, contacts, reactions, interactive, templates, with `context`), forwarded as is.
+    Message {
+        message: serde_json::Value,
+    },
+}
+
+/// The message types of the Cloud API; another `type` is forwarded and shown as `other`.
+const MESSAGE_TYPES: [&str; 12] = [
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "reaction",
+    "interactive",
+    "template",
+    "address",
+];
+
+fn field<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a str> {
+    path.iter()
+        .try_fold(v, |v, key| v.get(key))
+        .and_then(|v| v.as_str())
 }
 
 impl OutboundBody {
@@ -45,6 +72,24 @@ impl OutboundBody {
                 format!("template {name} ({language})")
             }
             OutboundBody::MarkRead { .. } => String::new(),
+            OutboundBody::Message { message } => {
+                let kind = self.kind();
+                let said = match kind {
+                    "text" => field(message, &["text", "body"]).map(str::to_string),
+                    "template" => field(message, &["template", "name"]).map(|name| {
+                        let language = field(message, &["template", "language", "code"])
+                            .or(field(message, &["template", "language"]))
+                            .unwrap_or_default();
+                        format!("template {name} ({language})")
+                    }),
+                    "interactive" => {
+                        field(message, &["interactive", "body", "text"]).map(str::to_string)
+                    }
+                    "reaction" => field(message, &["reaction", "emoji"]).map(str::to_string),
+                    media => field(message, &[media, "caption"]).map(str::to_string),
+                };
+                said.unwrap_or_else(|| format!("[{kind}]"))
+            }
         }
     }
 
@@ -54,7 +99,19 @@ impl OutboundBody {
             OutboundBody::Buttons { .. } => "interactive",
             OutboundBody::Template { .. } => "template",
             OutboundBody::MarkRead { .. } => "read",
+            OutboundBody::Message { message } => {
+                let kind = field(message, &["type"]).unwrap_or("text");
+                MESSAGE_TYPES
+                    .into_iter()
+                    .find(|k| *k == kind)
+                    .unwrap_or("other")
+            }
         }
+    }
+
+    /// Templates are the only messages allowed outside the 24-hour window.
+    pub fn is_template(&self) -> bool {
+        self.kind() == "template"
     }
 }
 
@@ -66,6 +123,14 @@ pub fn request_body(
     let mut v = match body {
         OutboundBody::MarkRead { message_id } => {
             return json!({ "messaging_product": "whatsapp", "status": "read", "message_id": message_id.as_str() });
+        }
+        // The caller's own object: its recipient, context and callback data are its own.
+        OutboundBody::Message { message } => {
+            let mut message = message.clone();
+            if let Some(obj) = message.as_object_mut() {
+                obj.entry("messaging_product").or_insert(json!("whatsapp"));
+            }
+            return message;
         }
         OutboundBody::Text { body } => {
             json!({ "type": "text", "text": { "body": body, "preview_url": false } })
@@ -112,6 +177,18 @@ pub struct GraphError {
     pub http_status: u16,
     pub code: Option<i64>,
     pub title: Option<String>,
+    /// Meta's error object as it came, for the gateway to hand back unchanged.
+    pub body: Option<String>,
+}
+
+impl GraphError {
+    /// Whether the message may have gone out after all: no answer, or a success without a
+    /// readable message id, or a server error without Meta's code. Recorded as "unknown".
+    pub fn outcome_unknown(&self) -> bool {
+        self.http_status == 0
+            || (200..300).contains(&self.http_status)
+            || (self.http_status >= 500 && self.code.is_none())
+    }
 }
 
 #[derive(Deserialize)]
@@ -137,6 +214,9 @@ struct ErrorDetail {
     message: Option<String>,
 }
 
+/// Meta's error objects are small; a larger body is not handed back.
+pub const MAX_ERROR_BODY: usize = 4096;
+
 /// Reads Meta's answer to a send: the new message id, or the error.
 pub fn parse_send_response(http_status: u16, body: &str) -> Result<MessageId, GraphError> {
     if (200..300).contains(&http_status) {
@@ -149,6 +229,7 @@ pub fn parse_send_response(http_status: u16, body: &str) -> Result<MessageId, Gr
             http_status,
             code: None,
             title: Some("no message id in response".into()),
+            body: None,
         });
     }
     let detail = serde_json::from_str::<ErrorBody>(body)
@@ -158,6 +239,7 @@ pub fn parse_send_response(http_status: u16, body: &str) -> Result<MessageId, Gr
         http_status,
         code: detail.as_ref().and_then(|d| d.code),
         title: detail.and_then(|d| d.message),
+        body: Some(body.to_string()).filter(|b| b.len() <= MAX_ERROR_BODY && b.starts_with('{')),
     })
 }
 

@@ -6,6 +6,7 @@ use crate::ids::{MessageId, PhoneNumberId, WaId};
 use crate::policy::meta_errors::{effect_of, Effect};
 use crate::policy::retention::expires_at;
 use crate::send::client::SendOutcome;
+use crate::send::graph::GraphError;
 use crate::send::{Outbound, Purpose};
 use crate::store::account::{Signal, SignalKind};
 use crate::store::kv::{Kv, KvError};
@@ -31,10 +32,10 @@ pub async fn record_outcome<K: Kv>(
         });
     }
     let purpose = outbound.purpose.as_str();
-    let (id, errors, line) = match outcome {
+    let (id, failure, line) = match outcome {
         SendOutcome::Sent(id) => (
             id.clone(),
-            Vec::new(),
+            None,
             format!("sent {purpose} to contact {}", contact.0),
         ),
         SendOutcome::Failed { action, error } => {
@@ -63,14 +64,10 @@ pub async fn record_outcome<K: Kv>(
                 error.http_status,
                 code_text.as_deref().unwrap_or("none")
             );
-            let errors = vec![MetaError {
-                code,
-                title: error.title.clone(),
-            }];
-            (id, errors, line)
+            (id, Some(error), line)
         }
     };
-    let record = outbound_record(id, outbound, ctx.now, errors);
+    let record = outbound_record(id, outbound, ctx.now, failure);
     if let Some(expires) = expires_at(ctx.now, ctx.config.retention_days, ctx.now) {
         let key = keys::message_record(&contact, &ctx.keys.message(&record.id));
         let meta = RecordMeta::message(ctx.now, Direction::Outbound);
@@ -124,12 +121,31 @@ pub fn signal_put<K>(ctx: &Ctx<'_, K>, signal: &Signal) -> Result<Option<store::
 }
 
 /// The history record of a message the worker sent (or tried to).
+/// A failure records what Meta said: its error code when it gave one (never a made-up code),
+/// the HTTP status (0: no answer), and `unknown` rather than `not_sent` when the message may
+/// have gone out (`GraphError::outcome_unknown`).
 fn outbound_record(
     id: MessageId,
     outbound: &Outbound,
     at: UnixTime,
-    errors: Vec<MetaError>,
+    failure: Option<&GraphError>,
 ) -> MessageRecord {
+    let errors: Vec<MetaError> = failure
+        .and_then(|e| {
+            Some(MetaError {
+                code: e.code?,
+                title: e.title.clone(),
+            })
+        })
+        .into_iter()
+        .collect();
+    let action = failure.map(|e| {
+        if e.outcome_unknown() {
+            "unknown"
+        } else {
+            "not_sent"
+        }
+    });
     MessageRecord {
         id,
         direction: Direction::Outbound,
@@ -144,7 +160,8 @@ fn outbound_record(
         profile_name: None,
         profile_username: None,
         phone_number_id: Some(outbound.phone_number_id.clone()),
-        action: (!errors.is_empty()).then(|| "not_sent".to_string()),
+        http_status: failure.map(|e| e.http_status),
+        action: action.map(str::to_string),
         purpose: Some(outbound.purpose.as_str().to_string()),
         errors,
     }

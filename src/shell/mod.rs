@@ -7,6 +7,7 @@ mod kv;
 mod person;
 
 use crate::config::{Config, ConfigError};
+use crate::http::send::CATEGORY_HEADER;
 use crate::http::{self, ApiError, Request as ApiRequest, Response, Route};
 use crate::store::kv::RetryRateLimited;
 use crate::time::UnixTime;
@@ -46,6 +47,7 @@ pub async fn fetch(
         query,
         signature: header(SIGNATURE_HEADER),
         authorization: header("authorization"),
+        category: header(CATEGORY_HEADER),
         body,
     };
     if route == Route::Health {

@@ -12,6 +12,9 @@ use crate::time::UnixTime;
 pub enum SignalKind {
     /// Meta's 131048: automatic sending from a number is paused until a person resumes it.
     Pause,
+    /// Meta reported a number flagged, of low quality, or restricted: marketing sends pause
+    /// until a person resumes them (replies and utility messages go on).
+    MarketingPause,
     TokenProblem,
     PhoneQuality,
     TemplateStatus,
@@ -23,8 +26,9 @@ pub enum SignalKind {
 
 impl SignalKind {
     /// In the order `GET /v1/account` lists the groups: what stops sending first.
-    pub const ALL: [SignalKind; 8] = [
+    pub const ALL: [SignalKind; 9] = [
         SignalKind::Pause,
+        SignalKind::MarketingPause,
         SignalKind::TokenProblem,
         SignalKind::PhoneQuality,
         SignalKind::TemplateStatus,
@@ -38,6 +42,7 @@ impl SignalKind {
     pub fn key_kind(self) -> &'static str {
         match self {
             SignalKind::Pause => "pause",
+            SignalKind::MarketingPause => "marketing_pause",
             SignalKind::TokenProblem => "token",
             SignalKind::PhoneQuality => "quality",
             SignalKind::TemplateStatus => "template",
@@ -52,6 +57,7 @@ impl SignalKind {
     pub fn json_kind(self) -> &'static str {
         match self {
             SignalKind::Pause => "pause",
+            SignalKind::MarketingPause => "marketing_pause",
             SignalKind::TokenProblem => "token_problem",
             SignalKind::PhoneQuality => "phone_quality",
             SignalKind::TemplateStatus => "template_status",
@@ -66,6 +72,7 @@ impl SignalKind {
     pub fn group(self) -> &'static str {
         match self {
             SignalKind::Pause => "paused",
+            SignalKind::MarketingPause => "marketing_paused",
             SignalKind::TokenProblem => "token_problems",
             SignalKind::PhoneQuality => "quality",
             SignalKind::TemplateStatus => "templates",
@@ -177,14 +184,27 @@ pub async fn paused_numbers<K: Kv>(kv: &K) -> Result<Vec<PhoneNumberId>, KvError
         .collect())
 }
 
-/// Lifts every pause; returns how many there were.
+/// The one marketing pause of the account (Meta names numbers in quality webhooks by their
+/// display number, not their id, so the pause covers every number of the account).
+pub fn marketing_pause_key(keys: &KeyScheme) -> String {
+    keys::account_signal(
+        SignalKind::MarketingPause.key_kind(),
+        &keys.event(&["marketing"]),
+    )
+}
+
+/// Lifts every pause, the 131048 pauses and the marketing pause; returns how many there were.
 pub async fn resume_all<K: Kv>(kv: &K) -> Result<usize, KvError> {
-    let prefix = keys::account_signal(SignalKind::Pause.key_kind(), "");
-    let paused = list_all(kv, &prefix).await?;
-    for key in &paused {
-        kv.delete(&key.name).await?;
+    let mut lifted = 0;
+    for kind in [SignalKind::Pause, SignalKind::MarketingPause] {
+        let prefix = keys::account_signal(kind.key_kind(), "");
+        let paused = list_all(kv, &prefix).await?;
+        for key in &paused {
+            kv.delete(&key.name).await?;
+        }
+        lifted += paused.len();
     }
-    Ok(paused.len())
+    Ok(lifted)
 }
 
 #[cfg(test)]

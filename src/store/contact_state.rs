@@ -35,6 +35,10 @@ pub struct ContactState {
     /// Meta answered 131047 (window closed) at this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_closed_at: Option<UnixTime>,
+    /// Marketing templates sent through the send API in the last 24 hours
+    /// (`policy::business`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marketing_sent: Vec<UnixTime>,
     /// Meta answered 131026 / 130403 (undeliverable, blocked): (code, time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undeliverable: Option<(i64, UnixTime)>,
@@ -67,6 +71,12 @@ impl ContactState {
                 self.recent.push(entry.clone());
             }
         }
+        for at in &other.marketing_sent {
+            if !self.marketing_sent.contains(at) {
+                self.marketing_sent.push(*at);
+            }
+        }
+        self.marketing_sent.sort();
     }
 }
 

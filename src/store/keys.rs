@@ -87,6 +87,11 @@ pub fn consent(c: &ContactKey) -> String {
 
 pub const ACCOUNT_PREFIX: &str = "a:";
 
+/// What the worker learned of a template (its category), by a hash of its name.
+pub fn template(keys: &KeyScheme, name: &str) -> String {
+    format!("tc:{}", keys.event(&["template", name]))
+}
+
 /// An account signal: `kind` is `SignalKind::key_kind`, `id` a keyed hash of what identifies it,
 /// so redeliveries land on the same key.
 pub fn account_signal(kind: &str, id: &str) -> String {

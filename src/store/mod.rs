@@ -8,6 +8,7 @@ pub mod contact_state;
 pub mod keys;
 pub mod kv;
 pub mod records;
+pub mod templates;
 
 use crate::time::UnixTime;
 use kv::{Kv, KvError};

@@ -42,6 +42,9 @@ pub struct MessageRecord {
     pub profile_username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_id: Option<PhoneNumberId>,
+    /// A failed send: the Graph API's HTTP status (0: no answer at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
     /// What wa-edge decided on this message (e.g. `opted_out`, `help`), recorded before the 200.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
@@ -79,6 +82,7 @@ impl MessageRecord {
             profile_name: profile.name,
             profile_username: profile.username,
             phone_number_id,
+            http_status: None,
             action: None,
             purpose: None,
             errors: message.errors.clone(),

@@ -168,6 +168,7 @@ pub fn signed_delivery(body: &str) -> Request {
         query: vec![],
         signature: Some(sign(APP_SECRET.as_bytes(), body.as_bytes())),
         authorization: None,
+        category: None,
         body: body.as_bytes().to_vec(),
     }
 }
@@ -185,6 +186,7 @@ pub fn admin_request(token: &str, method: &str, path: &str, body: &str) -> Reque
         query,
         signature: None,
         authorization: Some(format!("Bearer {token}")),
+        category: None,
         body: body.as_bytes().to_vec(),
     }
 }

@@ -78,6 +78,10 @@ fn describe_item(e: &Event) -> String {
             "template_status {}",
             update.event.clone().unwrap_or_default()
         ),
+        Event::TemplateCategory { update, .. } => format!(
+            "template_category {}",
+            update.new_category.clone().unwrap_or_default()
+        ),
         Event::TemplateQuality { update, .. } => format!(
             "template_quality {}",
             update.new_quality_score.clone().unwrap_or_default()
@@ -222,6 +226,10 @@ fn expected() -> Vec<(&'static str, Vec<String>)> {
         (
             "message_template_status_update/rejected.json",
             vec!["template_status REJECTED".into()],
+        ),
+        (
+            "template_category_update/utility.json",
+            vec!["template_category UTILITY".into()],
         ),
         (
             "message_template_quality_update/downgraded.json",

@@ -2,6 +2,7 @@
 
 mod faults;
 mod fixtures;
+mod gateway;
 mod identities;
 mod pipeline;
 mod sending;

@@ -392,7 +392,7 @@ fn send_api_guards_and_success() {
     let g = &w.0.graph;
     let send = |body: Value, now: u64| w.admin("POST", "/v1/messages", &body.to_string(), now);
     // Never wrote: free-form is refused, and there is no number to send from.
-    let (status, body) = send(json!({"to":WA,"text":"hi","from":"PNID"}), T0);
+    let (status, body) = send(json!({"to":WA,"text":"hi","from":"106540352242922"}), T0);
     assert_eq!(
         (status, body["error"].as_str()),
         (422, Some("window_closed"))
@@ -403,7 +403,7 @@ fn send_api_guards_and_success() {
     );
     assert_eq!(
         (status, body["error"].as_str()),
-        (400, Some("category_required"))
+        (400, Some("from_required"))
     );
     w.say("wamid.1", T0, "hello");
     let (status, body) = send(
@@ -475,7 +475,13 @@ fn send_api_maps_graph_errors() {
         // Each send is paced 6 s from the last; move the clock on.
         at += 10 * w.history(T0 + 1).len() as u64;
         w.0.script(&[answer]);
-        let (got, body) = w.admin("POST", "/v1/messages", &json!({"to":WA,"template":{"name":"t","language":"en"},"category":"utility","from":"PNID"}).to_string(), at);
+        let (got, body) = w.admin(
+            "POST",
+            "/v1/messages",
+            &json!({"to":WA,"template":{"name":"t","language":"en"},"category":"utility"})
+                .to_string(),
+            at,
+        );
         assert_eq!(
             (got, body["error"].as_str()),
             (status, Some(code)),

@@ -47,6 +47,18 @@ pub struct TemplateStatusUpdate {
     pub message_template_name: Option<String>,
     pub message_template_language: Option<String>,
     pub reason: Option<String>,
+    /// Sent by newer API versions; the send gateway learns the template's category from it.
+    pub message_template_category: Option<String>,
+}
+
+/// `template_category_update`: Meta (re)categorised a template.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct TemplateCategoryUpdate {
+    pub message_template_id: Option<serde_json::Number>,
+    pub message_template_name: Option<String>,
+    pub message_template_language: Option<String>,
+    pub previous_category: Option<String>,
+    pub new_category: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
@@ -107,6 +119,7 @@ open_enum!(
         Messages = "messages",
         UserPreferences = "user_preferences",
         TemplateStatus = "message_template_status_update",
+        TemplateCategory = "template_category_update",
         TemplateQuality = "message_template_quality_update",
         PhoneQuality = "phone_number_quality_update",
         AccountUpdate = "account_update",

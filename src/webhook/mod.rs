@@ -15,8 +15,8 @@ pub mod status;
 use crate::ids::{PhoneNumberId, WaId};
 use crate::time::{deserialize_meta_time, UnixTime};
 use account::{
-    AccountAlert, AccountUpdate, Field, PhoneQualityUpdate, TemplateQualityUpdate,
-    TemplateStatusUpdate, UserPreference,
+    AccountAlert, AccountUpdate, Field, PhoneQualityUpdate, TemplateCategoryUpdate,
+    TemplateQualityUpdate, TemplateStatusUpdate, UserPreference,
 };
 use lenient::{describe, items, Item, WithRaw};
 use message::{Message, MetaError};
@@ -138,6 +138,10 @@ pub enum Event {
         update: TemplateStatusUpdate,
         at: Option<UnixTime>,
     },
+    TemplateCategory {
+        update: TemplateCategoryUpdate,
+        at: Option<UnixTime>,
+    },
     TemplateQuality {
         update: TemplateQualityUpdate,
         at: Option<UnixTime>,
@@ -249,6 +253,11 @@ fn flatten_change(change: Change<'_>, at: Option<UnixTime>, out: &mut Vec<Event>
         Field::TemplateStatus => {
             if let Some(update) = typed(value, &field_name, out) {
                 out.push(Event::TemplateStatus { update, at });
+            }
+        }
+        Field::TemplateCategory => {
+            if let Some(update) = typed(value, &field_name, out) {
+                out.push(Event::TemplateCategory { update, at });
             }
         }
         Field::TemplateQuality => {

@@ -8,6 +8,7 @@ mod authority;
 mod consent;
 mod events;
 mod foundation;
+mod gateway;
 mod harness;
 mod identities;
 mod promises;

@@ -13,6 +13,14 @@ fn send_template(w: &Worker, wa: &str) -> HttpResponse {
     w.admin("POST", "/v1/messages", Some(&body.to_string()))
 }
 
+/// The HTTP status a scripted answer's label names (`None`: no answer at all).
+fn answer_of(label: &str) -> Option<u16> {
+    label
+        .strip_prefix("Respond(")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|s| s.parse().ok())
+}
+
 #[test]
 fn the_send_api_answers_each_meta_error_as_documented() {
     let w = worker();
@@ -66,7 +74,21 @@ fn the_send_api_answers_each_meta_error_as_documented() {
         assert_eq!(w.sent_to(&wa).len(), calls, "{label}");
         let recorded = w.history(&wa, "outbound");
         assert_eq!(recorded.len(), 1, "{label}: the attempt is in the history");
-        assert_eq!(recorded[0]["action"], "not_sent", "{label}");
+        // No answer may have gone out: recorded as unknown, with HTTP status 0 and no code
+        // (0 is a real Meta code); an error Meta answered is not sent, with its status.
+        let (action, http_status) = match &answer_of(&label) {
+            Some(status) => ("not_sent", *status),
+            None => ("unknown", 0),
+        };
+        assert_eq!(recorded[0]["action"], action, "{label}");
+        assert_eq!(recorded[0]["http_status"], http_status, "{label}");
+        if http_status == 0 {
+            assert!(
+                recorded[0].get("errors").is_none(),
+                "{label}: {}",
+                recorded[0]
+            );
+        }
     }
 }
 
@@ -110,7 +132,12 @@ fn throttling_backs_off_once_and_no_answer_is_never_retried_after_the_response()
     assert_eq!(w.sent_to(&silent).len(), 1, "no blind retry");
     let out = w.history(&silent, "outbound");
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0]["action"], "not_sent");
+    assert_eq!(
+        out[0]["action"], "unknown",
+        "it may have gone out: {}",
+        out[0]
+    );
+    assert_eq!(out[0]["http_status"], 0);
 }
 
 #[test]

@@ -17,6 +17,8 @@ pub const PREVIOUS_SECRET: &str = "e2e-previous-secret";
 pub const VERIFY_TOKEN: &str = "e2e-verify-token";
 pub const ACCESS_TOKEN: &str = "e2e-access-token";
 pub const ADMIN_TOKEN: &str = "e2e-admin-token";
+pub const SEND_TOKEN: &str = "e2e-send-token";
+pub const SEND_TOKEN_PREVIOUS: &str = "e2e-send-token-rotated-out";
 pub const CONTACT_KEY_SECRET: &str = "e2e-contact-key-secret";
 pub const AUTO_REPLY_RULES: &str =
     r#"[{"name":"hours","match":["opening hours"],"reply":"E2E: open 9 to 5."}]"#;
@@ -85,6 +87,8 @@ pub fn start(graph: FakeGraph, persist: PathBuf, extra: &[(&str, &str)]) -> Work
         ("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN.to_string()),
         ("WHATSAPP_ACCESS_TOKEN", ACCESS_TOKEN.to_string()),
         ("ADMIN_TOKEN", ADMIN_TOKEN.to_string()),
+        ("SEND_TOKEN", SEND_TOKEN.to_string()),
+        ("SEND_TOKEN_PREVIOUS", SEND_TOKEN_PREVIOUS.to_string()),
         ("CONTACT_KEY_SECRET", CONTACT_KEY_SECRET.to_string()),
         ("GRAPH_API_BASE", graph.base.clone()),
         ("BUSINESS_NAME", "E2E Shop".to_string()),

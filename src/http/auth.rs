@@ -1,0 +1,78 @@
+//! Who a request is: the scope of its bearer token. `ADMIN_TOKEN` may do everything;
+//! `SEND_TOKEN` may only send (both send routes). Each accepts its `_PREVIOUS` value during a
+//! rotation. The scheme is case-insensitive (`Bearer`, `bearer`), as HTTP says.
+
+use crate::config::{Config, Secret};
+use crate::crypto::secret_eq;
+use crate::http::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Admin,
+    Send,
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The scope the request's token grants; 401 without a valid one. Every configured token is
+/// compared (in constant time each), so the answer's timing does not tell which one matched.
+pub fn scope_of(config: &Config, authorization: Option<&str>) -> Result<Scope, ApiError> {
+    config.require(Secret::AdminToken)?;
+    let presented = authorization
+        .and_then(bearer)
+        .ok_or(ApiError::Unauthorized)?;
+    let matches = |secrets: [Secret; 2]| {
+        secrets
+            .iter()
+            .filter_map(|s| config.secret(*s))
+            .fold(false, |found, token| secret_eq(presented, token) | found)
+    };
+    let admin = matches([Secret::AdminToken, Secret::AdminTokenPrevious]);
+    let send = matches([Secret::SendToken, Secret::SendTokenPrevious]);
+    match (admin, send) {
+        (true, _) => Ok(Scope::Admin),
+        (false, true) => Ok(Scope::Send),
+        (false, false) => Err(ApiError::Unauthorized),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::from_lookup(|name| {
+            [
+                ("ADMIN_TOKEN", "admin-new"),
+                ("ADMIN_TOKEN_PREVIOUS", "admin-old"),
+                ("SEND_TOKEN", "send-new"),
+                ("SEND_TOKEN_PREVIOUS", "send-old"),
+            ]
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn each_token_and_its_previous_value_grant_their_scope() {
+        let c = config();
+        assert_eq!(scope_of(&c, Some("Bearer admin-new")), Ok(Scope::Admin));
+        assert_eq!(scope_of(&c, Some("bearer admin-old")), Ok(Scope::Admin));
+        assert_eq!(scope_of(&c, Some("BEARER send-new")), Ok(Scope::Send));
+        assert_eq!(scope_of(&c, Some("Bearer send-old")), Ok(Scope::Send));
+        for bad in ["Bearer nope", "Basic admin-new", "admin-new", "Bearer ", ""] {
+            assert_eq!(
+                scope_of(&c, Some(bad)),
+                Err(ApiError::Unauthorized),
+                "{bad}"
+            );
+        }
+        assert_eq!(scope_of(&c, None), Err(ApiError::Unauthorized));
+    }
+}
