@@ -32,6 +32,16 @@ if [ ! -x "$root/node_modules/.bin/wrangler" ] || [ "$root/package-lock.json" -n
   (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# pywa, a WhatsApp client the end-to-end suite sends through the gateway with, from PyPI.
+clients_req="$root/tests/e2e/clients/requirements.txt"
+clients_venv="$tools/pyclients"
+if [ ! -x "$clients_venv/bin/python" ] || [ "$clients_req" -nt "$clients_venv/.installed" ]; then
+  echo "tools: pip install (tests/e2e/clients/requirements.txt) into .tools/pyclients" >&2
+  python3 -m venv "$clients_venv"
+  "$clients_venv/bin/pip" install --quiet --disable-pip-version-check -r "$clients_req"
+  touch "$clients_venv/.installed"
+fi
+
 export PATH="$tools/bin:$PATH"
 export WASM_BINDGEN_BIN="$tools/bin/wasm-bindgen"
 export ESBUILD_BIN="$root/node_modules/.bin/esbuild"

@@ -424,3 +424,49 @@ fn whatsapp_api_js_sends_through_the_gateway_unmodified() {
     assert_eq!(answer["error"]["code"], 131047, "{answer}");
     assert!(w.sent_to(&stranger).is_empty());
 }
+
+/// Runs the pywa script (from the project's `.tools/pyclients`) with the worker as Meta's host.
+fn pywa(w: &Worker, to: &str, text: &str) -> Value {
+    let out = Command::new(root().join(".tools/pyclients/bin/python"))
+        .arg("tests/e2e/clients/pywa_client.py")
+        .current_dir(root())
+        .env("WA_EDGE_URL", &w.base)
+        .env("WA_EDGE_TOKEN", SEND_TOKEN)
+        .env("PHONE_ID", number_for(to))
+        .env("TO", to)
+        .env("TEXT", text)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the script's JSON")
+}
+
+#[test]
+fn pywa_sends_through_the_gateway_and_raises_its_own_131047() {
+    let w = worker();
+    let wa = contact();
+    w.say(&wa, "hello");
+    let answer = pywa(w, &wa, "Your order shipped");
+    assert!(
+        answer["id"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("wamid."),
+        "{answer}"
+    );
+    let sent = client_sends(w, &wa);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].body["text"]["body"], "Your order shipped");
+    // Outside the window pywa raises ReEngagementMessage, as it would against Meta.
+    let stranger = contact();
+    let answer = pywa(w, &stranger, "hi");
+    assert_eq!(
+        answer,
+        json!({ "raised": "ReEngagementMessage", "code": 131047 })
+    );
+    assert!(w.sent_to(&stranger).is_empty());
+}
