@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 source scripts/tools.sh
 # --locked: the worker is built from exactly the dependencies in Cargo.lock.
 worker-build --release --out-dir .build-next -- --locked
+# The shipped wasm carries no debug names (the name section was about a fifth of it): dropped
+# after wasm-bindgen, which needs the sections a `strip = true` in Cargo.toml would remove.
+node scripts/strip-names.mjs .build-next/index_bg.wasm
 mkdir -p build
 (cd .build-next && find . -type f) | while read -r f; do
   if ! cmp -s ".build-next/$f" "build/$f"; then
