@@ -298,3 +298,17 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         Ok(Some(Answer::Unlinked { missing }))
     }
 }
+
+/// The phone number the person's newest message came from, or changed to.
+pub fn latest_phone(events: &[crate::webhook::Event]) -> Option<WaId> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            crate::webhook::Event::Message { message, .. } => {
+                let changed = message.system.as_ref().and_then(|s| s.wa_id.clone());
+                changed.or(message.from.clone())
+            }
+            _ => None,
+        })
+        .rfind(|id| id.kind() == IdKind::Phone)
+}

@@ -11,6 +11,7 @@
 pub mod identity;
 pub mod number;
 pub mod outbox;
+mod protocol;
 pub mod resolve;
 pub mod route;
 mod sending;
@@ -18,186 +19,20 @@ pub mod store;
 
 use crate::config::Config;
 use crate::context::Ctx;
-use crate::delivery::{ingest, plan::Summary};
-use crate::ids::{IdKind, MessageId, PhoneNumberId, WaId};
+use crate::delivery::ingest;
+use crate::ids::{IdKind, MessageId, WaId};
 use crate::platform::Platform;
-use crate::policy::meta_errors::ErrorAction;
-use crate::send::{record_outcome, OutboundBody, Purpose, SendOutcome};
-use crate::store::consent::{self, ConsentChange, ConsentRecord, ConsentStatus, Scope};
+use crate::send::{record_outcome, Purpose, SendOutcome};
+use crate::store::consent::{self, ConsentChange, ConsentStatus};
 use crate::store::contact_state;
 use crate::store::keys::{self, ContactKey, KeyScheme};
 use crate::store::kv::{Kv, KvError};
 use crate::store::write as store_write;
 use crate::time::UnixTime;
 use crate::webhook::identity::ids_of;
-use serde::{Deserialize, Serialize};
+pub use protocol::{Answer, Authorities, Op, SendAnswer};
 use std::collections::HashMap;
 use store::{AuthorityKv, Batch};
-
-/// A request to a person's authority.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum Op {
-    /// The person's part of a verified delivery, in Meta's envelope (`route`).
-    Deliver {
-        body: String,
-        /// The keys of every id the part names: all must be linked here before it is decided.
-        #[serde(default)]
-        ids: Vec<ContactKey>,
-    },
-    /// A send API message, validated by the worker.
-    Send {
-        to: WaId,
-        from: Option<PhoneNumberId>,
-        body: OutboundBody,
-        marketing: bool,
-    },
-    GetConsent,
-    PutConsent {
-        change: ConsentChange,
-    },
-    Erase,
-    Outbox,
-    /// Who the person is here: their home, linked keys and ids.
-    Identity,
-    /// Identity merges (`identity`): forward to `to` and hand everything over; unite what
-    /// `from` handed over; drop the copy handed over.
-    Handover {
-        to: ContactKey,
-    },
-    Absorb {
-        from: ContactKey,
-        export: identity::Export,
-    },
-    Release,
-    /// To a number's authority (`number`): is it paused; pause it (131048); lift the pause.
-    NumberPaused,
-    PauseNumber,
-    ResumeNumber,
-    /// To a number's authority: take one business-initiated message from `day`'s budget.
-    TakeBudget {
-        day: u64,
-        limit: u64,
-    },
-}
-
-/// Why the send API refused, or what Meta answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum SendAnswer {
-    Sent {
-        id: String,
-    },
-    OptedOut {
-        scope: Option<Scope>,
-    },
-    WindowClosed,
-    Undeliverable {
-        code: Option<i64>,
-    },
-    PairRateLimited {
-        retry_after_seconds: u64,
-    },
-    NumberPaused,
-    FromRequired,
-    /// An id of the person is seen but not merged yet: nothing is sent until it is.
-    IdentityUnresolved,
-    /// The person got their marketing templates for the rolling 24 hours (`MARKETING_PER_DAY`).
-    MarketingCapped,
-    /// The number's daily budget of business-initiated messages is used (`RAMP_DAILY_LIMIT`).
-    RampBudgetUsed,
-    Failed {
-        action: ErrorAction,
-        meta_code: Option<i64>,
-        http_status: u16,
-        /// Meta's error object as it came, for the gateway to answer with unchanged.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        meta_body: Option<String>,
-    },
-}
-
-/// The authority's answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "answer", rename_all = "snake_case")]
-pub enum Answer {
-    Delivered {
-        summary: Summary,
-    },
-    Send(SendAnswer),
-    Consent {
-        record: ConsentRecord,
-        /// Every id of the person this authority knows (for the admin API).
-        #[serde(default)]
-        ids: Vec<WaId>,
-    },
-    Erased {
-        suppression_kept: bool,
-        dropped_sends: usize,
-    },
-    Paused {
-        paused: bool,
-    },
-    Budget {
-        taken: bool,
-        used: u64,
-    },
-    Outbox {
-        pending: usize,
-        next_attempt_at: Option<UnixTime>,
-    },
-    /// The person lives at `to` now; `export` is what this authority still holds for them.
-    Moved {
-        to: ContactKey,
-        export: Option<identity::Export>,
-    },
-    /// The part names ids not linked here yet: link them (`resolve::link`), then deliver again.
-    Unlinked {
-        missing: Vec<ContactKey>,
-    },
-    Absorbed,
-    Identity {
-        linked: Vec<ContactKey>,
-        ids: Vec<WaId>,
-        pending: usize,
-    },
-}
-
-/// The outbox keys (and wamids) that `sent` statuses in a delivery confirm.
-fn sent_statuses(events: &[crate::webhook::Event]) -> Vec<(String, MessageId)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            crate::webhook::Event::Status { status, .. }
-                if status.status == Some(crate::webhook::status::StatusKind::Sent) =>
-            {
-                let key = outbox::key_of_callback(status.biz_opaque_callback_data.as_deref()?)?;
-                Some((key, status.id.clone()?))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-/// The phone number the person's newest message came from, or changed to.
-fn latest_phone(events: &[crate::webhook::Event]) -> Option<WaId> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            crate::webhook::Event::Message { message, .. } => {
-                let changed = message.system.as_ref().and_then(|s| s.wa_id.clone());
-                changed.or(message.from.clone())
-            }
-            _ => None,
-        })
-        .rfind(|id| id.kind() == IdKind::Phone)
-}
-
-/// How the worker reaches the authorities: a Durable Object stub per person in the shell,
-/// in-process authorities in native tests. An `Err` answers 500 (Meta retries; nothing is lost).
-#[allow(async_fn_in_trait)]
-pub trait Authorities {
-    async fn call(&self, contact: &ContactKey, op: &Op) -> Result<Answer, KvError>;
-}
 
 /// Marks that the person's records were read from KV once (state kept before the authority
 /// existed, or consent recorded elsewhere).
@@ -345,11 +180,11 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             view,
         };
         let ctx = Ctx::new(&akv, self.keys, self.config, now).for_person(self.contact.clone());
-        let confirmations = sent_statuses(&events);
+        let confirmations = outbox::sent_statuses(&events);
         // Who the person is: the ids this delivery shows, and the phone to answer them on.
         let mut who = identity::load(&batch).await?;
         let seen: Vec<WaId> = events.iter().flat_map(ids_of).collect();
-        if who.note(&seen, latest_phone(&events).as_ref()) {
+        if who.note(&seen, identity::latest_phone(&events).as_ref()) {
             identity::save(&batch, &who).await?;
         }
         // Meta's 131048 in a failed status pauses the number it came from, after the commit.

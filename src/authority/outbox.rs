@@ -8,6 +8,7 @@
 //! (`UNCONFIRMED_SEND_RETRY_SECONDS`, counted from when the authority found it interrupted)
 //! means it never reached Meta, and it goes again.
 
+use crate::ids::MessageId;
 use crate::send::Outbound;
 use crate::store::keys::ContactKey;
 use crate::store::kv::{Kv, KvError};
@@ -137,6 +138,22 @@ pub async fn load<K: Kv>(local: &K) -> Result<Vec<(String, Pending)>, KvError> {
     // Merged outboxes interleave by when each send is due, then by their order.
     items.sort_by(|(ka, a), (kb, b)| (a.due, ka).cmp(&(b.due, kb)));
     Ok(items)
+}
+
+/// The outbox keys (and wamids) that `sent` statuses in a delivery confirm.
+pub fn sent_statuses(events: &[crate::webhook::Event]) -> Vec<(String, MessageId)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            crate::webhook::Event::Status { status, .. }
+                if status.status == Some(crate::webhook::status::StatusKind::Sent) =>
+            {
+                let key = key_of_callback(status.biz_opaque_callback_data.as_deref()?)?;
+                Some((key, status.id.clone()?))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,148 @@
+//! The requests a person's (or a number's) authority serves and its answers: the protocol
+//! between the worker and the Durable Objects, serialised as JSON across the stub.
+
+use super::identity;
+use crate::delivery::plan::Summary;
+use crate::ids::{PhoneNumberId, WaId};
+use crate::policy::meta_errors::ErrorAction;
+use crate::send::OutboundBody;
+use crate::store::consent::{ConsentChange, ConsentRecord, Scope};
+use crate::store::keys::ContactKey;
+use crate::store::kv::KvError;
+use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
+
+/// A request to a person's authority.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// The person's part of a verified delivery, in Meta's envelope (`route`).
+    Deliver {
+        body: String,
+        /// The keys of every id the part names: all must be linked here before it is decided.
+        #[serde(default)]
+        ids: Vec<ContactKey>,
+    },
+    /// A send API message, validated by the worker.
+    Send {
+        to: WaId,
+        from: Option<PhoneNumberId>,
+        body: OutboundBody,
+        marketing: bool,
+    },
+    GetConsent,
+    PutConsent {
+        change: ConsentChange,
+    },
+    Erase,
+    Outbox,
+    /// Who the person is here: their home, linked keys and ids.
+    Identity,
+    /// Identity merges (`identity`): forward to `to` and hand everything over; unite what
+    /// `from` handed over; drop the copy handed over.
+    Handover {
+        to: ContactKey,
+    },
+    Absorb {
+        from: ContactKey,
+        export: identity::Export,
+    },
+    Release,
+    /// To a number's authority (`number`): is it paused; pause it (131048); lift the pause.
+    NumberPaused,
+    PauseNumber,
+    ResumeNumber,
+    /// To a number's authority: take one business-initiated message from `day`'s budget.
+    TakeBudget {
+        day: u64,
+        limit: u64,
+    },
+}
+
+/// Why the send API refused, or what Meta answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum SendAnswer {
+    Sent {
+        id: String,
+    },
+    OptedOut {
+        scope: Option<Scope>,
+    },
+    WindowClosed,
+    Undeliverable {
+        code: Option<i64>,
+    },
+    PairRateLimited {
+        retry_after_seconds: u64,
+    },
+    NumberPaused,
+    FromRequired,
+    /// An id of the person is seen but not merged yet: nothing is sent until it is.
+    IdentityUnresolved,
+    /// The person got their marketing templates for the rolling 24 hours (`MARKETING_PER_DAY`).
+    MarketingCapped,
+    /// The number's daily budget of business-initiated messages is used (`RAMP_DAILY_LIMIT`).
+    RampBudgetUsed,
+    Failed {
+        action: ErrorAction,
+        meta_code: Option<i64>,
+        http_status: u16,
+        /// Meta's error object as it came, for the gateway to answer with unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meta_body: Option<String>,
+    },
+}
+
+/// The authority's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum Answer {
+    Delivered {
+        summary: Summary,
+    },
+    Send(SendAnswer),
+    Consent {
+        record: ConsentRecord,
+        /// Every id of the person this authority knows (for the admin API).
+        #[serde(default)]
+        ids: Vec<WaId>,
+    },
+    Erased {
+        suppression_kept: bool,
+        dropped_sends: usize,
+    },
+    Paused {
+        paused: bool,
+    },
+    Budget {
+        taken: bool,
+        used: u64,
+    },
+    Outbox {
+        pending: usize,
+        next_attempt_at: Option<UnixTime>,
+    },
+    /// The person lives at `to` now; `export` is what this authority still holds for them.
+    Moved {
+        to: ContactKey,
+        export: Option<identity::Export>,
+    },
+    /// The part names ids not linked here yet: link them (`resolve::link`), then deliver again.
+    Unlinked {
+        missing: Vec<ContactKey>,
+    },
+    Absorbed,
+    Identity {
+        linked: Vec<ContactKey>,
+        ids: Vec<WaId>,
+        pending: usize,
+    },
+}
+
+/// How the worker reaches the authorities: a Durable Object stub per person in the shell,
+/// in-process authorities in native tests. An `Err` answers 500 (Meta retries; nothing is lost).
+#[allow(async_fn_in_trait)]
+pub trait Authorities {
+    async fn call(&self, contact: &ContactKey, op: &Op) -> Result<Answer, KvError>;
+}
