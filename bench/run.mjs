@@ -14,6 +14,9 @@ import { execFileSync } from "node:child_process";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const CONCURRENCY = 4;
+// Requests before measuring: long enough that V8 has compiled (and tiered up) the code, so the
+// steady state has no compilation in it. The first request is measured on its own.
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
 const SECRET = "bench-app-secret";
 const PNID = "106540352242922";
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
@@ -102,8 +105,8 @@ const WORKLOADS = [
     },
   },
   { name: "bad signature", n: 300, expect: 403, make: () => { const c = contactId(); const d = signed(envelope(messagesValue(c, [text(c, "forged")]))); d.signature = sign(Buffer.from("other")); return d; } },
-  { name: "1 MB payload", n: 20, make: () => padded(1 << 20) },
-  { name: "3 MB payload", n: 10, make: () => padded(3 * (1 << 20) - 4096) },
+  { name: "1 MB payload", n: 20, warmup: 20, make: () => padded(1 << 20) },
+  { name: "3 MB payload", n: 10, warmup: 10, make: () => padded(3 * (1 << 20) - 4096) },
 ];
 function padded(size) {
   const c = contactId();
@@ -118,6 +121,17 @@ const only = (process.env.BENCH_ONLY ?? "").split(",").map((x) => x.trim()).filt
 if (only.length) WORKLOADS.splice(0, WORKLOADS.length, ...WORKLOADS.filter((w) => only.some((o) => w.name.includes(o))));
 
 // ---- measurement ----
+/// The parent of a process, from /proc.
+function parentOf(pid) {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    return Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+/// workerd processes started by this benchmark (its descendants), never another one on the
+/// machine (a test run, a dev server).
 function workerdPids() {
   const out = [];
   for (const p of fs.readdirSync("/proc")) {
@@ -125,10 +139,27 @@ function workerdPids() {
     try {
       const stat = fs.readFileSync(`/proc/${p}/stat`, "utf8");
       const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      if (comm === "workerd") out.push(Number(p));
+      if (comm !== "workerd") continue;
+      let up = Number(p);
+      for (let depth = 0; depth < 4 && up > 1; depth++) {
+        up = parentOf(up);
+        if (up === process.pid) {
+          out.push(Number(p));
+          break;
+        }
+      }
     } catch {}
   }
   return out;
+}
+/// CPU time of the process's main thread alone, in ns: the isolate's request work, without the
+/// compiler and other background threads.
+function mainCpuNs(pid) {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[0]);
+  } catch {
+    return 0;
+  }
 }
 // CPU time of all the process's threads, in ns (schedstat has ns resolution, unlike stat's ticks).
 function cpuNs(pid) {
@@ -175,12 +206,23 @@ async function run(name, workload) {
   const pid = workerdPids().find((p) => !before.has(p));
   if (pid) execFileSync("taskset", ["-pc", "0", String(pid)], { stdio: "ignore" });
   const n = Math.max(2, Math.round(workload.n * SCALE));
-  const requests = Array.from({ length: n + 5 }, () => workload.make());
-  // Warm up (the first requests compile and instantiate), then measure.
-  const warm = await post(url, requests.pop());
+  const requests = Array.from({ length: n }, () => workload.make());
+  // The first request of the fresh isolate, on its own: all threads (compilation included) and
+  // the main thread.
+  const first = workload.make();
+  const [firstAll0, firstMain0] = pid ? [cpuNs(pid), mainCpuNs(pid)] : [0, 0];
+  const warm = await post(url, first);
+  const firstCpuMs = pid ? (cpuNs(pid) - firstAll0) / 1e6 : NaN;
+  const firstMainMs = pid ? (mainCpuNs(pid) - firstMain0) / 1e6 : NaN;
   const startupMs = performance.now() - t0;
-  for (let i = 0; i < 4; i++) await post(url, requests.pop());
+  // Warm up until compilation is out of the steady state, then measure.
+  const warmups = Math.round((workload.warmup ?? WARMUP) * Math.min(1, SCALE));
+  let left = warmups;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (left-- > 0) await post(url, workload.make());
+  }));
   const cpu0 = pid ? cpuNs(pid) : 0;
+  const main0 = pid ? mainCpuNs(pid) : 0;
   const start = performance.now();
   const latencies = [];
   const statuses = new Map();
@@ -194,6 +236,7 @@ async function run(name, workload) {
   }));
   const wall = (performance.now() - start) / 1000;
   const cpu = pid ? (cpuNs(pid) - cpu0) / n / 1000 : NaN;
+  const mainCpu = pid ? (mainCpuNs(pid) - main0) / n / 1000 : NaN;
   await mf.dispose();
   latencies.sort((a, b) => a - b);
   const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
@@ -204,7 +247,7 @@ async function run(name, workload) {
   if (wrong.length) {
     throw new Error(`${workload.name} on ${name}: expected every answer to be ${expected}, got ${JSON.stringify(Object.fromEntries(statuses))} (first ${warm.status})`);
   }
-  return { rps: n / wall, p50: q(0.5), p99: q(0.99), cpuUs: cpu, startupMs, firstStatus: warm.status, statuses: Object.fromEntries(statuses) };
+  return { rps: n / wall, p50: q(0.5), p99: q(0.99), cpuUs: cpu, mainCpuUs: mainCpu, firstCpuMs, firstMainMs, startupMs, firstStatus: warm.status, statuses: Object.fromEntries(statuses) };
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -242,27 +285,30 @@ for (let i = 0; i < 5; i++) {
 
 const lines = [];
 const date = new Date().toISOString().slice(0, 10);
-lines.push(`Benchmark ${date} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${ROUNDS} rounds (median, with min–max of CPU µs); workerd pinned to one core, load from the other.`);
+lines.push(`Benchmark ${date} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${ROUNDS} rounds (median, with min–max of CPU µs); workerd pinned to one core, load from the other; ${WARMUP} warm-up requests (20 and 10 for the large payloads) before measuring; CPU of this benchmark's own workerd processes only, all threads and the main thread alone; local KV and Durable Object storage (SQLite) inside workerd.`);
 lines.push("");
-lines.push("| workload | worker | req/s | p50 ms | p99 ms | CPU µs/req (min–max) | wa-edge/JS CPU | wa-edge/floor CPU | KV r/w/list per req | DO requests, r/w per req |");
-lines.push("|---|---|---:|---:|---:|---:|---:|---:|---|---|");
+lines.push("| workload | worker | req/s | p50 ms | p99 ms | CPU µs/req, all threads (min–max) | main thread µs/req | wa-edge/JS CPU (all, main) | wa-edge/floor CPU | KV r/w/list per req | DO requests, r/w per req |");
+lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
 for (const w of WORKLOADS) {
   const per = results[w.name];
   const cpu = Object.fromEntries(Object.entries(per).map(([k, rs]) => [k, median(rs.map((r) => r.cpuUs))]));
+  const main = Object.fromEntries(Object.entries(per).map(([k, rs]) => [k, median(rs.map((r) => r.mainCpuUs))]));
   for (const name of Object.keys(WORKERS)) {
     const rs = per[name];
-    const ratioJs = name === "wa-edge" ? (cpu["wa-edge"] / cpu.js).toFixed(2) + "x" : "";
+    const ratioJs = name === "wa-edge" ? `${(cpu["wa-edge"] / cpu.js).toFixed(2)}x, ${(main["wa-edge"] / main.js).toFixed(2)}x` : "";
     const ratioFloor = name === "wa-edge" ? (cpu["wa-edge"] / cpu.floor).toFixed(2) + "x" : "";
     const k = kvOps[w.name];
     const ops = name === "wa-edge" && k ? `${k.reads}/${k.writes}/${k.lists}` : "";
     const dos = name === "wa-edge" && k ? `${k.do_requests}, ${k.do_reads}/${k.do_writes}` : "";
-    lines.push(`| ${w.name} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${median(rs.map((r) => r.cpuUs)).toFixed(0)} (${spread(rs.map((r) => r.cpuUs))}) | ${ratioJs} | ${ratioFloor} | ${ops} | ${dos} |`);
+    lines.push(`| ${w.name} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${median(rs.map((r) => r.cpuUs)).toFixed(0)} (${spread(rs.map((r) => r.cpuUs))}) | ${median(rs.map((r) => r.mainCpuUs)).toFixed(0)} | ${ratioJs} | ${ratioFloor} | ${ops} | ${dos} |`);
   }
 }
 lines.push("");
 const startup = Object.fromEntries(Object.keys(WORKERS).map((k) => [k, median(Object.values(results).flatMap((per) => per[k].map((r) => r.startupMs)))]));
 lines.push(`wasm: ${wasm.length} bytes raw, ${gz} bytes gzipped. V8 compile of the module in Node: ${compile.length ? median(compile).toFixed(1) + " ms" : "n/a (Node 20's V8 lacks the exception-handling opcodes wasm-bindgen emits; see the start-up line)"}.`);
 lines.push(`Start to first answer (workerd start + load + first request), median: wa-edge ${startup["wa-edge"].toFixed(0)} ms, JS ${startup.js.toFixed(0)} ms, floor ${startup.floor.toFixed(0)} ms.`);
+const firstOf = (k, f) => median(Object.values(results).flatMap((per) => per[k].map(f)));
+lines.push(`First request of a fresh isolate, CPU median over all workloads: wa-edge ${firstOf("wa-edge", (r) => r.firstCpuMs).toFixed(1)} ms all threads (${firstOf("wa-edge", (r) => r.firstMainMs).toFixed(1)} ms main thread), JS ${firstOf("js", (r) => r.firstCpuMs).toFixed(1)} ms (${firstOf("js", (r) => r.firstMainMs).toFixed(1)} ms).`);
 const table = lines.join("\n");
 console.log(table);
 fs.mkdirSync(path.join(root, "bench/results"), { recursive: true });
