@@ -32,14 +32,15 @@ if [ ! -x "$root/node_modules/.bin/wrangler" ] || [ "$root/package-lock.json" -n
   (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# pywa, a WhatsApp client the end-to-end suite sends through the gateway with, from PyPI.
+# pywa, a WhatsApp client the end-to-end suite sends through the gateway with, from PyPI. Into a
+# plain folder (`pip --target`, used through PYTHONPATH): no venv module needed.
 clients_req="$root/tests/e2e/clients/requirements.txt"
-clients_venv="$tools/pyclients"
-if [ ! -x "$clients_venv/bin/python" ] || [ "$clients_req" -nt "$clients_venv/.installed" ]; then
+clients_dir="$tools/pyclients"
+if [ ! -f "$clients_dir/.installed" ] || [ "$clients_req" -nt "$clients_dir/.installed" ]; then
   echo "tools: pip install (tests/e2e/clients/requirements.txt) into .tools/pyclients" >&2
-  python3 -m venv "$clients_venv"
-  "$clients_venv/bin/pip" install --quiet --disable-pip-version-check -r "$clients_req"
-  touch "$clients_venv/.installed"
+  rm -rf "$clients_dir"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$clients_dir" -r "$clients_req"
+  touch "$clients_dir/.installed"
 fi
 
 export PATH="$tools/bin:$PATH"

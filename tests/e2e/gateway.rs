@@ -425,11 +425,13 @@ fn whatsapp_api_js_sends_through_the_gateway_unmodified() {
     assert!(w.sent_to(&stranger).is_empty());
 }
 
-/// Runs the pywa script (from the project's `.tools/pyclients`) with the worker as Meta's host.
+/// Runs the pywa script (pywa from the project's `.tools/pyclients`) with the worker as Meta's
+/// host.
 fn pywa(w: &Worker, to: &str, text: &str) -> Value {
-    let out = Command::new(root().join(".tools/pyclients/bin/python"))
+    let out = Command::new("python3")
         .arg("tests/e2e/clients/pywa_client.py")
         .current_dir(root())
+        .env("PYTHONPATH", root().join(".tools/pyclients"))
         .env("WA_EDGE_URL", &w.base)
         .env("WA_EDGE_TOKEN", SEND_TOKEN)
         .env("PHONE_ID", number_for(to))
