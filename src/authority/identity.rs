@@ -56,15 +56,20 @@ impl IdentityRecord {
     /// Notes ids seen in a delivery; whether anything changed.
     pub fn note(&mut self, ids: &[WaId], phone: Option<&WaId>) -> bool {
         let before = (self.ids.len(), self.phone.clone());
+        self.add_ids(ids);
+        if let Some(phone) = phone.filter(|p| p.kind() == IdKind::Phone) {
+            self.phone = Some(phone.clone());
+        }
+        before != (self.ids.len(), self.phone.clone())
+    }
+
+    /// Adds ids not known yet, in the order seen.
+    fn add_ids(&mut self, ids: &[WaId]) {
         for id in ids {
             if !self.ids.contains(id) {
                 self.ids.push(id.clone());
             }
         }
-        if let Some(phone) = phone.filter(|p| p.kind() == IdKind::Phone) {
-            self.phone = Some(phone.clone());
-        }
-        before != (self.ids.len(), self.phone.clone())
     }
 
     /// Keys among `ids` that are neither this authority nor linked to it.
@@ -82,11 +87,7 @@ impl IdentityRecord {
         self.pending.extend(other.pending.iter().cloned());
         let linked = &self.linked;
         self.pending.retain(|k| !linked.contains(k));
-        for id in &other.ids {
-            if !self.ids.contains(id) {
-                self.ids.push(id.clone());
-            }
-        }
+        self.add_ids(&other.ids);
         if self.phone.is_none() {
             self.phone = other.phone.clone();
         }
@@ -140,16 +141,15 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
     }
 
     async fn export(&self, identity: IdentityRecord) -> Result<Export, KvError> {
-        let listed = list_all(self.local, "").await?;
-        let names: Vec<String> = listed
-            .iter()
-            .map(|k| k.name.clone())
-            .filter(|k| k != IDENTITY_KEY && k != SEEDED_KEY)
+        let listed: Vec<_> = list_all(self.local, "")
+            .await?
+            .into_iter()
+            .filter(|k| k.name != IDENTITY_KEY && k.name != SEEDED_KEY)
             .collect();
+        let names: Vec<String> = listed.iter().map(|k| k.name.clone()).collect();
         let values = self.local.get_many(&names).await?;
         let entries = listed
             .into_iter()
-            .filter(|k| k.name != IDENTITY_KEY && k.name != SEEDED_KEY)
             .zip(values)
             .filter_map(|(k, v)| {
                 Some(Entry {

@@ -99,13 +99,14 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             } => Answer::Send(self.send(to, from, body, marketing, now).await?),
             Op::GetConsent => {
                 self.seed(now).await?;
-                if !identity::load(self.local).await?.pending.is_empty() {
+                let who = identity::load(self.local).await?;
+                if !who.pending.is_empty() {
                     // Half a person's consent is no answer: fail closed until linked.
                     return Err(KvError::Unavailable("identity links not merged yet".into()));
                 }
                 Answer::Consent {
                     record: consent::load(self.local, &self.contact).await?,
-                    ids: identity::load(self.local).await?.ids,
+                    ids: who.ids,
                 }
             }
             Op::PutConsent { change } => self.put_consent(change, now).await?,

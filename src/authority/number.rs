@@ -56,7 +56,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             return Ok(Answer::Budget { taken: false, used });
         }
         // Kept two days: long enough to answer for today, then gone.
-        let expires = crate::time::UnixTime((day + 2) * 86_400);
+        let expires = crate::time::UnixTime((day + 2) * crate::policy::retention::DAY);
         self.local
             .put(&key, &(used + 1).to_string(), Some(expires), None)
             .await?;

@@ -47,29 +47,25 @@ fn json(v: &impl serde::Serialize) -> String {
 }
 
 /// The `contacts[]` card the authority sees: every id of the person, and the profile.
+/// The first id of each kind goes in its field (`ids_of` lists phone numbers first).
 fn card(ids: &[WaId], profile: Option<&Profile>) -> String {
-    let mut fields = Vec::new();
+    let mut card = serde_json::Map::new();
     for id in ids {
-        let name = match id.kind() {
+        let field = match id.kind() {
             IdKind::Phone => "wa_id",
             IdKind::Bsuid => "user_id",
             IdKind::ParentBsuid => "parent_user_id",
         };
-        if !fields
-            .iter()
-            .any(|f: &String| f.starts_with(&format!("\"{name}\"")))
-        {
-            fields.push(format!(r#""{name}":{}"#, json(id)));
-        }
+        card.entry(field)
+            .or_insert_with(|| serde_json::Value::from(id.as_str()));
     }
     if let Some(p) = profile {
-        fields.push(format!(
-            r#""profile":{{"name":{},"username":{}}}"#,
-            json(&p.name),
-            json(&p.username)
-        ));
+        card.insert(
+            "profile".into(),
+            serde_json::json!({ "name": p.name, "username": p.username }),
+        );
     }
-    format!("{{{}}}", fields.join(","))
+    serde_json::Value::Object(card).to_string()
 }
 
 /// The change that carries one event to its person's authority, or `None` for events that

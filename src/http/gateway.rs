@@ -72,12 +72,7 @@ async fn serve<K: Kv, G: Platform, A: Authorities>(
         Parsed::Send(mut request) => {
             // The path names the number; a `from` in the body is not Meta's and is ignored.
             request.from = Some(number);
-            let input = ["to", "recipient"]
-                .iter()
-                .find_map(|k| request.message.get(*k).and_then(Value::as_str))
-                .unwrap_or_default()
-                .to_string();
-            let to = request.to.clone();
+            let (input, to) = (request.input.clone(), request.to.clone());
             let id = send(&ctx, world.authorities, request).await?;
             Ok(meta_success(&input, &to, &id).with_log("gateway: sent".into()))
         }

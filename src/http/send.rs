@@ -16,6 +16,7 @@ use crate::http::Request;
 use crate::ids::{IdKind, PhoneNumberId, WaId};
 use crate::policy::auto_reply::MAX_TEXT_BODY;
 use crate::policy::business::{is_marketing, Category};
+use crate::send::graph::MESSAGE_TYPES;
 use crate::send::OutboundBody;
 use crate::store::account::marketing_pause_key;
 use crate::store::kv::Kv;
@@ -25,26 +26,11 @@ use serde_json::{json, Map, Value};
 /// A template's category when the caller's client cannot add a `category` field.
 pub const CATEGORY_HEADER: &str = "x-wa-edge-category";
 
-/// The message types a `type` may name, in the order a missing `type` is guessed from the
-/// object present.
-const TYPES: [&str; 12] = [
-    "text",
-    "template",
-    "image",
-    "video",
-    "audio",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "reaction",
-    "interactive",
-    "address",
-];
-
 /// A validated message to send.
 pub struct SendRequest {
     pub to: WaId,
+    /// The recipient as the caller wrote it (Meta's answer echoes it as `input`).
+    pub input: String,
     /// The business number: from the gateway's path, or `/v1/messages`' optional `from`.
     pub from: Option<PhoneNumberId>,
     /// Meta's message object, as it will be forwarded (wa-edge's own fields taken out).
@@ -106,7 +92,7 @@ pub fn parse(body: &[u8], header_category: Option<&str>) -> Result<Parsed, ApiEr
     let kind = match message.get("type").and_then(Value::as_str) {
         Some(kind) => kind.to_string(),
         None => {
-            let guessed = TYPES
+            let guessed = MESSAGE_TYPES
                 .into_iter()
                 .find(|t| message.contains_key(*t))
                 .ok_or(invalid("no message: say its type and give its object"))?;
@@ -152,11 +138,13 @@ pub fn parse(body: &[u8], header_category: Option<&str>) -> Result<Parsed, ApiEr
         "invalid_wa_id",
         "to is not a WhatsApp id",
     ))?;
+    let input = raw_to.to_string();
     message
         .entry("messaging_product")
         .or_insert(json!("whatsapp"));
     Ok(Parsed::Send(SendRequest {
         to,
+        input,
         from,
         message: Value::Object(message),
         template,

@@ -41,9 +41,11 @@ pub enum OutboundBody {
     },
 }
 
-/// The message types of the Cloud API; another `type` is forwarded and shown as `other`.
-const MESSAGE_TYPES: [&str; 12] = [
+/// The message types of the Cloud API; another `type` is forwarded and shown as `other`. In the
+/// order the send API guesses a missing `type` from the object present.
+pub const MESSAGE_TYPES: [&str; 12] = [
     "text",
+    "template",
     "image",
     "video",
     "audio",
@@ -53,7 +55,6 @@ const MESSAGE_TYPES: [&str; 12] = [
     "contacts",
     "reaction",
     "interactive",
-    "template",
     "address",
 ];
 

@@ -383,10 +383,10 @@ fn mark_as_read_and_the_typing_indicator_pass_through() {
     assert_eq!(w.graph.read_receipts(&hello), before + 1);
 }
 
-/// Runs the whatsapp-api-js script with the worker as its Graph API.
-fn whatsapp_api_js(w: &Worker, to: &str, text: &str) -> Value {
-    let out = Command::new("node")
-        .arg("tests/e2e/clients/whatsapp_api_js.mjs")
+/// Runs a client script (`program script`) that sends `text` to `to` through the worker with
+/// `SEND_TOKEN`, as a business's code would; returns the JSON it printed.
+fn run_client(w: &Worker, mut command: Command, to: &str, text: &str) -> Value {
+    let out = command
         .current_dir(root())
         .env("WA_EDGE_URL", &w.base)
         .env("WA_EDGE_TOKEN", SEND_TOKEN)
@@ -394,13 +394,20 @@ fn whatsapp_api_js(w: &Worker, to: &str, text: &str) -> Value {
         .env("TO", to)
         .env("TEXT", text)
         .output()
-        .expect("node");
+        .expect("the client's interpreter");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("the library's answer as JSON")
+    serde_json::from_slice(&out.stdout).expect("the client's answer as JSON")
+}
+
+/// Runs the whatsapp-api-js script with the worker as its Graph API.
+fn whatsapp_api_js(w: &Worker, to: &str, text: &str) -> Value {
+    let mut node = Command::new("node");
+    node.arg("tests/e2e/clients/whatsapp_api_js.mjs");
+    run_client(w, node, to, text)
 }
 
 #[test]
@@ -428,23 +435,11 @@ fn whatsapp_api_js_sends_through_the_gateway_unmodified() {
 /// Runs the pywa script (pywa from the project's `.tools/pyclients`) with the worker as Meta's
 /// host.
 fn pywa(w: &Worker, to: &str, text: &str) -> Value {
-    let out = Command::new("python3")
+    let mut python = Command::new("python3");
+    python
         .arg("tests/e2e/clients/pywa_client.py")
-        .current_dir(root())
-        .env("PYTHONPATH", root().join(".tools/pyclients"))
-        .env("WA_EDGE_URL", &w.base)
-        .env("WA_EDGE_TOKEN", SEND_TOKEN)
-        .env("PHONE_ID", number_for(to))
-        .env("TO", to)
-        .env("TEXT", text)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the script's JSON")
+        .env("PYTHONPATH", root().join(".tools/pyclients"));
+    run_client(w, python, to, text)
 }
 
 #[test]
