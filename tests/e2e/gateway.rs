@@ -467,3 +467,63 @@ fn pywa_sends_through_the_gateway_and_raises_its_own_131047() {
     );
     assert!(w.sent_to(&stranger).is_empty());
 }
+
+/// Sends every body to the gateway at the same moment (threads released together).
+fn gateway_at_once(w: &Worker, number: &str, bodies: Vec<Value>) -> Vec<(u16, Value)> {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(bodies.len()));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = bodies
+            .into_iter()
+            .map(|body| {
+                let barrier = barrier.clone();
+                scope.spawn(move || {
+                    barrier.wait();
+                    gateway(w, number, SEND_TOKEN, &body)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    })
+}
+
+#[test]
+fn sends_to_one_person_at_the_same_moment_share_one_pacing_bucket_and_one_marketing_cap() {
+    let w = worker();
+    let wa = contact();
+    w.say(&wa, "hello");
+    w.settle(&wa);
+    // The automatic reply took one message of the burst of ten: nine of twelve go.
+    let text = json!({ "messaging_product": "whatsapp", "to": wa, "type": "text", "text": { "body": "update" } });
+    let answers = gateway_at_once(w, &number_for(&wa), vec![text; 12]);
+    let sent = answers.iter().filter(|(s, _)| *s == 200).count();
+    let paced = answers
+        .iter()
+        .filter(|(s, a)| *s == 400 && a["error"]["code"] == 131056)
+        .count();
+    assert_eq!((sent, paced), (9, 3), "{answers:?}");
+    assert_eq!(w.sent_to(&wa).len(), 10);
+
+    // Five marketing templates at once to another person: one goes (MARKETING_PER_DAY = 1).
+    let other = contact();
+    let promo = json!({ "messaging_product": "whatsapp", "to": other, "type": "template",
+        "template": { "name": "spring_sale", "language": { "code": "en_US" } } });
+    let answers = gateway_at_once(w, &number_for(&other), vec![promo; 5]);
+    let codes: Vec<Option<i64>> = answers
+        .iter()
+        .map(|(_, a)| a["error"]["code"].as_i64())
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| c.is_none()).count(),
+        1,
+        "{answers:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(900_002)).count(),
+        4,
+        "{answers:?}"
+    );
+    assert_eq!(w.sent_to(&other).len(), 1);
+}
