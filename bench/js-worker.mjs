@@ -1,16 +1,25 @@
 // The reference: the same webhook work written the way a Cloudflare user would write it in
-// JavaScript, with the same design as wa-edge: WebCrypto HMAC over the raw body, JSON.parse, one
-// Durable Object per person (one request per person per delivery) that reads the number's pause
-// from KV, reads its own storage in one bulk get, decides, commits markers, consent, state, the
-// queued KV writes and the outbox in one put, flushes the queue to KV and sends from its alarm;
-// statuses go to KV from the worker. It is what wa-edge is compared against, not a second
-// product: the comparison is about the language and runtime, not the design.
+// JavaScript, with the same design as wa-edge: WebCrypto HMAC over the raw body (keys imported
+// once per isolate), JSON.parse, one Durable Object per person (one request per person per
+// delivery) that asks each business number's own Durable Object whether it is paused (as
+// wa-edge's person authority asks the number's authority), reads its own storage in one bulk get,
+// decides, commits markers, consent, state, the queued KV writes and the outbox in one put,
+// flushes the queue to KV together and sends from its alarm; statuses go to KV from the worker.
+// It is what wa-edge is compared against, not a second product: the comparison is about the
+// language and runtime, not the design.
 const enc = new TextEncoder();
 const DAY = 86400;
 const STOP = new Set(["stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "parar", "baja"]);
 
-async function hmacKey(secret) {
-  return crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+// An isolate's secrets never change: each key is imported once (wa-edge keeps its keys too).
+const keys = new Map();
+function hmacKey(secret) {
+  let key = keys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    keys.set(secret, key);
+  }
+  return key;
 }
 
 function hexToBytes(hex) {
@@ -31,12 +40,19 @@ export class Person {
   }
 
   async fetch(request) {
-    const { contact: c, items, pauses } = await request.json();
+    const body = await request.json();
     const env = this.env;
     const storage = this.state.storage;
+    // A business number's own object: is it paused (Meta's 131048)?
+    if (body.op === "paused") return Response.json({ paused: Boolean(await storage.get("paused")) });
+    const { contact: c, items, numbers } = body;
     const now = Math.floor(Date.now() / 1000);
-    // KV first (the number's pause), then this object's storage only.
-    const paused = [...(await env.WHATSAPP_KV.get(pauses)).values()].some(Boolean);
+    // The numbers' objects first (their pauses), then this object's storage only.
+    let paused = false;
+    for (const n of numbers) {
+      const answer = await env.PERSON.get(env.PERSON.idFromName(n)).fetch("https://authority/", { method: "POST", body: '{"op":"paused"}' });
+      paused ||= (await answer.json()).paused;
+    }
     const keys = ["seeded", `consent:${c}`, `c:${c}:state`, ...items.map((i) => `d:m:${i.mk}`)];
     const found = await storage.get(keys);
     const consent = JSON.parse(found.get(`consent:${c}`) ?? '{"status":"unknown","history":[]}');
@@ -137,10 +153,10 @@ export default {
         for (const msg of change.value.messages ?? []) {
           const c = await hashId(contactKey, "contact", msg.from);
           const mk = await hashId(contactKey, "message", msg.id);
-          const pause = `a:pause:${await hashId(contactKey, "event", pnid ?? "")}`;
-          const p = persons.get(c) ?? { items: [], pauses: new Set() };
+          const number = await hashId(contactKey, "number", pnid ?? "");
+          const p = persons.get(c) ?? { items: [], numbers: new Set() };
           p.items.push({ msg, pnid, mk });
-          p.pauses.add(pause);
+          p.numbers.add(number);
           persons.set(c, p);
         }
         for (const st of change.value.statuses ?? []) {
@@ -154,7 +170,7 @@ export default {
     const calls = [...persons].map(([c, p]) =>
       env.PERSON.get(env.PERSON.idFromName(c)).fetch("https://authority/", {
         method: "POST",
-        body: JSON.stringify({ contact: c, items: p.items, pauses: [...p.pauses] }),
+        body: JSON.stringify({ contact: c, items: p.items, numbers: [...p.numbers] }),
       }),
     );
     const answers = await Promise.all([...calls, ...writes.map(([k, v, o]) => env.WHATSAPP_KV.put(k, v, o))]);

@@ -17,12 +17,18 @@ const graph = http.createServer((req, res) => req.resume().on("end", () => res.e
 await new Promise((r) => graph.listen(0, "127.0.0.1", r));
 
 const inspectorPort = 9300 + (process.pid % 500);
+// PROFILE_STORAGE: "memory" (the benchmark's in-memory KV and storage, so the worker's own work
+// is what is sampled) or "local" (Miniflare's local KV and SQLite storage).
+const STORAGE = process.env.PROFILE_STORAGE ?? "memory";
 const mf = new Miniflare({
   modules: true,
-  scriptPath: path.join(root, "build/index.js"),
-  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+  modulesRoot: root,
+  scriptPath: path.join(root, STORAGE === "memory" ? "bench/memory-wa-edge.mjs" : "build/index.js"),
+  modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
+  durableObjects: { PERSON: "Person" },
   kvNamespaces: ["WHATSAPP_KV"],
   kvPersist: false,
+  durableObjectsPersist: false,
   compatibilityDate: "2026-04-20",
   inspectorPort,
   bindings: {
@@ -39,7 +45,7 @@ function delivery() {
   const from = WORKLOAD === "known" ? "15550001111" : `1555${String(seq).padStart(7, "0")}`;
   const msg = { from, id: `wamid.P${process.pid}${seq++}`, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: "hello, a question" } };
   const body = Buffer.from(JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "W", changes: [{ field: "messages",
-    value: { messaging_product: "whatsapp", metadata: { phone_number_id: "PNID" }, contacts: [{ profile: { name: "P" }, wa_id: from }], messages: [msg] } }] }] }));
+    value: { messaging_product: "whatsapp", metadata: { phone_number_id: "106540352242922" }, contacts: [{ profile: { name: "P" }, wa_id: from }], messages: [msg] } }] }] }));
   const key = WORKLOAD === "badsig" ? "other" : SECRET;
   return { body, signature: "sha256=" + crypto.createHmac("sha256", key).update(body).digest("hex") };
 }
@@ -51,7 +57,7 @@ const post = (d) => new Promise((resolve, reject) => {
 });
 
 // Warm up before sampling, so compilation of the module is not what is measured.
-for (let i = 0; i < 50; i++) await post(delivery());
+for (let i = 0; i < 300; i++) await post(delivery());
 
 const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
 const target = targets.find((t) => t.webSocketDebuggerUrl) ?? targets[0];

@@ -46,25 +46,39 @@ const bindings = {
   MARK_AS_READ: "false",
 };
 
+// BENCH_STORAGE: "memory" runs both workers over the same in-memory KV and Durable Object storage
+// (bench/stand-ins.mjs), so the CPU measured is the worker's own; "local" over Miniflare's local
+// KV and SQLite-backed storage inside workerd, as `npm start` runs; both by default.
+const STORAGES = (process.env.BENCH_STORAGE ?? "memory,local").split(",").map((x) => x.trim()).filter(Boolean);
+// build/index.js is an ES module: the imported copy needs saying so (only .mjs is by default).
+const wasmRules = [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }];
 const WORKERS = {
-  "wa-edge": {
+  "wa-edge": (storage) => ({
     modules: true,
-    scriptPath: path.join(root, "build/index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    modulesRoot: root,
+    scriptPath: path.join(root, storage === "memory" ? "bench/memory-wa-edge.mjs" : "build/index.js"),
+    modulesRules: wasmRules,
     durableObjects: { PERSON: "Person" },
-  },
-  js: { modules: true, scriptPath: path.join(root, "bench/js-worker.mjs"), durableObjects: { PERSON: "Person" } },
-  floor: { modules: true, scriptPath: path.join(root, "bench/floor.mjs") },
+  }),
+  js: (storage) => ({
+    modules: true,
+    modulesRoot: root,
+    scriptPath: path.join(root, storage === "memory" ? "bench/memory-js.mjs" : "bench/js-worker.mjs"),
+    durableObjects: { PERSON: "Person" },
+  }),
+  floor: () => ({ modules: true, scriptPath: path.join(root, "bench/floor.mjs") }),
 };
 // BENCH_BASELINE=<dir of another build, inside this project> adds that build as "baseline" (e.g.
 // the design before the per-person Durable Objects, to measure what the DO call costs in the
 // same run). workerd only loads modules from under the project's root.
 if (process.env.BENCH_BASELINE) {
-  WORKERS.baseline = {
+  WORKERS.baseline = () => ({
     modules: true,
+    modulesRoot: root,
     scriptPath: path.join(process.env.BENCH_BASELINE, "index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-  };
+    modulesRules: wasmRules,
+    durableObjects: { PERSON: "Person" },
+  });
 }
 
 // ---- workloads: pre-generated, correctly signed, distinct deliveries ----
@@ -186,11 +200,11 @@ function post(url, d) {
   });
 }
 
-async function run(name, workload) {
+async function run(name, workload, storage) {
   const before = new Set(workerdPids());
   const t0 = performance.now();
   const mf = new Miniflare({
-    ...WORKERS[name],
+    ...WORKERS[name](storage),
     kvNamespaces: ["WHATSAPP_KV"],
     bindings,
     kvPersist: false,
@@ -245,7 +259,7 @@ async function run(name, workload) {
   const expected = name === "floor" ? 200 : (workload.expect ?? 200);
   const wrong = [...statuses.keys(), warm.status].filter((s) => s !== expected);
   if (wrong.length) {
-    throw new Error(`${workload.name} on ${name}: expected every answer to be ${expected}, got ${JSON.stringify(Object.fromEntries(statuses))} (first ${warm.status})`);
+    throw new Error(`${workload.name} on ${name} (${storage} storage): expected every answer to be ${expected}, got ${JSON.stringify(Object.fromEntries(statuses))} (first ${warm.status})`);
   }
   return { rps: n / wall, p50: q(0.5), p99: q(0.99), cpuUs: cpu, mainCpuUs: mainCpu, firstCpuMs, firstMainMs, startupMs, firstStatus: warm.status, statuses: Object.fromEntries(statuses) };
 }
@@ -255,11 +269,13 @@ const spread = (xs) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixe
 
 const results = {};
 for (let round = 0; round < ROUNDS; round++) {
-  for (const w of WORKLOADS) {
-    for (const name of Object.keys(WORKERS)) {
-      const r = await run(name, w);
-      ((results[w.name] ??= {})[name] ??= []).push(r);
-      process.stderr.write(`round ${round + 1} ${w.name.padEnd(24)} ${name.padEnd(8)} ${r.rps.toFixed(0).padStart(6)} req/s  cpu ${r.cpuUs.toFixed(0).padStart(6)} µs  p50 ${r.p50.toFixed(2)} ms  ${JSON.stringify(r.statuses)}\n`);
+  for (const storage of STORAGES) {
+    for (const w of WORKLOADS) {
+      for (const name of Object.keys(WORKERS)) {
+        const r = await run(name, w, storage);
+        (((results[storage] ??= {})[w.name] ??= {})[name] ??= []).push(r);
+        process.stderr.write(`round ${round + 1} ${storage.padEnd(6)} ${w.name.padEnd(24)} ${name.padEnd(8)} ${r.rps.toFixed(0).padStart(6)} req/s  cpu ${r.cpuUs.toFixed(0).padStart(6)} µs  main ${r.mainCpuUs.toFixed(0).padStart(6)} µs  first ${r.firstCpuMs.toFixed(1)} ms  ${JSON.stringify(r.statuses)}\n`);
+      }
     }
   }
 }
@@ -285,30 +301,39 @@ for (let i = 0; i < 5; i++) {
 
 const lines = [];
 const date = new Date().toISOString().slice(0, 10);
-lines.push(`Benchmark ${date} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${ROUNDS} rounds (median, with min–max of CPU µs); workerd pinned to one core, load from the other; ${WARMUP} warm-up requests (20 and 10 for the large payloads) before measuring; CPU of this benchmark's own workerd processes only, all threads and the main thread alone; local KV and Durable Object storage (SQLite) inside workerd.`);
-lines.push("");
-lines.push("| workload | worker | req/s | p50 ms | p99 ms | CPU µs/req, all threads (min–max) | main thread µs/req | wa-edge/JS CPU (all, main) | wa-edge/floor CPU | KV r/w/list per req | DO requests, r/w per req |");
-lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
-for (const w of WORKLOADS) {
-  const per = results[w.name];
-  const cpu = Object.fromEntries(Object.entries(per).map(([k, rs]) => [k, median(rs.map((r) => r.cpuUs))]));
-  const main = Object.fromEntries(Object.entries(per).map(([k, rs]) => [k, median(rs.map((r) => r.mainCpuUs))]));
-  for (const name of Object.keys(WORKERS)) {
-    const rs = per[name];
-    const ratioJs = name === "wa-edge" ? `${(cpu["wa-edge"] / cpu.js).toFixed(2)}x, ${(main["wa-edge"] / main.js).toFixed(2)}x` : "";
-    const ratioFloor = name === "wa-edge" ? (cpu["wa-edge"] / cpu.floor).toFixed(2) + "x" : "";
-    const k = kvOps[w.name];
-    const ops = name === "wa-edge" && k ? `${k.reads}/${k.writes}/${k.lists}` : "";
-    const dos = name === "wa-edge" && k ? `${k.do_requests}, ${k.do_reads}/${k.do_writes}` : "";
-    lines.push(`| ${w.name} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${median(rs.map((r) => r.cpuUs)).toFixed(0)} (${spread(rs.map((r) => r.cpuUs))}) | ${median(rs.map((r) => r.mainCpuUs)).toFixed(0)} | ${ratioJs} | ${ratioFloor} | ${ops} | ${dos} |`);
+const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+lines.push(`Benchmark ${date} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${ROUNDS} rounds (median, with min–max of CPU µs); workerd pinned to one core, load from the other; ${WARMUP} warm-up requests (20 and 10 for the large payloads) before measuring; CPU of this benchmark's own workerd processes only, all threads and the main thread alone.`);
+for (const storage of STORAGES) {
+  lines.push("");
+  lines.push(storage === "memory"
+    ? "**Worker-only CPU**: KV and Durable Object storage are the same in-memory stand-ins for both workers (`bench/stand-ins.mjs`). Above the floor: the CPU µs per request over the do-nothing worker's (all threads), and wa-edge's as a ratio of JS's."
+    : "**With local storage**: Miniflare's local KV and SQLite-backed Durable Object storage inside workerd, as `npm start` runs (their CPU is in the numbers and dominates them).");
+  lines.push("");
+  lines.push("| workload | worker | req/s | p50 ms | p99 ms | CPU µs/req, all threads (min–max) | main thread µs/req | wa-edge/JS CPU (all, main) | above floor µs (wa-edge/JS) | KV r/w/list per req | DO requests, r/w per req |");
+  lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
+  for (const w of WORKLOADS) {
+    const per = results[storage][w.name];
+    const cpu = Object.fromEntries(Object.entries(per).map(([k, rs]) => [k, median(rs.map((r) => r.cpuUs))]));
+    const main = Object.fromEntries(Object.entries(per).map(([k, rs]) => [k, median(rs.map((r) => r.mainCpuUs))]));
+    for (const name of Object.keys(WORKERS)) {
+      const rs = per[name];
+      const ratioJs = name === "wa-edge" ? `${ratio(cpu["wa-edge"], cpu.js)}, ${ratio(main["wa-edge"], main.js)}` : "";
+      const above = name === "floor" ? "" : `${(cpu[name] - cpu.floor).toFixed(0)}${name === "wa-edge" ? ` (${ratio(cpu["wa-edge"] - cpu.floor, cpu.js - cpu.floor)})` : ""}`;
+      const k = kvOps[w.name];
+      const ops = name === "wa-edge" && k ? `${k.reads}/${k.writes}/${k.lists}` : "";
+      const dos = name === "wa-edge" && k ? `${k.do_requests}, ${k.do_reads}/${k.do_writes}` : "";
+      lines.push(`| ${w.name} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${median(rs.map((r) => r.cpuUs)).toFixed(0)} (${spread(rs.map((r) => r.cpuUs))}) | ${median(rs.map((r) => r.mainCpuUs)).toFixed(0)} | ${ratioJs} | ${above} | ${ops} | ${dos} |`);
+    }
   }
 }
 lines.push("");
-const startup = Object.fromEntries(Object.keys(WORKERS).map((k) => [k, median(Object.values(results).flatMap((per) => per[k].map((r) => r.startupMs)))]));
+const all = Object.values(results).flatMap((byWorkload) => Object.values(byWorkload));
+const overAll = (k, f) => median(all.flatMap((per) => per[k].map(f)));
 lines.push(`wasm: ${wasm.length} bytes raw, ${gz} bytes gzipped. V8 compile of the module in Node: ${compile.length ? median(compile).toFixed(1) + " ms" : "n/a (Node 20's V8 lacks the exception-handling opcodes wasm-bindgen emits; see the start-up line)"}.`);
-lines.push(`Start to first answer (workerd start + load + first request), median: wa-edge ${startup["wa-edge"].toFixed(0)} ms, JS ${startup.js.toFixed(0)} ms, floor ${startup.floor.toFixed(0)} ms.`);
-const firstOf = (k, f) => median(Object.values(results).flatMap((per) => per[k].map(f)));
-lines.push(`First request of a fresh isolate, CPU median over all workloads: wa-edge ${firstOf("wa-edge", (r) => r.firstCpuMs).toFixed(1)} ms all threads (${firstOf("wa-edge", (r) => r.firstMainMs).toFixed(1)} ms main thread), JS ${firstOf("js", (r) => r.firstCpuMs).toFixed(1)} ms (${firstOf("js", (r) => r.firstMainMs).toFixed(1)} ms).`);
+lines.push(`Start to first answer (workerd start + load + first request), median: wa-edge ${overAll("wa-edge", (r) => r.startupMs).toFixed(0)} ms, JS ${overAll("js", (r) => r.startupMs).toFixed(0)} ms, floor ${overAll("floor", (r) => r.startupMs).toFixed(0)} ms.`);
+const firstWa = overAll("wa-edge", (r) => r.firstCpuMs);
+const firstJs = overAll("js", (r) => r.firstCpuMs);
+lines.push(`First request of a fresh isolate, CPU median over all workloads: wa-edge ${firstWa.toFixed(1)} ms all threads (${overAll("wa-edge", (r) => r.firstMainMs).toFixed(1)} ms main thread), JS ${firstJs.toFixed(1)} ms (${overAll("js", (r) => r.firstMainMs).toFixed(1)} ms), floor ${overAll("floor", (r) => r.firstCpuMs).toFixed(1)} ms: wa-edge/JS ${ratio(firstWa, firstJs)}.`);
 const table = lines.join("\n");
 console.log(table);
 fs.mkdirSync(path.join(root, "bench/results"), { recursive: true });

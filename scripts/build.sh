@@ -10,7 +10,10 @@ source scripts/tools.sh
 worker-build --release --out-dir .build-next -- --locked
 # The shipped wasm carries no debug names (the name section was about a fifth of it): dropped
 # after wasm-bindgen, which needs the sections a `strip = true` in Cargo.toml would remove.
-node scripts/strip-names.mjs .build-next/index_bg.wasm
+# `KEEP_WASM_NAMES=1` keeps them, for a profile that names wasm functions (npm run bench:profile).
+if [ "${KEEP_WASM_NAMES:-0}" != "1" ]; then
+  node scripts/strip-names.mjs .build-next/index_bg.wasm
+fi
 mkdir -p build
 (cd .build-next && find . -type f) | while read -r f; do
   if ! cmp -s ".build-next/$f" "build/$f"; then

@@ -9,6 +9,7 @@
 //! storage (which lets no other request in between), and only then talks to KV or Meta again.
 
 pub mod identity;
+pub mod mirror;
 pub mod number;
 pub mod outbox;
 mod protocol;

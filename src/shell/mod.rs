@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use graph::WorkerGraph;
 use kv::{WorkerKv, KV_BINDING};
 use person::{DurableAuthorities, PERSON_BINDING};
+use std::rc::Rc;
 use worker::{event, web_sys, Context, Env, Request};
 
 // The raw runtime request, not `worker::Request`: converting to that reads `request.cf` and
@@ -83,18 +84,19 @@ pub(crate) fn now() -> UnixTime {
 thread_local! {
     /// An isolate's env never changes (new secrets or vars start new isolates), so the
     /// configuration is read once: each lookup crosses into JavaScript, and there are about 20.
-    static CONFIG: std::cell::OnceCell<Config> = const { std::cell::OnceCell::new() };
+    /// Shared, not cloned, per request: it holds the parsed rules and keyword lists.
+    static CONFIG: std::cell::OnceCell<Rc<Config>> = const { std::cell::OnceCell::new() };
 }
 
-pub(crate) fn load_config(env: &Env) -> Config {
+pub(crate) fn load_config(env: &Env) -> Rc<Config> {
     CONFIG.with(|cell| {
         cell.get_or_init(|| {
-            Config::from_lookup(|name| {
+            Rc::new(Config::from_lookup(|name| {
                 env.secret(name)
                     .ok()
                     .map(|s| s.to_string())
                     .or_else(|| env.var(name).ok().map(|v| v.to_string()))
-            })
+            }))
         })
         .clone()
     })

@@ -74,6 +74,35 @@ pub trait Kv {
         Ok(())
     }
 
+    /// Every live entry, with its value (an authority's mirror loads its storage with it). A
+    /// store that lists values with keys (Durable Object storage) does it in one operation.
+    async fn entries(&self) -> Result<Vec<Write>, KvError> {
+        let mut listed = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.list("", cursor).await?;
+            listed.extend(page.keys);
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let names: Vec<String> = listed.iter().map(|k| k.name.clone()).collect();
+        let values = self.get_many(&names).await?;
+        Ok(listed
+            .into_iter()
+            .zip(values)
+            .filter_map(|(k, value)| {
+                Some(Write {
+                    key: k.name,
+                    value: value?,
+                    expires: k.expiration.map(UnixTime),
+                    metadata: k.metadata,
+                })
+            })
+            .collect())
+    }
+
     /// Several keys at once; the shell reads them in bulk (100 per KV operation).
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, KvError> {
         let mut out = Vec::with_capacity(keys.len());
