@@ -132,10 +132,9 @@ impl<S: Kv> Kv for Mirrored<'_, S> {
         }
     }
 
+    /// Expired entries too, as the storage's own `entries` (for the purge).
     async fn entries(&self) -> Result<Vec<Write>, KvError> {
-        let found = self
-            .read(|m| m.values().filter(|w| self.live(w)).cloned().collect())
-            .await?;
+        let found = self.read(|m| m.values().cloned().collect()).await?;
         match found {
             Some(all) => Ok(all),
             None => self.inner.entries().await,
@@ -179,6 +178,17 @@ impl<S: Kv> Kv for Mirrored<'_, S> {
         self.settle(result)?;
         self.mirror.after_write(|m| {
             m.remove(key);
+        });
+        Ok(())
+    }
+
+    async fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        let result = self.inner.delete_many(keys).await;
+        self.settle(result)?;
+        self.mirror.after_write(|m| {
+            for key in keys {
+                m.remove(key);
+            }
         });
         Ok(())
     }
@@ -250,6 +260,11 @@ mod tests {
         block_on(local.put_many(&many)).unwrap();
         block_on(local.delete("c")).unwrap();
         assert_eq!(storage.keys(), vec!["a".to_string(), "b".to_string()]);
+        block_on(local.put("d", "4", None, None)).unwrap();
+        block_on(local.put("e", "5", None, None)).unwrap();
+        block_on(local.delete_many(&["d".to_string(), "e".to_string()])).unwrap();
+        assert_eq!(storage.keys(), vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(block_on(local.get("e")).unwrap(), None);
         assert_eq!(block_on(local.get("a")).unwrap().as_deref(), Some("1"));
         assert_eq!(block_on(local.get("c")).unwrap(), None);
         let listed = block_on(local.list("", None)).unwrap().keys;
@@ -260,6 +275,32 @@ mod tests {
         let later = mirrored(&storage, &mirror, 150);
         assert_eq!(block_on(later.get("b")).unwrap(), None);
         assert_eq!(block_on(later.list("", None)).unwrap().keys.len(), 1);
+    }
+
+    #[test]
+    fn what_expired_is_hidden_from_reads_and_still_purged_from_the_storage() {
+        let storage = MemoryKv::new();
+        block_on(storage.put("d:m:old", "1", Some(UnixTime(50)), None)).unwrap();
+        block_on(storage.put("d:m:new", "1", Some(UnixTime(500)), None)).unwrap();
+        let mirror = Mirror::default();
+        let local = mirrored(&storage, &mirror, 100);
+        assert_eq!(block_on(local.get("d:m:old")).unwrap(), None);
+        assert_eq!(block_on(local.list("d:", None)).unwrap().keys.len(), 1);
+        let next = block_on(crate::authority::store::purge_expired(
+            &local,
+            UnixTime(100),
+        ));
+        assert_eq!(next.unwrap(), Some(UnixTime(500)));
+        assert_eq!(
+            storage.keys(),
+            vec!["d:m:new".to_string()],
+            "gone from the storage"
+        );
+        assert_eq!(
+            block_on(local.entries()).unwrap().len(),
+            1,
+            "and from the copy"
+        );
     }
 
     #[test]

@@ -263,9 +263,14 @@ fn do_error(e: worker::Error) -> KvError {
 }
 
 impl DoStore {
+    /// A stored value, expired or not.
+    fn parse(raw: &JsValue) -> Option<Stored> {
+        serde_json::from_str(&raw.as_string()?).ok()
+    }
+
+    /// A stored value that has not expired.
     fn decode(&self, raw: &JsValue) -> Option<Stored> {
-        let text = raw.as_string()?;
-        let stored: Stored = serde_json::from_str(&text).ok()?;
+        let stored = Self::parse(raw)?;
         match stored.e {
             Some(e) if e <= self.now.0 => None,
             _ => Some(stored),
@@ -325,6 +330,17 @@ impl Kv for DoStore {
         self.storage.delete(key).await.map(|_| ()).map_err(do_error)
     }
 
+    async fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        for chunk in keys.chunks(crate::authority::store::MAX_BATCH) {
+            let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            self.storage
+                .delete_multiple(chunk)
+                .await
+                .map_err(do_error)?;
+        }
+        Ok(())
+    }
+
     async fn list(&self, prefix: &str, _cursor: Option<String>) -> Result<ListPage, KvError> {
         let options = worker::ListOptions::new().prefix(prefix);
         let map = self
@@ -346,13 +362,14 @@ impl Kv for DoStore {
         Ok(ListPage { keys, cursor: None })
     }
 
-    /// One listing: Durable Object storage lists values with their keys.
+    /// One listing: Durable Object storage lists values with their keys. Expired entries too,
+    /// so that the purge finds them (every other read hides them).
     async fn entries(&self) -> Result<Vec<Write>, KvError> {
         let map = self.storage.list().await.map_err(do_error)?;
         Ok(Self::pairs(&map)
             .into_iter()
             .filter_map(|(key, raw)| {
-                let stored = self.decode(&raw)?;
+                let stored = Self::parse(&raw)?;
                 Some(Write {
                     key,
                     value: stored.v,

@@ -63,6 +63,14 @@ pub trait Kv {
         metadata: Option<serde_json::Value>,
     ) -> Result<(), KvError>;
     async fn delete(&self, key: &str) -> Result<(), KvError>;
+    /// Several deletions; one operation where the store can (Durable Object storage deletes up
+    /// to 128 keys in one call).
+    async fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        for key in keys {
+            self.delete(key).await?;
+        }
+        Ok(())
+    }
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError>;
     /// Several writes at once. Where the store can (a Durable Object's storage, `MemoryKv`) they
     /// are one atomic operation: all of them or none.
@@ -74,8 +82,9 @@ pub trait Kv {
         Ok(())
     }
 
-    /// Every live entry, with its value (an authority's mirror loads its storage with it). A
-    /// store that lists values with keys (Durable Object storage) does it in one operation.
+    /// Every entry with its value and expiry, expired ones included where the store still holds
+    /// them (the authority's mirror loads its storage with it, and its purge finds what expired).
+    /// A store that lists values with keys (Durable Object storage) does it in one operation.
     async fn entries(&self) -> Result<Vec<Write>, KvError> {
         let mut listed = Vec::new();
         let mut cursor = None;

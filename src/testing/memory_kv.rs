@@ -139,6 +139,16 @@ impl Kv for MemoryKv {
         Ok(())
     }
 
+    /// One operation, as Durable Object storage's is (the only store asked to delete in bulk).
+    async fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        self.count(|o| o.deletes += 1)?;
+        let mut data = self.data.borrow_mut();
+        for key in keys {
+            data.remove(key);
+        }
+        Ok(())
+    }
+
     /// One operation, as KV's bulk get is (up to 100 keys).
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, KvError> {
         self.count(|o| o.reads += keys.len().div_ceil(100) as u32)?;
