@@ -92,6 +92,7 @@ const bucket = (n) => {
   const f = n.callFrame;
   if (f.url.includes(".wasm") || f.url.startsWith("wasm://")) return "wasm";
   if (f.url.includes("index.js")) return "js glue";
+  if (f.url.includes("/bench/")) return "bench stand-ins";
   if (f.functionName === "(idle)" || f.functionName === "(program)" || f.functionName === "(garbage collector)") return f.functionName;
   return "runtime/builtins";
 };
@@ -110,3 +111,15 @@ console.log("\ntop functions by self time (share of non-idle samples):");
 for (const [k, c] of [...selfByFn].filter(([k]) => !k.startsWith("(idle)")).sort((a, b) => b[1] - a[1]).slice(0, 25)) {
   console.log(`  ${(100 * c / busy).toFixed(1).padStart(5)}%  ${k.slice(0, 140)}`);
 }
+// The wasm share by crate (the first path segment of the Rust symbol), to see what kind of work
+// the wasm does.
+const wasmByCrate = new Map();
+for (const [nodeId, c] of counts) {
+  const n = byNode.get(nodeId);
+  if (bucket(n) !== "wasm") continue;
+  const name = n.callFrame.functionName.replace(/^[<&]+/, "");
+  const crate = /^([A-Za-z_][A-Za-z0-9_]*)/.exec(name)?.[1] ?? "?";
+  wasmByCrate.set(crate, (wasmByCrate.get(crate) ?? 0) + c);
+}
+console.log("\nwasm self time by crate (share of non-idle samples):");
+for (const [k, c] of [...wasmByCrate].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${(100 * c / busy).toFixed(1).padStart(5)}%  ${k}`);

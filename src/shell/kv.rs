@@ -8,7 +8,7 @@ pub const KV_BINDING: &str = "WHATSAPP_KV";
 const KV_BULK_GET: usize = 100;
 
 /// Workers KV behind the core's `Kv` trait (the 429 retry is `RetryRateLimited`'s).
-pub struct WorkerKv(pub worker::kv::KvStore);
+pub struct WorkerKv<'a>(pub &'a worker::kv::KvStore);
 
 fn kv_error(e: worker::kv::KvError) -> KvError {
     let text = e.to_string();
@@ -19,7 +19,7 @@ fn kv_error(e: worker::kv::KvError) -> KvError {
     }
 }
 
-impl Kv for WorkerKv {
+impl Kv for WorkerKv<'_> {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
         self.0.get(key).text().await.map_err(kv_error)
     }

@@ -55,23 +55,22 @@ pub async fn fetch(
         // Needs no store: it must answer even when the KV binding is missing.
         return respond(&route, http::webhook::health(&config));
     }
-    let Ok(store) = env.kv(KV_BINDING) else {
-        let missing = ApiError::NotConfigured(ConfigError::Missing(KV_BINDING));
-        return respond(&route, missing.into());
+    let bound = match bindings(&env) {
+        Ok(bound) => bound,
+        Err(missing) => {
+            let missing = ApiError::NotConfigured(ConfigError::Missing(missing));
+            return respond(&route, missing.into());
+        }
     };
-    let kv = WorkerKv(store);
+    let kv = WorkerKv(&bound.kv);
     let kv = RetryRateLimited {
         kv: &kv,
         platform: &WorkerGraph,
     };
-    let Ok(persons) = env.durable_object(PERSON_BINDING) else {
-        let missing = ApiError::NotConfigured(ConfigError::Missing(PERSON_BINDING));
-        return respond(&route, missing.into());
-    };
     let world = http::World {
         kv: &kv,
         platform: &WorkerGraph,
-        authorities: &DurableAuthorities(persons),
+        authorities: &DurableAuthorities(&bound.persons),
     };
     let response = http::handle(request, &config, &world, now()).await;
     respond(&route, response)
@@ -86,6 +85,35 @@ thread_local! {
     /// configuration is read once: each lookup crosses into JavaScript, and there are about 20.
     /// Shared, not cloned, per request: it holds the parsed rules and keyword lists.
     static CONFIG: std::cell::OnceCell<Rc<Config>> = const { std::cell::OnceCell::new() };
+}
+
+/// The bindings every request uses. Looked up once per isolate, like the configuration: a KV
+/// lookup is six crossings into JavaScript and a namespace's three, and the worker and each of
+/// its objects made them on every request.
+pub(crate) struct Bindings {
+    pub kv: worker::kv::KvStore,
+    pub persons: worker::ObjectNamespace,
+}
+
+thread_local! {
+    static BINDINGS: std::cell::OnceCell<Rc<Bindings>> = const { std::cell::OnceCell::new() };
+}
+
+/// The bindings, or the name of the one missing (not remembered: a fixed configuration starts a
+/// new isolate anyway).
+pub(crate) fn bindings(env: &Env) -> Result<Rc<Bindings>, &'static str> {
+    BINDINGS.with(|cell| {
+        if let Some(bound) = cell.get() {
+            return Ok(bound.clone());
+        }
+        let bound = Rc::new(Bindings {
+            kv: env.kv(KV_BINDING).map_err(|_| KV_BINDING)?,
+            persons: env
+                .durable_object(PERSON_BINDING)
+                .map_err(|_| PERSON_BINDING)?,
+        });
+        Ok(cell.get_or_init(|| bound).clone())
+    })
 }
 
 pub(crate) fn load_config(env: &Env) -> Rc<Config> {

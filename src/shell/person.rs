@@ -2,8 +2,8 @@
 //! (its requests and its alarm), and its storage behind the core's `Kv` trait.
 
 use super::graph::WorkerGraph;
-use super::kv::{WorkerKv, KV_BINDING};
-use super::{load_config, now};
+use super::kv::WorkerKv;
+use super::{bindings, load_config, now};
 use crate::authority::mirror::{Mirror, Mirrored};
 use crate::authority::{Answer, Authorities, Host, Op};
 use crate::config::Secret;
@@ -20,7 +20,7 @@ pub const PERSON_BINDING: &str = "PERSON";
 
 /// The authorities as Durable Objects: one per person, named by the contact's keyed hash (never
 /// a phone number), reached through its stub.
-pub struct DurableAuthorities(pub worker::ObjectNamespace);
+pub struct DurableAuthorities<'a>(pub &'a worker::ObjectNamespace);
 
 /// What the worker sends a person's authority: who they are (their keyed hash) and the request.
 #[derive(serde::Deserialize)]
@@ -36,7 +36,7 @@ struct EnvelopeOut<'a> {
     op: &'a Op,
 }
 
-impl Authorities for DurableAuthorities {
+impl Authorities for DurableAuthorities<'_> {
     async fn call(&self, contact: &ContactKey, op: &Op) -> Result<Answer, KvError> {
         let fail = |what: &str| KvError::Unavailable(format!("authority: {what}"));
         let stub = self
@@ -127,20 +127,14 @@ impl Person {
             .secret(Secret::ContactKeySecret)
             .ok_or_else(|| KvError::Unavailable("CONTACT_KEY_SECRET is not set".into()))?;
         let keys = KeyScheme::new(secret);
-        let store = self
-            .env
-            .kv(KV_BINDING)
-            .map_err(|_| KvError::Unavailable(format!("{KV_BINDING} is not bound")))?;
-        let kv = WorkerKv(store);
+        let bound = bindings(&self.env)
+            .map_err(|missing| KvError::Unavailable(format!("{missing} is not bound")))?;
+        let kv = WorkerKv(&bound.kv);
         let kv = RetryRateLimited {
             kv: &kv,
             platform: &WorkerGraph,
         };
-        let namespace = self
-            .env
-            .durable_object(PERSON_BINDING)
-            .map_err(|_| KvError::Unavailable(format!("{PERSON_BINDING} is not bound")))?;
-        let authorities = DurableAuthorities(namespace);
+        let authorities = DurableAuthorities(&bound.persons);
         let host = Host {
             local: &local,
             kv: &kv,
