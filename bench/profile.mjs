@@ -56,8 +56,10 @@ const post = (d) => new Promise((resolve, reject) => {
   req.end(d.body);
 });
 
-// Warm up before sampling, so compilation of the module is not what is measured.
-for (let i = 0; i < 300; i++) await post(delivery());
+// Warm up before sampling, so compilation of the module is not what is measured
+// (PROFILE_WARMUP=0 PROFILE_REQUESTS=1 samples a fresh isolate's first request instead).
+const WARMUP = Number(process.env.PROFILE_WARMUP ?? 300);
+for (let i = 0; i < WARMUP; i++) await post(delivery());
 
 const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
 const target = targets.find((t) => t.webSocketDebuggerUrl) ?? targets[0];
@@ -72,7 +74,7 @@ ws.addEventListener("message", (e) => {
 const cdp = (method, params = {}) => new Promise((resolve) => { const i = ++id; pending.set(i, resolve); ws.send(JSON.stringify({ id: i, method, params })); });
 
 await cdp("Profiler.enable");
-await cdp("Profiler.setSamplingInterval", { interval: 50 });
+await cdp("Profiler.setSamplingInterval", { interval: Number(process.env.PROFILE_INTERVAL_US ?? 50) });
 await cdp("Profiler.start");
 const queue = Array.from({ length: N }, delivery);
 await Promise.all(Array.from({ length: 4 }, async () => { while (queue.length) await post(queue.pop()); }));

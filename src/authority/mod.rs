@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::context::Ctx;
 use crate::delivery::ingest;
 use crate::ids::{IdKind, MessageId, WaId};
-use crate::platform::Platform;
+use crate::platform::{apart, Platform};
 use crate::send::{record_outcome, Purpose, SendOutcome};
 use crate::store::consent::{self, ConsentChange, ConsentStatus};
 use crate::store::contact_state;
@@ -76,14 +76,16 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                 return Ok((moved, None));
             }
         }
+        // Each kind of request in a function of its own (`apart`): a delivery compiles only its
+        // own code on an object's first request.
         let answer = match op {
             Op::Deliver { body, ids } => match self.check_links(&ids).await? {
                 Some(unlinked) => unlinked,
-                None => self.deliver(&body, now).await?,
+                None => apart(self.deliver(&body, now)).await?,
             },
-            Op::Handover { to } => return Ok((self.handover(to, now).await?, None)),
-            Op::Absorb { from, export } => self.absorb(from, export, now).await?,
-            Op::Release => return Ok((self.release().await?, None)),
+            Op::Handover { to } => return Ok((apart(self.handover(to, now)).await?, None)),
+            Op::Absorb { from, export } => apart(self.absorb(from, export, now)).await?,
+            Op::Release => return Ok((apart(self.release()).await?, None)),
             Op::Identity => {
                 let record = identity::load(self.local).await?;
                 Answer::Identity {
@@ -97,7 +99,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                 from,
                 body,
                 marketing,
-            } => Answer::Send(self.send(to, from, body, marketing, now).await?),
+            } => Answer::Send(apart(self.send(to, from, body, marketing, now)).await?),
             Op::GetConsent => {
                 self.seed(now).await?;
                 let who = identity::load(self.local).await?;
@@ -110,9 +112,9 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                     ids: who.ids,
                 }
             }
-            Op::PutConsent { change } => self.put_consent(change, now).await?,
+            Op::PutConsent { change } => apart(self.put_consent(change, now)).await?,
 
-            Op::Erase => self.erase().await?,
+            Op::Erase => apart(self.erase()).await?,
             Op::NumberPaused | Op::PauseNumber | Op::ResumeNumber | Op::TakeBudget { .. } => {
                 return Err(KvError::Corrupt("number request"))
             }

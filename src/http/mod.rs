@@ -16,7 +16,7 @@ pub use response::Response;
 
 use crate::authority::Authorities;
 use crate::config::Config;
-use crate::platform::Platform;
+use crate::platform::{apart, Platform};
 use crate::store::kv::Kv;
 use crate::time::UnixTime;
 
@@ -243,10 +243,10 @@ pub async fn handle<K: Kv, G: Platform, A: Authorities>(
     match req.route {
         Route::Health => webhook::health(config),
         Route::OpenApi => openapi::document(),
-        Route::GraphMessages { .. } => gateway::handle(config, world, &req, now).await,
+        Route::GraphMessages { .. } => apart(gateway::handle(config, world, &req, now)).await,
         Route::WebhookVerify => answer(webhook::handshake(config, &req.query)),
-        Route::WebhookDelivery => answer(webhook::delivery(config, world, &req, now).await),
-        _ => answer(admin::handle(req, config, world.kv, world.authorities, now).await),
+        Route::WebhookDelivery => answer(apart(webhook::delivery(config, world, &req, now)).await),
+        _ => answer(apart(admin::handle(req, config, world.kv, world.authorities, now)).await),
     }
 }
 

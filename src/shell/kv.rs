@@ -1,17 +1,64 @@
-//! Workers KV behind the core's `Kv` trait.
+//! Workers KV behind the core's `Kv` trait, called directly on the binding.
+//!
+//! workers-rs's `KvStore` builds each call's options with serde-wasm-bindgen (a crossing into
+//! JavaScript per field) and reads a listing back the same way; here an option object is two or
+//! three property sets, metadata crosses as one JSON text, and a listing comes back as one JSON
+//! text that serde_json reads in wasm.
 
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey};
 use crate::time::UnixTime;
+use serde::Deserialize;
+use worker::js_sys::{self, Array, Function, Object, Reflect};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 
 pub const KV_BINDING: &str = "WHATSAPP_KV";
 /// Bulk reads take at most this many keys per KV operation.
 const KV_BULK_GET: usize = 100;
 
-/// Workers KV behind the core's `Kv` trait (the 429 retry is `RetryRateLimited`'s).
-pub struct WorkerKv<'a>(pub &'a worker::kv::KvStore);
+/// The KV binding and its methods, looked up once per isolate (`shell::bindings`).
+pub struct KvBinding {
+    this: Object,
+    get: Function,
+    put: Function,
+    delete: Function,
+    list: Function,
+}
 
-fn kv_error(e: worker::kv::KvError) -> KvError {
-    let text = e.to_string();
+impl KvBinding {
+    /// The binding named `name` in `env`, if it is there and has KV's methods.
+    pub fn from_env(env: &worker::Env, name: &str) -> Option<KvBinding> {
+        let this = Reflect::get(env, &JsValue::from_str(name)).ok()?;
+        if this.is_undefined() || this.is_null() {
+            return None;
+        }
+        let method = |m: &str| -> Option<Function> {
+            Reflect::get(&this, &JsValue::from_str(m))
+                .ok()?
+                .dyn_into()
+                .ok()
+        };
+        Some(KvBinding {
+            get: method("get")?,
+            put: method("put")?,
+            delete: method("delete")?,
+            list: method("list")?,
+            this: this.unchecked_into(),
+        })
+    }
+}
+
+/// Workers KV behind the core's `Kv` trait (the 429 retry is `RetryRateLimited`'s).
+pub struct WorkerKv<'a>(pub &'a KvBinding);
+
+/// KV's answer to a failed call: 429 is the one the core treats apart. The text is the
+/// runtime's message, never a key or a value.
+fn kv_error(e: JsValue) -> KvError {
+    let text = e
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "KV call failed".to_string());
     if text.contains("429") || text.contains("Too Many Requests") {
         KvError::RateLimited
     } else {
@@ -19,9 +66,46 @@ fn kv_error(e: worker::kv::KvError) -> KvError {
     }
 }
 
+/// Awaits a call's promise.
+async fn settle(call: Result<JsValue, JsValue>) -> Result<JsValue, KvError> {
+    let promise: js_sys::Promise = call.map_err(kv_error)?.unchecked_into();
+    JsFuture::from(promise).await.map_err(kv_error)
+}
+
+fn set(object: &Object, key: &str, value: &JsValue) -> Result<(), KvError> {
+    Reflect::set(object, &JsValue::from_str(key), value)
+        .map(|_| ())
+        .map_err(kv_error)
+}
+
+/// A listing as KV answers it (the fields the core uses).
+#[derive(Deserialize)]
+struct Listing {
+    keys: Vec<ListedName>,
+    #[serde(default)]
+    list_complete: bool,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ListedName {
+    name: String,
+    #[serde(default)]
+    expiration: Option<u64>,
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
+}
+
 impl Kv for WorkerKv<'_> {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        self.0.get(key).text().await.map_err(kv_error)
+        let kv = self.0;
+        let call = kv.get.call2(
+            &kv.this,
+            &JsValue::from_str(key),
+            &JsValue::from_str("text"),
+        );
+        Ok(settle(call).await?.as_string())
     }
 
     async fn put(
@@ -31,26 +115,42 @@ impl Kv for WorkerKv<'_> {
         expires: Option<UnixTime>,
         metadata: Option<serde_json::Value>,
     ) -> Result<(), KvError> {
-        let mut builder = self.0.put(key, value).map_err(kv_error)?;
+        let kv = self.0;
+        let options = Object::new();
         if let Some(at) = expires {
-            builder = builder.expiration(at.0);
+            set(&options, "expiration", &JsValue::from_f64(at.0 as f64))?;
         }
         if let Some(meta) = metadata {
-            builder = builder.metadata(meta).map_err(kv_error)?;
+            let text = serde_json::to_string(&meta).map_err(|_| KvError::Corrupt("metadata"))?;
+            let meta = js_sys::JSON::parse(&text).map_err(kv_error)?;
+            set(&options, "metadata", &meta)?;
         }
-        builder.execute().await.map_err(kv_error)
+        let call = kv.put.call3(
+            &kv.this,
+            &JsValue::from_str(key),
+            &JsValue::from_str(value),
+            &options,
+        );
+        settle(call).await.map(|_| ())
     }
 
     async fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.0.delete(key).await.map_err(kv_error)
+        let kv = self.0;
+        let call = kv.delete.call1(&kv.this, &JsValue::from_str(key));
+        settle(call).await.map(|_| ())
     }
 
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
-        let mut builder = self.0.list().prefix(prefix.to_string());
+        let kv = self.0;
+        let options = Object::new();
+        set(&options, "prefix", &JsValue::from_str(prefix))?;
         if let Some(c) = cursor {
-            builder = builder.cursor(c);
+            set(&options, "cursor", &JsValue::from_str(&c))?;
         }
-        let page = builder.execute().await.map_err(kv_error)?;
+        let page = settle(kv.list.call1(&kv.this, &options)).await?;
+        let text: String = js_sys::JSON::stringify(&page).map_err(kv_error)?.into();
+        let page: Listing =
+            serde_json::from_str(&text).map_err(|_| KvError::Corrupt("KV listing"))?;
         let keys = page
             .keys
             .into_iter()
@@ -71,10 +171,17 @@ impl Kv for WorkerKv<'_> {
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, KvError> {
+        let kv = self.0;
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(KV_BULK_GET) {
-            let found = self.0.get_bulk(chunk).text().await.map_err(kv_error)?;
-            out.extend(chunk.iter().map(|k| found.get(k).cloned().flatten()));
+            let names: Array = chunk.iter().map(|k| JsValue::from_str(k)).collect();
+            let call = kv.get.call2(&kv.this, &names, &JsValue::from_str("text"));
+            let found: js_sys::Map = settle(call).await?.unchecked_into();
+            out.extend(
+                chunk
+                    .iter()
+                    .map(|k| found.get(&JsValue::from_str(k)).as_string()),
+            );
         }
         Ok(out)
     }

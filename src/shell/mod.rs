@@ -9,12 +9,13 @@ mod person;
 use crate::config::{Config, ConfigError};
 use crate::http::send::CATEGORY_HEADER;
 use crate::http::{self, ApiError, Request as ApiRequest, Response, Route};
+use crate::platform::apart;
 use crate::store::kv::RetryRateLimited;
 use crate::time::UnixTime;
 use crate::webhook::signature::SIGNATURE_HEADER;
 use futures_util::StreamExt;
 use graph::WorkerGraph;
-use kv::{WorkerKv, KV_BINDING};
+use kv::{KvBinding, WorkerKv, KV_BINDING};
 use person::{DurableAuthorities, PERSON_BINDING};
 use std::rc::Rc;
 use worker::{event, web_sys, Context, Env, Request};
@@ -36,7 +37,7 @@ pub async fn fetch(
     let headers = req.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
     let body = match route.body_limit() {
-        Some(limit) => match read_capped(req, header("content-length"), limit).await {
+        Some(limit) => match apart(read_capped(req, header("content-length"), limit)).await {
             Ok(body) => body,
             Err(refusal) => return respond(&route, refusal.into()),
         },
@@ -72,7 +73,7 @@ pub async fn fetch(
         platform: &WorkerGraph,
         authorities: &DurableAuthorities(&bound.persons),
     };
-    let response = http::handle(request, &config, &world, now()).await;
+    let response = apart(http::handle(request, &config, &world, now())).await;
     respond(&route, response)
 }
 
@@ -88,10 +89,10 @@ thread_local! {
 }
 
 /// The bindings every request uses. Looked up once per isolate, like the configuration: a KV
-/// lookup is six crossings into JavaScript and a namespace's three, and the worker and each of
+/// lookup was six crossings into JavaScript and a namespace's three, and the worker and each of
 /// its objects made them on every request.
 pub(crate) struct Bindings {
-    pub kv: worker::kv::KvStore,
+    pub kv: KvBinding,
     pub persons: worker::ObjectNamespace,
 }
 
@@ -107,7 +108,7 @@ pub(crate) fn bindings(env: &Env) -> Result<Rc<Bindings>, &'static str> {
             return Ok(bound.clone());
         }
         let bound = Rc::new(Bindings {
-            kv: env.kv(KV_BINDING).map_err(|_| KV_BINDING)?,
+            kv: KvBinding::from_env(env, KV_BINDING).ok_or(KV_BINDING)?,
             persons: env
                 .durable_object(PERSON_BINDING)
                 .map_err(|_| PERSON_BINDING)?,

@@ -7,6 +7,7 @@ use super::{bindings, load_config, now};
 use crate::authority::mirror::{Mirror, Mirrored};
 use crate::authority::{Answer, Authorities, Host, Op};
 use crate::config::Secret;
+use crate::platform::apart;
 use crate::store::keys::{ContactKey, KeyScheme};
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, RetryRateLimited, Write};
 use crate::time::UnixTime;
@@ -146,11 +147,11 @@ impl Person {
         };
         let (answer, wake) = match op {
             Some(op) => {
-                let (answer, wake) = host.handle(op, now()).await?;
+                let (answer, wake) = apart(host.handle(op, now())).await?;
                 (Some(answer), wake)
             }
             None => {
-                let (wake, log) = host.alarm(now()).await?;
+                let (wake, log) = apart(host.alarm(now())).await?;
                 for line in log {
                     worker::console_log!("{line}");
                 }
