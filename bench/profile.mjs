@@ -125,3 +125,23 @@ for (const [nodeId, c] of counts) {
 }
 console.log("\nwasm self time by crate (share of non-idle samples):");
 for (const [k, c] of [...wasmByCrate].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${(100 * c / busy).toFixed(1).padStart(5)}%  ${k}`);
+// Inclusive time of wa-edge's own functions (self and everything they call, a future's poll
+// included), counted once per sample however deep the recursion: where a request's work goes.
+const parent = new Map();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const inclusive = new Map();
+for (const [nodeId, c] of counts) {
+  const seen = new Set();
+  for (let id = nodeId; id !== undefined; id = parent.get(id)) {
+    const f = byNode.get(id).callFrame.functionName;
+    if (!f.includes("wa_edge::")) continue;
+    const name = f.replace(/::h[0-9a-f]{16}$/, "").replace(/::\{\{closure\}\}/g, "");
+    if (seen.has(name)) continue;
+    seen.add(name);
+    inclusive.set(name, (inclusive.get(name) ?? 0) + c);
+  }
+}
+console.log("\nwa-edge functions by inclusive time (share of non-idle samples):");
+for (const [k, c] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_TOP ?? 30))) {
+  console.log(`  ${(100 * c / busy).toFixed(1).padStart(5)}%  ${k.slice(0, 150)}`);
+}
