@@ -145,3 +145,13 @@ console.log("\nwa-edge functions by inclusive time (share of non-idle samples):"
 for (const [k, c] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_TOP ?? 30))) {
   console.log(`  ${(100 * c / busy).toFixed(1).padStart(5)}%  ${k.slice(0, 150)}`);
 }
+// Where the anonymous runtime functions are (script and line), when they weigh.
+const anon = new Map();
+for (const [nodeId, c] of counts) {
+  const f = byNode.get(nodeId).callFrame;
+  if (f.functionName) continue;
+  const where = `${f.url || "(no script)"}:${f.lineNumber}`;
+  anon.set(where, (anon.get(where) ?? 0) + c);
+}
+console.log("\nanonymous functions by place:");
+for (const [k, c] of [...anon].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`  ${(100 * c / busy).toFixed(1).padStart(5)}%  ${k.slice(0, 150)}`);

@@ -142,3 +142,6 @@ console.log("\nby crate (first path segment of the symbol; generic code counts w
 for (const [c, size] of [...byCrate].sort((a, b) => b[1] - a[1]).slice(0, top)) {
   console.log(`  ${String(size).padStart(8)}  ${(size / total * 100).toFixed(1).padStart(5)} %  ${c}`);
 }
+// Code that exists for serde (its crates, and the impls derive writes into ours).
+const serdeBytes = bodies.filter((b) => /serde/.test(label(b.index))).reduce((a, b) => a + b.size, 0);
+console.log(`\nfunctions naming serde anywhere (serde's crates and derived impls): ${serdeBytes} bytes, ${(serdeBytes / total * 100).toFixed(1)} % of code`);
