@@ -72,10 +72,17 @@ const WORKERS = {
 // the design before the per-person Durable Objects, to measure what the DO call costs in the
 // same run). workerd only loads modules from under the project's root.
 if (process.env.BENCH_BASELINE) {
-  WORKERS.baseline = () => ({
+  // The same in-memory stand-ins for the baseline: bench/memory-wa-edge.mjs, pointed at its build.
+  const dir = path.resolve(process.env.BENCH_BASELINE);
+  const entry = path.join(dir, "bench-memory-entry.mjs");
+  const standIns = path.relative(dir, path.join(root, "bench/stand-ins.mjs"));
+  fs.writeFileSync(entry, fs.readFileSync(path.join(root, "bench/memory-wa-edge.mjs"), "utf8")
+    .replace('"../build/index.js"', '"./index.js"')
+    .replace('"./stand-ins.mjs"', JSON.stringify(standIns.startsWith(".") ? standIns : `./${standIns}`)));
+  WORKERS.baseline = (storage) => ({
     modules: true,
     modulesRoot: root,
-    scriptPath: path.join(process.env.BENCH_BASELINE, "index.js"),
+    scriptPath: storage === "memory" ? entry : path.join(dir, "index.js"),
     modulesRules: wasmRules,
     durableObjects: { PERSON: "Person" },
   });
@@ -309,7 +316,7 @@ for (const storage of STORAGES) {
     ? "**Worker-only CPU**: KV and Durable Object storage are the same in-memory stand-ins for both workers (`bench/stand-ins.mjs`). Above the floor: the CPU µs per request over the do-nothing worker's (all threads), and wa-edge's as a ratio of JS's."
     : "**With local storage**: Miniflare's local KV and SQLite-backed Durable Object storage inside workerd, as `npm start` runs (their CPU is in the numbers and dominates them).");
   lines.push("");
-  lines.push("| workload | worker | req/s | p50 ms | p99 ms | CPU µs/req, all threads (min–max) | main thread µs/req | wa-edge/JS CPU (all, main) | above floor µs (wa-edge/JS) | KV r/w/list per req | DO requests, r/w per req |");
+  lines.push("| workload | worker | req/s | p50 ms | p99 ms | CPU µs/req, all threads (min–max) | main thread µs/req | Rust/JS CPU (all, main) | above floor µs (Rust/JS) | KV r/w/list per req | DO requests, r/w per req |");
   lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
   for (const w of WORKLOADS) {
     const per = results[storage][w.name];
@@ -317,8 +324,9 @@ for (const storage of STORAGES) {
     const main = Object.fromEntries(Object.entries(per).map(([k, rs]) => [k, median(rs.map((r) => r.mainCpuUs))]));
     for (const name of Object.keys(WORKERS)) {
       const rs = per[name];
-      const ratioJs = name === "wa-edge" ? `${ratio(cpu["wa-edge"], cpu.js)}, ${ratio(main["wa-edge"], main.js)}` : "";
-      const above = name === "floor" ? "" : `${(cpu[name] - cpu.floor).toFixed(0)}${name === "wa-edge" ? ` (${ratio(cpu["wa-edge"] - cpu.floor, cpu.js - cpu.floor)})` : ""}`;
+      const rust = name !== "js" && name !== "floor";
+      const ratioJs = rust ? `${ratio(cpu[name], cpu.js)}, ${ratio(main[name], main.js)}` : "";
+      const above = name === "floor" ? "" : `${(cpu[name] - cpu.floor).toFixed(0)}${rust ? ` (${ratio(cpu[name] - cpu.floor, cpu.js - cpu.floor)})` : ""}`;
       const k = kvOps[w.name];
       const ops = name === "wa-edge" && k ? `${k.reads}/${k.writes}/${k.lists}` : "";
       const dos = name === "wa-edge" && k ? `${k.do_requests}, ${k.do_reads}/${k.do_writes}` : "";
@@ -333,7 +341,11 @@ lines.push(`wasm: ${wasm.length} bytes raw, ${gz} bytes gzipped. V8 compile of t
 lines.push(`Start to first answer (workerd start + load + first request), median: wa-edge ${overAll("wa-edge", (r) => r.startupMs).toFixed(0)} ms, JS ${overAll("js", (r) => r.startupMs).toFixed(0)} ms, floor ${overAll("floor", (r) => r.startupMs).toFixed(0)} ms.`);
 const firstWa = overAll("wa-edge", (r) => r.firstCpuMs);
 const firstJs = overAll("js", (r) => r.firstCpuMs);
-lines.push(`First request of a fresh isolate, CPU median over all workloads: wa-edge ${firstWa.toFixed(1)} ms all threads (${overAll("wa-edge", (r) => r.firstMainMs).toFixed(1)} ms main thread), JS ${firstJs.toFixed(1)} ms (${overAll("js", (r) => r.firstMainMs).toFixed(1)} ms), floor ${overAll("floor", (r) => r.firstCpuMs).toFixed(1)} ms: wa-edge/JS ${ratio(firstWa, firstJs)}.`);
+lines.push(`First request of a fresh isolate, CPU median over all workloads: wa-edge ${firstWa.toFixed(1)} ms all threads (${overAll("wa-edge", (r) => r.firstMainMs).toFixed(1)} ms main thread), JS ${firstJs.toFixed(1)} ms (${overAll("js", (r) => r.firstMainMs).toFixed(1)} ms), floor ${overAll("floor", (r) => r.firstCpuMs).toFixed(1)} ms: wa-edge/JS ${ratio(firstWa, firstJs)}${WORKERS.baseline ? `; baseline ${overAll("baseline", (r) => r.firstCpuMs).toFixed(1)} ms` : ""}.`);
+if (WORKERS.baseline) {
+  const base = fs.readFileSync(path.join(path.resolve(process.env.BENCH_BASELINE), "index_bg.wasm"));
+  lines.push(`Baseline wasm: ${base.length} bytes raw, ${zlib.gzipSync(base, { level: 9 }).length} bytes gzipped.`);
+}
 const table = lines.join("\n");
 console.log(table);
 fs.mkdirSync(path.join(root, "bench/results"), { recursive: true });

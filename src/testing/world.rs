@@ -1,8 +1,10 @@
 //! One native world: a configuration, an in-memory KV, a fake Graph API, and an in-process
-//! authority (with its own in-memory storage) per person, run through the same `http::handle`
-//! the shell calls. Sends happen when the test runs the authorities' alarms (`send_due`).
+//! authority (with its own in-memory storage, read through a mirror as the shell's objects read
+//! theirs) per person, run through the same `http::handle` the shell calls. Sends happen when
+//! the test runs the authorities' alarms (`send_due`).
 
 use super::{block_on, config, FakeGraph, MemoryKv, ADMIN_TOKEN, APP_SECRET, CONTACT_KEY_SECRET};
+use crate::authority::mirror::{Mirror, Mirrored};
 use crate::authority::outbox;
 use crate::authority::{Answer, Authorities, Host, Op};
 use crate::config::Config;
@@ -23,6 +25,10 @@ pub struct World {
     pub graph: FakeGraph,
     /// Each person's authority storage, by contact key.
     pub stores: RefCell<BTreeMap<ContactKey, Rc<MemoryKv>>>,
+    /// Each authority's copy of its storage in memory, as a Durable Object keeps it.
+    mirrors: RefCell<BTreeMap<ContactKey, Rc<Mirror>>>,
+    /// Requests made to authorities (a person's, a number's), for the benchmark's counts.
+    pub authority_calls: Cell<u32>,
     now: Cell<u64>,
 }
 
@@ -38,6 +44,8 @@ impl World {
             config,
             graph: FakeGraph::default(),
             stores: RefCell::new(BTreeMap::new()),
+            mirrors: RefCell::new(BTreeMap::new()),
+            authority_calls: Cell::new(0),
             now: Cell::new(0),
         }
     }
@@ -49,7 +57,7 @@ impl World {
     fn host_call<T>(
         &self,
         contact: &ContactKey,
-        f: impl FnOnce(&Host<'_, MemoryKv, MemoryKv, FakeGraph, World>) -> T,
+        f: impl FnOnce(&Host<'_, Mirrored<'_, MemoryKv>, MemoryKv, FakeGraph, World>) -> T,
     ) -> T {
         let store = self
             .stores
@@ -57,9 +65,20 @@ impl World {
             .entry(contact.clone())
             .or_insert_with(|| Rc::new(MemoryKv::new()))
             .clone();
+        let mirror = self
+            .mirrors
+            .borrow_mut()
+            .entry(contact.clone())
+            .or_default()
+            .clone();
+        let local = Mirrored {
+            inner: store.as_ref(),
+            mirror: &mirror,
+            now: UnixTime(self.now.get()),
+        };
         let keys = self.keys();
         let host = Host {
-            local: store.as_ref(),
+            local: &local,
             kv: &self.kv,
             graph: &self.graph,
             authorities: self,
@@ -70,9 +89,11 @@ impl World {
         f(&host)
     }
 
-    /// The storage of one person's authority.
+    /// The storage of one person's authority. The authority's copy of it is dropped (as if its
+    /// object had been evicted), since the caller may change the storage behind its back.
     pub fn store_of(&self, wa_id: &str) -> Rc<MemoryKv> {
         let contact = self.keys().contact(&crate::ids::WaId::new(wa_id));
+        self.mirrors.borrow_mut().remove(&contact);
         self.stores
             .borrow_mut()
             .entry(contact)
@@ -125,6 +146,7 @@ impl World {
     /// Runs every authority's alarm at `now`, as the runtime would once it is due; returns the
     /// log lines.
     pub fn send_due(&self, now: u64) -> Vec<String> {
+        self.now.set(now);
         let contacts: Vec<ContactKey> = self.stores.borrow().keys().cloned().collect();
         let mut log = Vec::new();
         for contact in contacts {
@@ -152,6 +174,7 @@ impl World {
 
 impl Authorities for World {
     async fn call(&self, contact: &ContactKey, op: &Op) -> Result<Answer, KvError> {
+        self.authority_calls.set(self.authority_calls.get() + 1);
         let now = UnixTime(self.now.get());
         let op = op.clone();
         // Each call is one request to the authority, served to completion: as the Durable
