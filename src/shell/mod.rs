@@ -5,6 +5,7 @@
 mod graph;
 mod kv;
 mod person;
+mod storage;
 
 use crate::config::{Config, ConfigError};
 use crate::http::send::CATEGORY_HEADER;

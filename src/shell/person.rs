@@ -1,16 +1,16 @@
-//! The per-person authority as a Durable Object: the stub the worker calls, the object itself
-//! (its requests and its alarm), and its storage behind the core's `Kv` trait.
+//! The per-person authority as a Durable Object: the stub the worker calls and the object itself
+//! (its requests and its alarm); its storage adapter is `storage`.
 
 use super::graph::WorkerGraph;
 use super::kv::WorkerKv;
+use super::storage::DoStore;
 use super::{bindings, load_config, now};
 use crate::authority::mirror::{Mirror, Mirrored};
 use crate::authority::{Answer, Authorities, Host, Op};
 use crate::config::Secret;
 use crate::platform::apart;
 use crate::store::keys::{ContactKey, KeyScheme};
-use crate::store::kv::{Kv, KvError, ListPage, ListedKey, RetryRateLimited, Write};
-use crate::time::UnixTime;
+use crate::store::kv::{Kv, KvError, RetryRateLimited};
 use std::cell::Cell;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -219,176 +219,5 @@ impl DurableObject for Person {
             self.alarm_at.set(retry.ok().map(|_| now().0 + 5));
         }
         worker::Response::ok("")
-    }
-}
-
-/// Durable Object storage behind the core's `Kv` trait. Its storage has no TTL or metadata, so
-/// each value is stored with them (`{"v","e","m"}`): expired entries read as absent, and the
-/// authority's alarm purges them.
-struct DoStore {
-    storage: worker::Storage,
-    now: UnixTime,
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Stored {
-    v: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    e: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    m: Option<serde_json::Value>,
-}
-
-/// A value as this storage keeps it, with its expiry and metadata.
-fn encode(
-    value: &str,
-    expires: Option<UnixTime>,
-    metadata: Option<serde_json::Value>,
-) -> Result<String, KvError> {
-    let stored = Stored {
-        v: value.to_string(),
-        e: expires.map(|e| e.0),
-        m: metadata,
-    };
-    serde_json::to_string(&stored).map_err(|_| KvError::Corrupt("stored"))
-}
-
-fn do_error(e: worker::Error) -> KvError {
-    KvError::Unavailable(e.to_string().chars().take(200).collect())
-}
-
-impl DoStore {
-    /// A stored value, expired or not.
-    fn parse(raw: &JsValue) -> Option<Stored> {
-        serde_json::from_str(&raw.as_string()?).ok()
-    }
-
-    /// A stored value that has not expired.
-    fn decode(&self, raw: &JsValue) -> Option<Stored> {
-        let stored = Self::parse(raw)?;
-        match stored.e {
-            Some(e) if e <= self.now.0 => None,
-            _ => Some(stored),
-        }
-    }
-
-    fn pairs(map: &js_sys::Map) -> Vec<(String, JsValue)> {
-        let mut out = Vec::new();
-        map.for_each(&mut |value, key| {
-            if let Some(k) = key.as_string() {
-                out.push((k, value));
-            }
-        });
-        out
-    }
-}
-
-impl Kv for DoStore {
-    async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        let raw: Option<String> = self.storage.get(key).await.map_err(do_error)?;
-        Ok(raw
-            .map(JsValue::from)
-            .and_then(|r| self.decode(&r))
-            .map(|s| s.v))
-    }
-
-    async fn put(
-        &self,
-        key: &str,
-        value: &str,
-        expires: Option<UnixTime>,
-        metadata: Option<serde_json::Value>,
-    ) -> Result<(), KvError> {
-        let text = encode(value, expires, metadata)?;
-        self.storage.put(key, text).await.map_err(do_error)
-    }
-
-    /// One `put` of an object: Durable Object storage writes up to 128 keys atomically.
-    async fn put_many(&self, puts: &[Write]) -> Result<(), KvError> {
-        let object = js_sys::Object::new();
-        for w in puts {
-            let text = encode(&w.value, w.expires, w.metadata.clone())?;
-            js_sys::Reflect::set(
-                &object,
-                &JsValue::from_str(&w.key),
-                &JsValue::from_str(&text),
-            )
-            .map_err(|_| KvError::Corrupt("stored"))?;
-        }
-        self.storage
-            .put_multiple_raw(object)
-            .await
-            .map_err(do_error)
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.storage.delete(key).await.map(|_| ()).map_err(do_error)
-    }
-
-    async fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
-        for chunk in keys.chunks(crate::authority::store::MAX_BATCH) {
-            let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            self.storage
-                .delete_multiple(chunk)
-                .await
-                .map_err(do_error)?;
-        }
-        Ok(())
-    }
-
-    async fn list(&self, prefix: &str, _cursor: Option<String>) -> Result<ListPage, KvError> {
-        let options = worker::ListOptions::new().prefix(prefix);
-        let map = self
-            .storage
-            .list_with_options(options)
-            .await
-            .map_err(do_error)?;
-        let keys = Self::pairs(&map)
-            .into_iter()
-            .filter_map(|(name, raw)| {
-                let stored = self.decode(&raw)?;
-                Some(ListedKey {
-                    name,
-                    expiration: stored.e,
-                    metadata: stored.m,
-                })
-            })
-            .collect();
-        Ok(ListPage { keys, cursor: None })
-    }
-
-    /// One listing: Durable Object storage lists values with their keys. Expired entries too,
-    /// so that the purge finds them (every other read hides them).
-    async fn entries(&self) -> Result<Vec<Write>, KvError> {
-        let map = self.storage.list().await.map_err(do_error)?;
-        Ok(Self::pairs(&map)
-            .into_iter()
-            .filter_map(|(key, raw)| {
-                let stored = Self::parse(&raw)?;
-                Some(Write {
-                    key,
-                    value: stored.v,
-                    expires: stored.e.map(UnixTime),
-                    metadata: stored.m,
-                })
-            })
-            .collect())
-    }
-
-    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, KvError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let map = self
-            .storage
-            .get_multiple(keys.iter().map(String::as_str).collect())
-            .await
-            .map_err(do_error)?;
-        let found: std::collections::HashMap<String, JsValue> =
-            Self::pairs(&map).into_iter().collect();
-        Ok(keys
-            .iter()
-            .map(|k| found.get(k).and_then(|r| self.decode(r)).map(|s| s.v))
-            .collect())
     }
 }

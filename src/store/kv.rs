@@ -86,6 +86,8 @@ pub trait Kv {
     /// them (the authority's mirror loads its storage with it, and its purge finds what expired).
     /// A store that lists values with keys (Durable Object storage) does it in one operation.
     async fn entries(&self) -> Result<Vec<Write>, KvError> {
+        // Every page, with no cap (unlike `list_all`): a copy missing entries would answer
+        // "absent" for them.
         let mut listed = Vec::new();
         let mut cursor = None;
         loop {
