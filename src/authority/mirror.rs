@@ -23,21 +23,26 @@ pub struct Mirror {
 }
 
 impl Mirror {
-    /// Whether the next read is served from memory (for tests and the benchmark's counts).
+    /// Whether the next read is served from memory.
     pub fn is_loaded(&self) -> bool {
         self.entries.borrow().is_some()
     }
 
-    fn drop_copy(&self) {
+    /// After a write to the storage: the same `change` to the copy if the storage took it, else
+    /// the copy is dropped (what the storage holds is read again next time).
+    fn follow(
+        &self,
+        written: Result<(), KvError>,
+        change: impl FnOnce(&mut BTreeMap<String, Write>),
+    ) -> Result<(), KvError> {
         self.epoch.set(self.epoch.get() + 1);
-        *self.entries.borrow_mut() = None;
-    }
-
-    fn after_write(&self, change: impl FnOnce(&mut BTreeMap<String, Write>)) {
-        self.epoch.set(self.epoch.get() + 1);
-        if let Some(entries) = self.entries.borrow_mut().as_mut() {
-            change(entries);
+        let mut entries = self.entries.borrow_mut();
+        match (&written, entries.as_mut()) {
+            (Err(_), _) => *entries = None,
+            (Ok(()), Some(copy)) => change(copy),
+            (Ok(()), None) => {}
         }
+        written
     }
 }
 
@@ -65,6 +70,13 @@ impl<S: Kv> Mirrored<'_, S> {
         Ok(())
     }
 
+    /// A key's value in the copy, unless it has expired.
+    fn value_in(&self, copy: &BTreeMap<String, Write>, key: &str) -> Option<String> {
+        copy.get(key)
+            .filter(|w| self.live(w))
+            .map(|w| w.value.clone())
+    }
+
     fn live(&self, w: &Write) -> bool {
         w.expires.is_none_or(|e| e > self.now)
     }
@@ -78,20 +90,11 @@ impl<S: Kv> Mirrored<'_, S> {
         self.load().await?;
         Ok(self.mirror.entries.borrow().as_ref().map(f))
     }
-
-    fn settle<T>(&self, result: Result<T, KvError>) -> Result<T, KvError> {
-        if result.is_err() {
-            self.mirror.drop_copy();
-        }
-        result
-    }
 }
 
 impl<S: Kv> Kv for Mirrored<'_, S> {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        let found = self
-            .read(|m| m.get(key).filter(|w| self.live(w)).map(|w| w.value.clone()))
-            .await?;
+        let found = self.read(|m| self.value_in(m, key)).await?;
         match found {
             Some(value) => Ok(value),
             None => self.inner.get(key).await,
@@ -100,11 +103,7 @@ impl<S: Kv> Kv for Mirrored<'_, S> {
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, KvError> {
         let found = self
-            .read(|m| {
-                keys.iter()
-                    .map(|k| m.get(k).filter(|w| self.live(w)).map(|w| w.value.clone()))
-                    .collect()
-            })
+            .read(|m| keys.iter().map(|k| self.value_in(m, k)).collect())
             .await?;
         match found {
             Some(values) => Ok(values),
@@ -148,9 +147,8 @@ impl<S: Kv> Kv for Mirrored<'_, S> {
         expires: Option<UnixTime>,
         metadata: Option<serde_json::Value>,
     ) -> Result<(), KvError> {
-        let result = self.inner.put(key, value, expires, metadata.clone()).await;
-        self.settle(result)?;
-        self.mirror.after_write(|m| {
+        let written = self.inner.put(key, value, expires, metadata.clone()).await;
+        self.mirror.follow(written, |m| {
             let write = Write {
                 key: key.to_string(),
                 value: value.to_string(),
@@ -158,39 +156,32 @@ impl<S: Kv> Kv for Mirrored<'_, S> {
                 metadata,
             };
             m.insert(key.to_string(), write);
-        });
-        Ok(())
+        })
     }
 
     async fn put_many(&self, puts: &[Write]) -> Result<(), KvError> {
-        let result = self.inner.put_many(puts).await;
-        self.settle(result)?;
-        self.mirror.after_write(|m| {
+        let written = self.inner.put_many(puts).await;
+        self.mirror.follow(written, |m| {
             for w in puts {
                 m.insert(w.key.clone(), w.clone());
             }
-        });
-        Ok(())
+        })
     }
 
     async fn delete(&self, key: &str) -> Result<(), KvError> {
-        let result = self.inner.delete(key).await;
-        self.settle(result)?;
-        self.mirror.after_write(|m| {
+        let written = self.inner.delete(key).await;
+        self.mirror.follow(written, |m| {
             m.remove(key);
-        });
-        Ok(())
+        })
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
-        let result = self.inner.delete_many(keys).await;
-        self.settle(result)?;
-        self.mirror.after_write(|m| {
+        let written = self.inner.delete_many(keys).await;
+        self.mirror.follow(written, |m| {
             for key in keys {
                 m.remove(key);
             }
-        });
-        Ok(())
+        })
     }
 }
 

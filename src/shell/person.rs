@@ -147,31 +147,31 @@ impl Person {
         };
         let (answer, wake) = match op {
             Some(op) => {
-                let (answer, wake) = apart(host.handle(op, now())).await?;
+                let (answer, wake) = apart(host.handle(op, at)).await?;
                 (Some(answer), wake)
             }
             None => {
-                let (wake, log) = apart(host.alarm(now())).await?;
+                let (wake, log) = apart(host.alarm(at)).await?;
                 for line in log {
                     worker::console_log!("{line}");
                 }
                 (None, wake)
             }
         };
-        if let Some(at) = wake {
+        if let Some(wake_at) = wake {
             // An alarm still ahead and no later than this wake stays: it wakes the object in time,
             // and the alarm works out its own next wake.
             let kept = self
                 .alarm_at
                 .get()
-                .is_some_and(|set| set > now().0 && set <= at.0);
+                .is_some_and(|set| set > now().0 && set <= wake_at.0);
             if !kept {
-                let when = js_sys::Date::new(&JsValue::from_f64(at.0 as f64 * 1000.0));
+                let when = js_sys::Date::new(&JsValue::from_f64(wake_at.0 as f64 * 1000.0));
                 let scheduled = storage
                     .storage
                     .set_alarm(worker::ScheduledTime::new(when))
                     .await;
-                self.alarm_at.set(scheduled.ok().map(|_| at.0));
+                self.alarm_at.set(scheduled.ok().map(|_| wake_at.0));
             }
         }
         Ok(answer)
