@@ -1,5 +1,6 @@
 //! Typed identifiers, so a phone-number id can never be passed where a contact id belongs.
 
+use crate::json::{FromJson, ShapeError, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -22,6 +23,12 @@ macro_rules! id_type {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
+            }
+        }
+
+        impl<'a> FromJson<'a> for $name {
+            fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+                String::from_json(value).map(Self)
             }
         }
     };

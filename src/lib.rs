@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod http;
 pub mod ids;
+pub mod json;
 pub mod platform;
 pub mod policy;
 pub mod send;

@@ -1,6 +1,7 @@
 //! Unix time in seconds, and the normalisation of Meta's timestamps.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use crate::json::{FromJson, ShapeError, Value};
+use serde::{Deserialize, Serialize};
 
 /// Seconds since the Unix epoch. The core never reads a clock: callers pass `now` in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -33,24 +34,24 @@ impl UnixTime {
     }
 }
 
-/// Deserialises a Meta timestamp: `"1700000000"`, `1700000000`, or milliseconds of either.
-pub fn deserialize_meta_time<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<UnixTime>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw<'a> {
-        Number(u64),
-        Float(f64),
-        #[serde(borrow)]
-        Text(std::borrow::Cow<'a, str>),
+/// Meta's timestamps read from a payload: `"1700000000"`, `1700000000`, or milliseconds of
+/// either. Read with `Object::lenient`, so anything else leaves the time unknown.
+impl<'a> FromJson<'a> for UnixTime {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        let seconds = match value {
+            Value::Number(n) => n.parse::<u64>().ok().or_else(|| {
+                n.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite() && *f >= 0.0)
+                    .map(|f| f as u64)
+            }),
+            Value::String(s) => s.text().trim().parse::<u64>().ok(),
+            _ => None,
+        };
+        seconds
+            .map(UnixTime::from_meta)
+            .ok_or(ShapeError::expected("a timestamp"))
     }
-    Ok(match Option::<Raw>::deserialize(d)? {
-        Some(Raw::Number(n)) => Some(UnixTime::from_meta(n)),
-        Some(Raw::Float(f)) if f.is_finite() && f >= 0.0 => Some(UnixTime::from_meta(f as u64)),
-        Some(Raw::Text(s)) => s.trim().parse::<u64>().ok().map(UnixTime::from_meta),
-        _ => None,
-    })
 }
 
 #[cfg(test)]
@@ -68,15 +69,17 @@ mod tests {
 
     #[test]
     fn string_number_and_garbage_timestamps() {
-        #[derive(Deserialize)]
         struct T {
-            #[serde(default, deserialize_with = "deserialize_meta_time")]
             t: Option<UnixTime>,
         }
-        let p = |s: &str| serde_json::from_str::<T>(s).unwrap().t;
+        crate::json::from_json!(T { t: lenient });
+        let p = |s: &str| crate::json::from::from_str::<T>(s).unwrap().t;
         assert_eq!(p(r#"{"t":"1700000000"}"#), Some(UnixTime(1_700_000_000)));
         assert_eq!(p(r#"{"t":1700000000123}"#), Some(UnixTime(1_700_000_000)));
+        assert_eq!(p(r#"{"t":1700000000.5}"#), Some(UnixTime(1_700_000_000)));
         assert_eq!(p(r#"{"t":"soon"}"#), None);
+        assert_eq!(p(r#"{"t":-5}"#), None);
+        assert_eq!(p(r#"{"t":{"x":1}}"#), None);
         assert_eq!(p(r#"{}"#), None);
     }
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 /// identity is what makes a redelivery land on the same key.
 pub fn signal_of(event: &Event, when: impl Fn(Option<UnixTime>) -> UnixTime) -> Option<Signal> {
     let num =
-        |n: &Option<serde_json::Number>| n.as_ref().map(|n| n.to_string()).unwrap_or_default();
+        |n: &Option<crate::json::Number>| n.as_ref().map(|n| n.to_string()).unwrap_or_default();
     let text = |t: &Option<String>| t.clone().unwrap_or_default();
     let (kind, identity, at, fields) = match event {
         Event::TemplateStatus { update: u, at } => {

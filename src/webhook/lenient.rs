@@ -1,72 +1,65 @@
 //! Per-item leniency: one malformed item of a batch must not lose the others.
 
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
+use crate::json::{FromJson, Object, ShapeError, Value};
 
-/// An array item that either parsed or did not. The reason never quotes the payload
-/// (serde's messages can echo values, which may be personal data).
+/// An array item that either read or did not. The reason names a field and a kind, never the
+/// payload's content (it may be personal data).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Item<T> {
     Ok(T),
     Invalid(String),
 }
 
-pub fn describe(e: &serde_json::Error) -> String {
-    let category = match e.classify() {
-        serde_json::error::Category::Io => "io",
-        serde_json::error::Category::Syntax => "syntax",
-        serde_json::error::Category::Data => "shape",
-        serde_json::error::Category::Eof => "truncated",
-    };
-    format!(
-        "{category} error at line {} column {}",
-        e.line(),
-        e.column()
-    )
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Item<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = <&'de RawValue>::deserialize(d)?;
-        Ok(match serde_json::from_str::<T>(raw.get()) {
+impl<T> Item<T> {
+    fn of(read: Result<T, ShapeError>) -> Item<T> {
+        match read {
             Ok(v) => Item::Ok(v),
-            Err(e) => Item::Invalid(describe(&e)),
-        })
+            Err(e) => Item::Invalid(e.to_string()),
+        }
     }
 }
 
-/// A parsed item with the exact JSON Meta sent for it, for items handed on as they came (to the
-/// person's authority, which parses them again).
+/// A read item with the exact JSON Meta sent for it, for items handed on as they came (to the
+/// person's authority, which reads them again).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WithRaw<T> {
     pub value: T,
     pub raw: String,
 }
 
-impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for WithRaw<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = <&'de RawValue>::deserialize(d)?;
-        let value = serde_json::from_str::<T>(raw.get()).map_err(serde::de::Error::custom)?;
+impl<'a, T: FromJson<'a>> FromJson<'a> for WithRaw<T> {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        // Every item handed on is an object; its text is kept by the reader.
+        let raw = crate::json::object(value)?.raw.to_string();
         Ok(WithRaw {
-            value,
-            raw: raw.get().to_string(),
+            value: T::from_json(value)?,
+            raw,
         })
     }
 }
 
-/// A list that tolerates `null` and a non-array in place of the array (as "no items, one invalid").
-pub fn items<'de, D, T>(d: D) -> Result<Vec<Item<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    let raw = Option::<&'de RawValue>::deserialize(d)?;
-    let Some(raw) = raw else {
-        return Ok(Vec::new());
-    };
-    match serde_json::from_str::<Option<Vec<Item<T>>>>(raw.get()) {
-        Ok(list) => Ok(list.unwrap_or_default()),
-        Err(e) => Ok(vec![Item::Invalid(describe(&e))]),
+/// The items of the array at `key`, each read on its own. Absent or `null` is no items; a
+/// non-array is one invalid item (so the delivery still counts it).
+pub fn items<'a, T: FromJson<'a>>(o: &Object<'a>, key: &'static str) -> Vec<Item<T>> {
+    items_by(o, key, T::from_json)
+}
+
+/// `items`, each read by `read` (for items that borrow from the tree).
+pub fn items_by<'v, 'a, T>(
+    o: &'v Object<'a>,
+    key: &'static str,
+    read: impl Fn(&'v Value<'a>) -> Result<T, ShapeError>,
+) -> Vec<Item<T>> {
+    match o.get(key) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list.items.iter().map(|v| Item::of(read(v))).collect(),
+        Some(_) => vec![Item::Invalid(
+            ShapeError {
+                expected: "an array",
+                field: Some(key),
+            }
+            .to_string(),
+        )],
     }
 }
 
@@ -99,10 +92,12 @@ macro_rules! open_enum {
             }
         }
 
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
-                Ok($name::from(s.as_ref()))
+        impl<'a> $crate::json::FromJson<'a> for $name {
+            fn from_json(value: &$crate::json::Value<'a>) -> Result<Self, $crate::json::ShapeError> {
+                value
+                    .as_str()
+                    .map(|s| $name::from(s.as_ref()))
+                    .ok_or($crate::json::ShapeError::expected("a string"))
             }
         }
 

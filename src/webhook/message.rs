@@ -2,7 +2,8 @@
 
 use super::lenient::open_enum;
 use crate::ids::{MessageId, WaId};
-use crate::time::{deserialize_meta_time, UnixTime};
+use crate::json::{from_json, Number};
+use crate::time::UnixTime;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -13,25 +14,22 @@ pub struct MetaError {
     pub title: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Text {
-    #[serde(default)]
     pub body: String,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Media {
     pub id: Option<String>,
     pub mime_type: Option<String>,
     pub caption: Option<String>,
     pub filename: Option<String>,
-    #[serde(default)]
     pub voice: bool,
-    #[serde(default)]
     pub animated: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Location {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -39,30 +37,29 @@ pub struct Location {
     pub address: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Reaction {
     pub message_id: Option<MessageId>,
     /// Absent when a reaction is removed.
     pub emoji: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct InteractiveAnswer {
     pub id: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FlowReply {
     pub name: Option<String>,
     pub body: Option<String>,
     pub response_json: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Interactive {
-    #[serde(rename = "type")]
     pub kind: Option<String>,
     pub button_reply: Option<InteractiveAnswer>,
     pub list_reply: Option<InteractiveAnswer>,
@@ -70,32 +67,30 @@ pub struct Interactive {
 }
 
 /// A template's quick-reply button, including Meta's own "Stop promotions".
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Button {
     pub text: Option<String>,
     pub payload: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct OrderItem {
     pub product_retailer_id: Option<String>,
-    pub quantity: Option<serde_json::Number>,
-    pub item_price: Option<serde_json::Number>,
+    pub quantity: Option<Number>,
+    pub item_price: Option<Number>,
     pub currency: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Order {
     pub catalog_id: Option<String>,
     pub text: Option<String>,
-    #[serde(default)]
     pub product_items: Vec<OrderItem>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct System {
     pub body: Option<String>,
-    #[serde(rename = "type")]
     pub kind: Option<String>,
     /// `user_changed_number`: the user's new phone number.
     pub wa_id: Option<WaId>,
@@ -105,21 +100,20 @@ pub struct System {
     pub parent_user_id: Option<WaId>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SharedContactName {
     pub formatted_name: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SharedContact {
     pub name: Option<SharedContactName>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Context {
     /// The message this one replies to (ours, usually).
     pub id: Option<MessageId>,
-    #[serde(default)]
     pub forwarded: bool,
 }
 
@@ -145,7 +139,7 @@ open_enum!(
 );
 
 /// One inbound message, as Meta sends it. Fields not listed are ignored.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// The sender's `wa_id`; absent for username-only users, who carry `from_user_id`.
     pub from: Option<WaId>,
@@ -153,9 +147,7 @@ pub struct Message {
     pub from_user_id: Option<WaId>,
     pub from_parent_user_id: Option<WaId>,
     pub id: Option<MessageId>,
-    #[serde(default, deserialize_with = "deserialize_meta_time")]
     pub timestamp: Option<UnixTime>,
-    #[serde(rename = "type")]
     pub kind: Option<MessageKind>,
     pub text: Option<Text>,
     pub image: Option<Media>,
@@ -171,9 +163,102 @@ pub struct Message {
     pub order: Option<Order>,
     pub system: Option<System>,
     pub context: Option<Context>,
-    #[serde(default)]
     pub errors: Vec<MetaError>,
 }
+
+from_json!(MetaError {
+    code: or_default,
+    title: opt
+});
+from_json!(Text { body: or_default });
+from_json!(Media {
+    id: opt,
+    mime_type: opt,
+    caption: opt,
+    filename: opt,
+    voice: or_default,
+    animated: or_default,
+});
+from_json!(Location {
+    latitude: opt,
+    longitude: opt,
+    name: opt,
+    address: opt,
+});
+from_json!(Reaction {
+    message_id: opt,
+    emoji: opt
+});
+from_json!(InteractiveAnswer {
+    id: opt,
+    title: opt,
+    description: opt,
+});
+from_json!(FlowReply {
+    name: opt,
+    body: opt,
+    response_json: opt,
+});
+from_json!(Interactive {
+    kind: opt "type",
+    button_reply: opt,
+    list_reply: opt,
+    nfm_reply: opt,
+});
+from_json!(Button {
+    text: opt,
+    payload: opt
+});
+from_json!(OrderItem {
+    product_retailer_id: opt,
+    quantity: opt,
+    item_price: opt,
+    currency: opt,
+});
+from_json!(Order {
+    catalog_id: opt,
+    text: opt,
+    product_items: or_default,
+});
+from_json!(System {
+    body: opt,
+    kind: opt "type",
+    wa_id: opt,
+    user_id: opt,
+    previous_user_id: opt,
+    parent_user_id: opt,
+});
+from_json!(SharedContactName {
+    formatted_name: opt
+});
+from_json!(SharedContact { name: opt });
+from_json!(Context {
+    id: opt,
+    forwarded: or_default
+});
+from_json!(Message {
+    from: opt,
+    from_user_id: opt,
+    from_parent_user_id: opt,
+    id: opt,
+    timestamp: lenient,
+    kind: opt "type",
+    text: opt,
+    image: opt,
+    video: opt,
+    audio: opt,
+    document: opt,
+    sticker: opt,
+    location: opt,
+    contacts: opt,
+    reaction: opt,
+    interactive: opt,
+    button: opt,
+    order: opt,
+    system: opt,
+    context: opt,
+    errors: or_default,
+});
 
 /// What a message says, by kind. Unknown kinds are kept by name, never an error.
 #[derive(Debug, Clone, PartialEq)]

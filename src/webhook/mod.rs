@@ -13,15 +13,14 @@ pub mod signature;
 pub mod status;
 
 use crate::ids::{PhoneNumberId, WaId};
-use crate::time::{deserialize_meta_time, UnixTime};
+use crate::json::{from_json, object, FromJson, Object, ShapeError, Value};
+use crate::time::UnixTime;
 use account::{
     AccountAlert, AccountUpdate, Field, PhoneQualityUpdate, TemplateCategoryUpdate,
     TemplateQualityUpdate, TemplateStatusUpdate, UserPreference,
 };
-use lenient::{describe, items, Item, WithRaw};
+use lenient::{items, items_by, Item, WithRaw};
 use message::{Message, MetaError};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use status::Status;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,50 +29,32 @@ pub enum ParseError {
     NotAnEnvelope(String),
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    object: Option<String>,
-    #[serde(borrow, default, deserialize_with = "items")]
-    entry: Vec<Item<Entry<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct Entry<'a> {
-    #[serde(default, deserialize_with = "deserialize_meta_time")]
-    time: Option<UnixTime>,
-    #[serde(borrow, default, deserialize_with = "items")]
-    changes: Vec<Item<Change<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct Change<'a> {
-    field: Option<String>,
-    #[serde(borrow)]
-    value: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize, Default)]
-struct Metadata {
-    phone_number_id: Option<PhoneNumberId>,
-}
-
 /// What a person shows of themselves in `contacts[].profile`: kept with their messages, under
 /// the same retention.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Profile {
     pub name: Option<String>,
     /// Their WhatsApp username (since 2026), for people who may share no phone number.
     pub username: Option<String>,
 }
+from_json!(Profile {
+    name: opt,
+    username: opt,
+});
 
 /// `contacts[]`: the ids Meta knows one person by in this item, and their profile.
-#[derive(Deserialize)]
 struct ContactCard {
     wa_id: Option<WaId>,
     user_id: Option<WaId>,
     parent_user_id: Option<WaId>,
     profile: Option<Profile>,
 }
+from_json!(ContactCard {
+    wa_id: opt,
+    user_id: opt,
+    parent_user_id: opt,
+    profile: opt,
+});
 
 impl ContactCard {
     fn ids(&self) -> impl Iterator<Item = &WaId> {
@@ -83,25 +64,13 @@ impl ContactCard {
     }
 }
 
-#[derive(Deserialize)]
-struct MessagesValue {
-    #[serde(default)]
-    metadata: Option<Metadata>,
-    #[serde(default, deserialize_with = "items")]
-    contacts: Vec<Item<ContactCard>>,
-    #[serde(default, deserialize_with = "items")]
-    messages: Vec<Item<WithRaw<Message>>>,
-    #[serde(default, deserialize_with = "items")]
-    statuses: Vec<Item<WithRaw<Status>>>,
-    #[serde(default, deserialize_with = "items")]
-    errors: Vec<Item<MetaError>>,
+#[derive(Default)]
+struct Metadata {
+    phone_number_id: Option<PhoneNumberId>,
 }
-
-#[derive(Deserialize)]
-struct PreferencesValue {
-    #[serde(default, deserialize_with = "items")]
-    user_preferences: Vec<Item<WithRaw<UserPreference>>>,
-}
+from_json!(Metadata {
+    phone_number_id: opt
+});
 
 /// One thing that happened, from one item of a delivery.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,19 +135,20 @@ pub enum Event {
 
 /// Parses a verified body into events, in payload order.
 pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
-    let envelope: Envelope =
-        serde_json::from_slice(body).map_err(|e| ParseError::NotAnEnvelope(describe(&e)))?;
-    if envelope
-        .object
+    let not_envelope = |e: &dyn std::fmt::Display| ParseError::NotAnEnvelope(e.to_string());
+    let root = crate::json::parse_bytes(body).map_err(|e| not_envelope(&e))?;
+    let envelope = object(&root).map_err(|e| not_envelope(&e))?;
+    let kind: Option<String> = envelope.opt("object").map_err(|e| not_envelope(&e))?;
+    if kind
         .as_deref()
         .is_some_and(|o| o != "whatsapp_business_account")
     {
         return Ok(vec![Event::Unknown {
-            field: format!("object:{}", envelope.object.unwrap_or_default()),
+            field: format!("object:{}", kind.unwrap_or_default()),
         }]);
     }
     let mut events = Vec::new();
-    for entry in envelope.entry {
+    for entry in items_by(envelope, "entry", Entry::read) {
         let entry = match entry {
             Item::Ok(entry) => entry,
             Item::Invalid(reason) => {
@@ -189,7 +159,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
                 continue;
             }
         };
-        for change in entry.changes {
+        for change in items_by(entry.object, "changes", Change::read) {
             match change {
                 Item::Ok(change) => flatten_change(change, entry.time, &mut events),
                 Item::Invalid(reason) => events.push(Event::Invalid {
@@ -202,7 +172,39 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
     Ok(events)
 }
 
-fn flatten_change(change: Change<'_>, at: Option<UnixTime>, out: &mut Vec<Event>) {
+/// `entry[]`: its time, and its object (whose `changes` are read next).
+struct Entry<'v, 'a> {
+    time: Option<UnixTime>,
+    object: &'v Object<'a>,
+}
+
+/// `changes[]`: which field, and its value (read by the field's type).
+struct Change<'v, 'a> {
+    field: Option<String>,
+    value: Option<&'v Value<'a>>,
+}
+
+impl<'v, 'a> Entry<'v, 'a> {
+    fn read(value: &'v Value<'a>) -> Result<Self, ShapeError> {
+        let object = object(value)?;
+        Ok(Entry {
+            time: object.lenient("time")?,
+            object,
+        })
+    }
+}
+
+impl<'v, 'a> Change<'v, 'a> {
+    fn read(value: &'v Value<'a>) -> Result<Self, ShapeError> {
+        let o = object(value)?;
+        Ok(Change {
+            field: o.opt("field")?,
+            value: o.get("value").filter(|v| !v.is_null()),
+        })
+    }
+}
+
+fn flatten_change(change: Change<'_, '_>, at: Option<UnixTime>, out: &mut Vec<Event>) {
     let field_name = change.field.unwrap_or_default();
     let field = Field::from(field_name.as_str());
     let Some(value) = change.value else {
@@ -212,31 +214,33 @@ fn flatten_change(change: Change<'_>, at: Option<UnixTime>, out: &mut Vec<Event>
         });
         return;
     };
-    fn typed<'a, T: Deserialize<'a>>(
-        value: &'a RawValue,
+    fn typed<'a, T: FromJson<'a>>(
+        value: &Value<'a>,
         field: &str,
         out: &mut Vec<Event>,
     ) -> Option<T> {
-        match serde_json::from_str::<T>(value.get()) {
+        match T::from_json(value) {
             Ok(v) => Some(v),
             Err(e) => {
                 out.push(Event::Invalid {
                     field: field.to_string(),
-                    reason: describe(&e),
+                    reason: e.to_string(),
                 });
                 None
             }
         }
     }
     match field {
-        Field::Messages => {
-            if let Some(v) = typed::<MessagesValue>(value, &field_name, out) {
-                flatten_messages(v, &field_name, at, out);
-            }
-        }
-        Field::UserPreferences => {
-            if let Some(v) = typed::<PreferencesValue>(value, &field_name, out) {
-                for item in v.user_preferences {
+        Field::Messages => match object(value).and_then(|v| Ok((v, v.opt("metadata")?))) {
+            Ok((v, metadata)) => flatten_messages(v, metadata, &field_name, at, out),
+            Err(e) => out.push(Event::Invalid {
+                field: field_name.clone(),
+                reason: e.to_string(),
+            }),
+        },
+        Field::UserPreferences => match object(value) {
+            Ok(v) => {
+                for item in items::<WithRaw<UserPreference>>(v, "user_preferences") {
                     out.push(match item {
                         Item::Ok(p) => Event::UserPreference {
                             preference: p.value,
@@ -249,7 +253,11 @@ fn flatten_change(change: Change<'_>, at: Option<UnixTime>, out: &mut Vec<Event>
                     });
                 }
             }
-        }
+            Err(e) => out.push(Event::Invalid {
+                field: field_name.clone(),
+                reason: e.to_string(),
+            }),
+        },
         Field::TemplateStatus => {
             if let Some(update) = typed(value, &field_name, out) {
                 out.push(Event::TemplateStatus { update, at });
@@ -284,10 +292,15 @@ fn flatten_change(change: Change<'_>, at: Option<UnixTime>, out: &mut Vec<Event>
     }
 }
 
-fn flatten_messages(v: MessagesValue, field: &str, at: Option<UnixTime>, out: &mut Vec<Event>) {
-    let phone_number_id = v.metadata.and_then(|m| m.phone_number_id);
-    let cards: Vec<ContactCard> = v
-        .contacts
+fn flatten_messages(
+    v: &Object<'_>,
+    metadata: Option<Metadata>,
+    field: &str,
+    at: Option<UnixTime>,
+    out: &mut Vec<Event>,
+) {
+    let phone_number_id = metadata.and_then(|m| m.phone_number_id);
+    let cards: Vec<ContactCard> = items::<ContactCard>(v, "contacts")
         .into_iter()
         .filter_map(|c| match c {
             Item::Ok(card) => Some(card),
@@ -299,7 +312,7 @@ fn flatten_messages(v: MessagesValue, field: &str, at: Option<UnixTime>, out: &m
     let linked_of = |card: Option<&ContactCard>| -> Vec<WaId> {
         card.map(|c| c.ids().cloned().collect()).unwrap_or_default()
     };
-    for item in v.messages {
+    for item in items::<WithRaw<Message>>(v, "messages") {
         out.push(match item {
             Item::Ok(WithRaw { value, raw }) => {
                 let card = card_of(&value.own_ids());
@@ -317,7 +330,7 @@ fn flatten_messages(v: MessagesValue, field: &str, at: Option<UnixTime>, out: &m
             },
         });
     }
-    for item in v.statuses {
+    for item in items::<WithRaw<Status>>(v, "statuses") {
         out.push(match item {
             Item::Ok(WithRaw { value, raw }) => Event::Status {
                 phone_number_id: phone_number_id.clone(),
@@ -331,7 +344,7 @@ fn flatten_messages(v: MessagesValue, field: &str, at: Option<UnixTime>, out: &m
             },
         });
     }
-    for item in v.errors {
+    for item in items::<MetaError>(v, "errors") {
         out.push(match item {
             Item::Ok(error) => Event::Error {
                 phone_number_id: phone_number_id.clone(),

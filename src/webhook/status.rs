@@ -3,7 +3,8 @@
 use super::lenient::open_enum;
 use super::message::MetaError;
 use crate::ids::{MessageId, WaId};
-use crate::time::{deserialize_meta_time, UnixTime};
+use crate::json::{from_json, object, FromJson, ShapeError, Value};
+use crate::time::UnixTime;
 use serde::{Deserialize, Serialize};
 
 open_enum!(
@@ -53,23 +54,54 @@ pub struct Pricing {
     pub kind: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Status {
     pub id: Option<MessageId>,
     pub status: Option<StatusKind>,
-    #[serde(default, deserialize_with = "deserialize_meta_time")]
     pub timestamp: Option<UnixTime>,
     pub recipient_id: Option<WaId>,
     pub recipient_user_id: Option<WaId>,
     /// Meta's documents spell it both ways.
-    #[serde(alias = "recipient_parent_user_id")]
+    /// Also sent as `recipient_parent_user_id`.
     pub parent_recipient_user_id: Option<WaId>,
     pub conversation: Option<Conversation>,
     pub pricing: Option<Pricing>,
-    #[serde(default)]
     pub errors: Vec<MetaError>,
     /// What the sender put in `biz_opaque_callback_data`, echoed by Meta.
     pub biz_opaque_callback_data: Option<String>,
+}
+
+from_json!(Origin { kind: opt "type" });
+from_json!(Conversation {
+    id: opt,
+    origin: opt
+});
+from_json!(Pricing {
+    billable: opt,
+    pricing_model: opt,
+    category: opt,
+    kind: opt "type",
+});
+
+impl<'a> FromJson<'a> for Status {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        let o = object(value)?;
+        Ok(Status {
+            id: o.opt("id")?,
+            status: o.opt("status")?,
+            timestamp: o.lenient("timestamp")?,
+            recipient_id: o.opt("recipient_id")?,
+            recipient_user_id: o.opt("recipient_user_id")?,
+            parent_recipient_user_id: match o.opt("parent_recipient_user_id")? {
+                Some(id) => Some(id),
+                None => o.opt("recipient_parent_user_id")?,
+            },
+            conversation: o.opt("conversation")?,
+            pricing: o.opt("pricing")?,
+            errors: o.or_default("errors")?,
+            biz_opaque_callback_data: o.opt("biz_opaque_callback_data")?,
+        })
+    }
 }
 
 impl Status {

@@ -1,0 +1,266 @@
+//! Typed values out of a read tree. Each type says in a few lines which fields it takes; the
+//! fields it does not name are ignored, so a field Meta adds never fails a payload.
+
+use super::read::{Object, Value};
+use std::fmt;
+
+/// A value whose shape is not the one a type needs. It names the field and the expected kind,
+/// never the value (it may be personal data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShapeError {
+    pub expected: &'static str,
+    /// The innermost field whose value did not fit, when there is one.
+    pub field: Option<&'static str>,
+}
+
+impl ShapeError {
+    pub fn expected(expected: &'static str) -> ShapeError {
+        ShapeError {
+            expected,
+            field: None,
+        }
+    }
+
+    fn in_field(self, field: &'static str) -> ShapeError {
+        ShapeError {
+            field: self.field.or(Some(field)),
+            ..self
+        }
+    }
+}
+
+impl fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.field {
+            Some(field) => write!(f, "shape error: `{field}` is not {}", self.expected),
+            None => write!(f, "shape error: not {}", self.expected),
+        }
+    }
+}
+
+/// A type read from a JSON value.
+pub trait FromJson<'a>: Sized {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError>;
+}
+
+/// The value as an object, or the error saying it is not one.
+pub fn object<'v, 'a>(value: &'v Value<'a>) -> Result<&'v Object<'a>, ShapeError> {
+    value.as_object().ok_or(ShapeError::expected("an object"))
+}
+
+impl<'a> Object<'a> {
+    /// An optional field: absent and `null` are `None`.
+    pub fn opt<T: FromJson<'a>>(&self, key: &'static str) -> Result<Option<T>, ShapeError> {
+        match self.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => T::from_json(v).map(Some).map_err(|e| e.in_field(key)),
+        }
+    }
+
+    /// A field with a default: absent and `null` are the type's default.
+    pub fn or_default<T: FromJson<'a> + Default>(
+        &self,
+        key: &'static str,
+    ) -> Result<T, ShapeError> {
+        self.opt(key).map(Option::unwrap_or_default)
+    }
+
+    /// A field read as leniently as Meta's timestamps need: a value of the wrong shape is
+    /// `None` rather than an error (a garbled time must not lose the message it dates).
+    pub fn lenient<T: FromJson<'a>>(&self, key: &'static str) -> Result<Option<T>, ShapeError> {
+        Ok(self.opt(key).ok().flatten())
+    }
+
+    /// A field that must be there.
+    pub fn req<T: FromJson<'a>>(&self, key: &'static str) -> Result<T, ShapeError> {
+        self.opt(key)?.ok_or(ShapeError {
+            expected: "present",
+            field: Some(key),
+        })
+    }
+}
+
+/// Implements `FromJson` for a struct from the list of its fields, each read with one of
+/// `Object`'s methods (`opt`, `or_default`, `req`, `lenient`), under its own name or the key
+/// given after it: `from_json!(Media { id: opt, kind: opt "type" })`.
+macro_rules! from_json {
+    ($name:ident { $($field:ident : $how:ident $($key:literal)?),* $(,)? }) => {
+        impl<'a> $crate::json::FromJson<'a> for $name {
+            fn from_json(
+                value: &$crate::json::Value<'a>,
+            ) -> Result<Self, $crate::json::ShapeError> {
+                let o = $crate::json::object(value)?;
+                Ok($name {
+                    $($field: o.$how($crate::json::from_json!(@key $field $($key)?))?,)*
+                })
+            }
+        }
+    };
+    (@key $field:ident $key:literal) => { $key };
+    (@key $field:ident) => { stringify!($field) };
+}
+pub(crate) use from_json;
+
+/// Reads a whole text as `T`: the syntax first, then the shape.
+pub fn from_str<'a, T: FromJson<'a>>(text: &'a str) -> Result<T, ReadError> {
+    let value = super::read::parse(text).map_err(ReadError::Syntax)?;
+    T::from_json(&value).map_err(ReadError::Shape)
+}
+
+/// Why a text did not read as a type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadError {
+    Syntax(super::read::SyntaxError),
+    Shape(ShapeError),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Syntax(e) => e.fmt(f),
+            ReadError::Shape(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<'a> FromJson<'a> for String {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        value
+            .as_str()
+            .map(|s| s.into_owned())
+            .ok_or(ShapeError::expected("a string"))
+    }
+}
+
+impl<'a> FromJson<'a> for bool {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        match value {
+            Value::Bool(b) => Ok(*b),
+            _ => Err(ShapeError::expected("a boolean")),
+        }
+    }
+}
+
+/// Integers are read from their literal: a fraction or an out-of-range value is a shape error.
+macro_rules! integer {
+    ($($t:ty),*) => {$(
+        impl<'a> FromJson<'a> for $t {
+            fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+                match value {
+                    Value::Number(n) => n.parse().ok(),
+                    _ => None,
+                }
+                .ok_or(ShapeError::expected("an integer"))
+            }
+        }
+    )*};
+}
+integer!(i64, u64, u16, usize);
+
+impl<'a> FromJson<'a> for f64 {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        match value {
+            Value::Number(n) => n.parse().ok(),
+            _ => None,
+        }
+        .ok_or(ShapeError::expected("a number"))
+    }
+}
+
+impl<'a, T: FromJson<'a>> FromJson<'a> for Vec<T> {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        match value {
+            Value::Array(a) => a.items.iter().map(T::from_json).collect(),
+            _ => Err(ShapeError::expected("an array")),
+        }
+    }
+}
+
+/// A JSON number kept as written (a template id can exceed what a float holds exactly).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Number(String);
+
+impl Number {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'a> FromJson<'a> for Number {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        match value {
+            Value::Number(n) => Ok(Number((*n).to_string())),
+            _ => Err(ShapeError::expected("a number")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    struct Sample {
+        name: String,
+        count: u64,
+        tags: Vec<String>,
+        note: Option<String>,
+    }
+
+    impl<'a> FromJson<'a> for Sample {
+        fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+            let o = object(value)?;
+            Ok(Sample {
+                name: o.req("name")?,
+                count: o.or_default("count")?,
+                tags: o.or_default("tags")?,
+                note: o.opt("note")?,
+            })
+        }
+    }
+
+    #[test]
+    fn fields_required_optional_defaulted_and_unknown() {
+        let s: Sample =
+            from_str(r#"{"name":"a","tags":["x","y"],"note":null,"new_field":{"z":[1]}}"#).unwrap();
+        assert_eq!(
+            s,
+            Sample {
+                name: "a".into(),
+                count: 0,
+                tags: vec!["x".into(), "y".into()],
+                note: None
+            }
+        );
+    }
+
+    #[test]
+    fn shape_errors_name_the_field_never_the_value() {
+        let e = from_str::<Sample>(r#"{"name":"a","count":"secret-123"}"#).unwrap_err();
+        assert_eq!(e.to_string(), "shape error: `count` is not an integer");
+        let e = from_str::<Sample>(r#"{"count":1}"#).unwrap_err();
+        assert_eq!(e.to_string(), "shape error: `name` is not present");
+        let e = from_str::<Sample>(r#"{"name":"a","tags":["x",7]}"#).unwrap_err();
+        assert_eq!(e.to_string(), "shape error: `tags` is not a string");
+        let e = from_str::<Sample>("[]").unwrap_err();
+        assert_eq!(e.to_string(), "shape error: not an object");
+        assert_eq!(
+            from_str::<u64>("1.5").unwrap_err().to_string(),
+            "shape error: not an integer"
+        );
+        assert_eq!(from_str::<u16>("70000").ok(), None);
+        assert_eq!(from_str::<f64>("-2.5e1"), Ok(-25.0));
+        assert_eq!(
+            from_str::<Number>("123456789012345678901")
+                .unwrap()
+                .as_str(),
+            "123456789012345678901"
+        );
+    }
+}
