@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// A request to a person's authority.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     /// The person's part of a verified delivery, in Meta's envelope (`route`).
     Deliver {
@@ -61,7 +61,7 @@ pub enum Op {
 
 /// Why the send API refused, or what Meta answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum SendAnswer {
     Sent {
         id: String,
@@ -96,7 +96,7 @@ pub enum SendAnswer {
 
 /// The authority's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "answer", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Answer {
     Delivered {
         summary: Summary,
