@@ -1,14 +1,12 @@
 //! Typed identifiers, so a phone-number id can never be passed where a contact id belongs.
 
-use crate::json::{FromJson, ShapeError, Value};
-use serde::{Deserialize, Serialize};
+use crate::json::{FromJson, ShapeError, ToJson, Value};
 use std::fmt;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
 
         impl $name {
@@ -23,6 +21,12 @@ macro_rules! id_type {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
+            }
+        }
+
+        impl ToJson for $name {
+            fn write_json(&self, out: &mut String) {
+                self.0.write_json(out);
             }
         }
 
@@ -49,8 +53,7 @@ id_type!(
 );
 
 /// Which of Meta's identifiers a `WaId` is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum IdKind {
     /// A `wa_id`: the digits of a phone number.
     Phone,
@@ -59,6 +62,7 @@ pub enum IdKind {
     /// A parent BSUID, `CC.ENT.<digits>`: one per person across a business's portfolios.
     ParentBsuid,
 }
+crate::json::string_enum!(IdKind { Phone = "phone", Bsuid = "bsuid", ParentBsuid = "parent_bsuid" });
 
 impl PhoneNumberId {
     /// Meta's phone number ids are digits. Anything else (a path, a query) is refused before it

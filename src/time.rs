@@ -1,11 +1,9 @@
 //! Unix time in seconds, and the normalisation of Meta's timestamps.
 
-use crate::json::{FromJson, ShapeError, Value};
-use serde::{Deserialize, Serialize};
+use crate::json::{FromJson, Object, ShapeError, ToJson, Value};
 
 /// Seconds since the Unix epoch. The core never reads a clock: callers pass `now` in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UnixTime(pub u64);
 
 /// Values above this are milliseconds: as seconds it would be the year 5138.
@@ -34,23 +32,39 @@ impl UnixTime {
     }
 }
 
-/// Meta's timestamps read from a payload: `"1700000000"`, `1700000000`, or milliseconds of
-/// either. Read with `Object::lenient`, so anything else leaves the time unknown.
+impl ToJson for UnixTime {
+    fn write_json(&self, out: &mut String) {
+        self.0.write_json(out);
+    }
+}
+
+/// Stored times are whole seconds, as written.
 impl<'a> FromJson<'a> for UnixTime {
     fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-        let seconds = match value {
-            Value::Number(n) => n.parse::<u64>().ok().or_else(|| {
+        u64::from_json(value).map(UnixTime)
+    }
+}
+
+/// Meta's timestamps read from a payload: `"1700000000"`, `1700000000`, or milliseconds of
+/// either, normalised to seconds; anything else leaves the time unknown rather than failing the
+/// item it dates. `from_json!` fields read it with `meta_time`.
+pub trait MetaTimeField {
+    fn meta_time(&self, key: &'static str) -> Result<Option<UnixTime>, ShapeError>;
+}
+
+impl MetaTimeField for Object<'_> {
+    fn meta_time(&self, key: &'static str) -> Result<Option<UnixTime>, ShapeError> {
+        let seconds = match self.get(key) {
+            Some(Value::Number(n)) => n.parse::<u64>().ok().or_else(|| {
                 n.parse::<f64>()
                     .ok()
                     .filter(|f| f.is_finite() && *f >= 0.0)
                     .map(|f| f as u64)
             }),
-            Value::String(s) => s.text().trim().parse::<u64>().ok(),
+            Some(Value::String(s)) => s.text().trim().parse::<u64>().ok(),
             _ => None,
         };
-        seconds
-            .map(UnixTime::from_meta)
-            .ok_or(ShapeError::expected("a timestamp"))
+        Ok(seconds.map(UnixTime::from_meta))
     }
 }
 
@@ -72,7 +86,7 @@ mod tests {
         struct T {
             t: Option<UnixTime>,
         }
-        crate::json::from_json!(T { t: lenient });
+        crate::json::from_json!(T { t: meta_time });
         let p = |s: &str| crate::json::from::from_str::<T>(s).unwrap().t;
         assert_eq!(p(r#"{"t":"1700000000"}"#), Some(UnixTime(1_700_000_000)));
         assert_eq!(p(r#"{"t":1700000000123}"#), Some(UnixTime(1_700_000_000)));

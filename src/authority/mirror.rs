@@ -145,7 +145,7 @@ impl<S: Kv> Kv for Mirrored<'_, S> {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<serde_json::Value>,
+        metadata: Option<crate::json::RawJson>,
     ) -> Result<(), KvError> {
         let written = self.inner.put(key, value, expires, metadata.clone()).await;
         self.mirror.follow(written, |m| {
@@ -188,6 +188,7 @@ impl<S: Kv> Kv for Mirrored<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::RawJson;
     use crate::testing::{block_on, MemoryKv};
 
     fn mirrored<'a>(inner: &'a MemoryKv, mirror: &'a Mirror, now: u64) -> Mirrored<'a, MemoryKv> {
@@ -239,7 +240,7 @@ mod tests {
                 key: "b".into(),
                 value: "2".into(),
                 expires: Some(UnixTime(150)),
-                metadata: Some(serde_json::json!({"t": 1})),
+                metadata: RawJson::parse(r#"{"t": 1}"#),
             },
             Write {
                 key: "c".into(),
@@ -261,7 +262,7 @@ mod tests {
         let listed = block_on(local.list("", None)).unwrap().keys;
         assert_eq!(listed.len(), 2);
         assert_eq!(listed[1].expiration, Some(150));
-        assert_eq!(listed[1].metadata, Some(serde_json::json!({"t": 1})));
+        assert_eq!(listed[1].metadata, RawJson::parse(r#"{"t": 1}"#));
         // Past its expiry an entry reads as absent, as the storage adapter reads it.
         let later = mirrored(&storage, &mirror, 150);
         assert_eq!(block_on(later.get("b")).unwrap(), None);

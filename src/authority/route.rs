@@ -5,6 +5,7 @@
 
 use crate::authority::outbox::key_of_callback;
 use crate::ids::{IdKind, PhoneNumberId, WaId};
+use crate::json::{to_string, JsonObject};
 use crate::store::keys::{ContactKey, KeyScheme};
 use crate::webhook::identity::ids_of;
 use crate::webhook::status::{Status, StatusKind};
@@ -42,30 +43,27 @@ pub struct Split {
     pub rest: Vec<Event>,
 }
 
-fn json(v: &impl serde::Serialize) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
 /// The `contacts[]` card the authority sees: every id of the person, and the profile.
 /// The first id of each kind goes in its field (`ids_of` lists phone numbers first).
 fn card(ids: &[WaId], profile: Option<&Profile>) -> String {
-    let mut card = serde_json::Map::new();
-    for id in ids {
-        let field = match id.kind() {
+    let mut card = JsonObject::new();
+    for kind in [IdKind::Phone, IdKind::Bsuid, IdKind::ParentBsuid] {
+        let field = match kind {
             IdKind::Phone => "wa_id",
             IdKind::Bsuid => "user_id",
             IdKind::ParentBsuid => "parent_user_id",
         };
-        card.entry(field)
-            .or_insert_with(|| serde_json::Value::from(id.as_str()));
+        if let Some(id) = ids.iter().find(|id| id.kind() == kind) {
+            card = card.with(field, id);
+        }
     }
     if let Some(p) = profile {
-        card.insert(
-            "profile".into(),
-            serde_json::json!({ "name": p.name, "username": p.username }),
-        );
+        let profile = JsonObject::new()
+            .with("name", &p.name)
+            .with("username", &p.username);
+        card = card.with("profile", &profile);
     }
-    serde_json::Value::Object(card).to_string()
+    card.text()
 }
 
 /// The change that carries one event to its person's authority, or `None` for events that
@@ -80,7 +78,7 @@ fn person_change(event: &Event) -> Option<String> {
             ..
         } => Some(format!(
             r#"{{"field":"messages","value":{{"metadata":{{"phone_number_id":{}}},"contacts":[{}],"messages":[{raw}]}}}}"#,
-            json(phone_number_id),
+            to_string(phone_number_id),
             card(&ids, Some(profile))
         )),
         Event::Status {
@@ -90,7 +88,7 @@ fn person_change(event: &Event) -> Option<String> {
             ..
         } if changes_person(status) => Some(format!(
             r#"{{"field":"messages","value":{{"metadata":{{"phone_number_id":{}}},"contacts":[{}],"statuses":[{raw}]}}}}"#,
-            json(phone_number_id),
+            to_string(phone_number_id),
             card(&ids, None)
         )),
         Event::UserPreference { raw, .. } => Some(format!(

@@ -87,7 +87,7 @@ impl<S: Kv> Kv for AuthorityKv<'_, S> {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<serde_json::Value>,
+        metadata: Option<crate::json::RawJson>,
     ) -> Result<(), KvError> {
         let home = home(key);
         if home != Home::View {
@@ -174,7 +174,7 @@ impl<S: Kv> Kv for Batch<'_, S> {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<serde_json::Value>,
+        metadata: Option<crate::json::RawJson>,
     ) -> Result<(), KvError> {
         let write = Write {
             key: key.to_string(),
@@ -244,7 +244,7 @@ pub async fn flush<S: Kv, V: Kv>(
                 meta: listed
                     .metadata
                     .clone()
-                    .and_then(|m| serde_json::from_value(m).ok()),
+                    .and_then(|m| crate::json::from_str(m.as_str()).ok()),
             })
         })
         .collect();
@@ -290,6 +290,7 @@ pub async fn purge_expired<S: Kv>(local: &S, now: UnixTime) -> Result<Option<Uni
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::RawJson;
     use crate::testing::{block_on, MemoryKv};
 
     #[test]
@@ -308,7 +309,7 @@ mod tests {
             "c:x:m:1",
             "{\"text\":\"hi\"}",
             t,
-            Some(serde_json::json!({"t":1})),
+            RawJson::parse(r#"{"t":1}"#),
         ))
         .unwrap();
         assert!(local.entry("d:m:abc").is_some() && local.entry("c:x:state").is_some());

@@ -12,11 +12,10 @@ use crate::store::contact_state::{self, ContactState};
 use crate::store::keys::{self, ContactKey};
 use crate::store::kv::{Kv, KvError};
 use crate::store::{write_together, Put};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What a delivery amounted to: counts only, safe to log.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     pub stored: u32,
     pub duplicates: u32,
@@ -26,6 +25,15 @@ pub struct Summary {
     pub consent_changes: u32,
     pub replies: u32,
 }
+crate::json::json_object!(Summary {
+    stored: req,
+    duplicates: req,
+    replays: req,
+    ignored: req,
+    invalid: req,
+    consent_changes: req,
+    replies: req,
+});
 
 impl Summary {
     /// Adds another part of the same delivery (one person's, from their authority).

@@ -11,6 +11,7 @@ use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::http::{consent, send, Request, Route};
 use crate::ids::WaId;
+use crate::json::{JsonObject, RawJson};
 use crate::store::account;
 use crate::store::keys::{self, classify_contact_key, ContactKey, ContactKeyKind, KeyScheme};
 use crate::store::kv::{list_all, Kv, ListedKey};
@@ -18,7 +19,6 @@ use crate::store::records::{MessageRecord, StatusRecord};
 use crate::store::{consent as consent_store, RecordMeta};
 use crate::time::UnixTime;
 use crate::webhook::status::StatusKind;
-use serde_json::json;
 use std::collections::BTreeMap;
 
 pub const DEFAULT_PAGE: usize = 50;
@@ -52,7 +52,10 @@ pub async fn handle<K: Kv, A: Authorities>(
                 authorities.call(&authority, &Op::ResumeNumber).await?;
             }
             let resumed = account::resume_all(kv).await?;
-            Ok(Response::json(200, json!({ "resumed": resumed })))
+            Ok(Response::json(
+                200,
+                JsonObject::new().with("resumed", &resumed),
+            ))
         }
         Route::SendMessage => send::v1(&ctx, authorities, &req).await,
         _ => Err(ApiError::NotFound),
@@ -148,37 +151,33 @@ fn by_message<'a>(prefix: &str, listed: &'a [ListedKey]) -> Vec<Entry<'a>> {
 }
 
 /// One message as the history shows it, with its statuses and the current one.
-fn render(entry: &Entry<'_>, found: &BTreeMap<&str, &str>) -> Option<serde_json::Value> {
+fn render(entry: &Entry<'_>, found: &BTreeMap<&str, &str>) -> Option<JsonObject> {
     let mut statuses: Vec<StatusRecord> = entry
         .statuses
         .iter()
         .filter_map(|k| found.get(k))
-        .filter_map(|v| serde_json::from_str(v).ok())
+        .filter_map(|v| crate::json::from_str(v).ok())
         .collect();
     let rank = |s: &StatusRecord| StatusKind::from(s.status.as_str()).rank();
     statuses.sort_by_key(|s| (s.at, rank(s)));
     let record: Option<MessageRecord> = entry
         .record
         .and_then(|k| found.get(k))
-        .and_then(|v| serde_json::from_str(v).ok());
-    let mut out = match (&record, statuses.first()) {
-        (Some(r), _) => serde_json::to_value(r).unwrap_or_default(),
+        .and_then(|v| crate::json::from_str(v).ok());
+    let out = match (&record, statuses.first()) {
+        (Some(r), _) => JsonObject::continuing(r),
         // A message sent by another system: known only from its statuses.
-        (None, Some(s)) => json!({ "id": s.id, "direction": "outbound", "at": s.at }),
+        (None, Some(s)) => JsonObject::new()
+            .with("id", &s.id)
+            .with("direction", "outbound")
+            .with("at", &s.at),
         (None, None) => return None,
     };
     let current = statuses
         .iter()
         .max_by_key(|s| rank(s))
         .map(|s| s.status.clone());
-    if let Some(obj) = out.as_object_mut() {
-        obj.insert("status".into(), json!(current));
-        obj.insert(
-            "statuses".into(),
-            serde_json::to_value(&statuses).unwrap_or_default(),
-        );
-    }
-    Some(out)
+    Some(out.with("status", &current).with("statuses", &statuses))
 }
 
 /// Newest first, across every id of the person. The cursor is an offset into the person's
@@ -227,7 +226,11 @@ async fn history<K: Kv, A: Authorities>(
     let next = (end < total).then(|| end.to_string());
     Ok(Response::json(
         200,
-        json!({ "wa_id": wa, "linked_ids": linked_ids, "messages": messages, "next_cursor": next }),
+        JsonObject::new()
+            .with("wa_id", wa)
+            .with("linked_ids", &linked_ids)
+            .with("messages", &messages)
+            .with("next_cursor", &next),
     ))
 }
 
@@ -251,7 +254,9 @@ async fn outbox<K, A: Authorities>(
             next_attempt_at,
         } => Ok(Response::json(
             200,
-            json!({ "pending": pending, "next_attempt_at": next_attempt_at }),
+            JsonObject::new()
+                .with("pending", &pending)
+                .with("next_attempt_at", &next_attempt_at),
         )),
         _ => Err(ApiError::unexpected_answer()),
     }
@@ -302,25 +307,39 @@ async fn erase<K: Kv, A: Authorities>(
     }
     Ok(Response::json(
         200,
-        json!({ "wa_id": wa, "linked_ids": linked_ids,
-                "deleted": { "messages": messages, "statuses": statuses, "other": other,
-                "pending_sends": dropped_sends },
-                "complete": complete, "suppression_kept": keep }),
+        JsonObject::new()
+            .with("wa_id", wa)
+            .with("linked_ids", &linked_ids)
+            .with(
+                "deleted",
+                &JsonObject::new()
+                    .with("messages", &messages)
+                    .with("statuses", &statuses)
+                    .with("other", &other)
+                    .with("pending_sends", &dropped_sends),
+            )
+            .with("complete", &complete)
+            .with("suppression_kept", &keep),
     ))
 }
 
 async fn account_signals<K: Kv>(kv: &K, config: &Config) -> Result<Response, ApiError> {
     let groups = account::load_grouped(kv).await?;
-    let mut body: serde_json::Map<String, serde_json::Value> = groups
+    let mut fields: Vec<(&str, RawJson)> = groups
         .into_iter()
-        .map(|(kind, list)| (kind.group().to_string(), json!(list)))
+        .map(|(kind, list)| (kind.group(), RawJson::from_value(&list)))
         .collect();
     // The business-initiated guards in force (their refusals are documented in the README).
-    body.insert(
-        "guards".into(),
-        json!({ "marketing_per_day": config.marketing_per_day,
-                "ramp_daily_limit": config.ramp_daily_limit,
-                "unknown_template_category": "marketing" }),
-    );
-    Ok(Response::json(200, serde_json::Value::Object(body)))
+    let guards = JsonObject::new()
+        .with("marketing_per_day", &config.marketing_per_day)
+        .with("ramp_daily_limit", &config.ramp_daily_limit)
+        .with("unknown_template_category", "marketing");
+    fields.push(("guards", RawJson::from_value(&guards)));
+    fields.sort_by_key(|(name, _)| *name);
+    let body = fields
+        .iter()
+        .fold(JsonObject::new(), |body, (name, value)| {
+            body.with(name, value)
+        });
+    Ok(Response::json(200, body))
 }

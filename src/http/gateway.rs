@@ -14,13 +14,13 @@ use crate::http::response::Response;
 use crate::http::send::{meta_success, parse, send, Parsed};
 use crate::http::{Request, Route, World};
 use crate::ids::PhoneNumberId;
+use crate::json::{JsonObject, RawJson};
 use crate::platform::Platform;
 use crate::send::graph::messages_url;
 use crate::store::consent::Scope;
 use crate::store::keys::KeyScheme;
 use crate::store::kv::Kv;
 use crate::time::UnixTime;
-use serde_json::{json, Value};
 
 /// wa-edge's own error codes, for refusals Meta has no code for (documented in the README).
 pub mod codes {
@@ -85,11 +85,11 @@ async fn pass_through<G: Platform>(
     config: &Config,
     platform: &G,
     number: &PhoneNumberId,
-    body: &Value,
+    body: &RawJson,
 ) -> Result<Response, ApiError> {
     let token = config.require(Secret::AccessToken)?;
     let url = messages_url(config, number);
-    match platform.post(&url, token, &body.to_string()).await {
+    match platform.post(&url, token, body.as_str()).await {
         Ok((status, text)) => Ok(Response {
             status,
             content_type: "application/json",
@@ -110,9 +110,20 @@ async fn pass_through<G: Platform>(
 fn meta_error(status: u16, code: i64, message: &str, details: &str) -> Response {
     Response::json(
         status,
-        json!({ "error": { "message": message, "type": "OAuthException", "code": code,
-                "error_data": { "messaging_product": "whatsapp", "details": details },
-                "fbtrace_id": "wa-edge" } }),
+        JsonObject::new().with(
+            "error",
+            &JsonObject::new()
+                .with("message", message)
+                .with("type", "OAuthException")
+                .with("code", &code)
+                .with(
+                    "error_data",
+                    &JsonObject::new()
+                        .with("messaging_product", "whatsapp")
+                        .with("details", details),
+                )
+                .with("fbtrace_id", "wa-edge"),
+        ),
     )
 }
 

@@ -14,6 +14,7 @@ use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::http::Request;
 use crate::ids::{IdKind, PhoneNumberId, WaId};
+use crate::json::{Fields, JsonObject, Object, RawJson, ToJson, Value};
 use crate::policy::auto_reply::MAX_TEXT_BODY;
 use crate::policy::business::{is_marketing, Category};
 use crate::send::graph::MESSAGE_TYPES;
@@ -21,7 +22,7 @@ use crate::send::OutboundBody;
 use crate::store::account::marketing_pause_key;
 use crate::store::kv::Kv;
 use crate::store::templates;
-use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 /// A template's category when the caller's client cannot add a `category` field.
 pub const CATEGORY_HEADER: &str = "x-wa-edge-category";
@@ -34,7 +35,7 @@ pub struct SendRequest {
     /// The business number: from the gateway's path, or `/v1/messages`' optional `from`.
     pub from: Option<PhoneNumberId>,
     /// Meta's message object, as it will be forwarded (wa-edge's own fields taken out).
-    pub message: Value,
+    pub message: RawJson,
     pub template: Option<String>,
     pub category: Option<Category>,
 }
@@ -43,31 +44,30 @@ pub struct SendRequest {
 /// read, typing indicator) that goes to Meta as it is.
 pub enum Parsed {
     Send(SendRequest),
-    PassThrough(Value),
+    PassThrough(RawJson),
 }
 
 fn invalid(message: &'static str) -> ApiError {
     ApiError::bad_request("invalid_body", message)
 }
 
+/// A string field of an object, if it is one.
+fn text_at<'a>(o: Option<&Object<'a>>, key: &str) -> Option<Cow<'a, str>> {
+    o?.get(key)?.as_str()
+}
+
 /// Reads a send body. `/v1/messages`' shorthand (`"text": "..."`, a template `language` as a
 /// string) becomes Meta's shape; Meta's shape is kept as it is.
 pub fn parse(body: &[u8], header_category: Option<&str>) -> Result<Parsed, ApiError> {
-    let Ok(Value::Object(mut message)) = serde_json::from_slice::<Value>(body) else {
+    let Ok(Value::Object(message)) = crate::json::parse_bytes(body) else {
         return Err(invalid("expected a JSON object: Meta's message object"));
     };
-    if message.get("status").and_then(Value::as_str) == Some("read") {
-        return Ok(Parsed::PassThrough(Value::Object(message)));
+    if text_at(Some(&message), "status").as_deref() == Some("read") {
+        return Ok(Parsed::PassThrough(RawJson::of(&Value::Object(message))));
     }
-    let category = match message
-        .remove("category")
-        .or(header_category.map(|h| json!(h)))
-    {
-        None => None,
-        Some(Value::String(c)) => Some(Category::parse(&c).ok_or(ApiError::bad_request(
-            "invalid_category",
-            "category must be marketing, utility or authentication",
-        ))?),
+    let category = match message.get("category") {
+        None => header_category.map(Cow::Borrowed),
+        Some(Value::String(c)) => Some(c.text()),
         Some(_) => {
             return Err(ApiError::bad_request(
                 "invalid_category",
@@ -75,12 +75,21 @@ pub fn parse(body: &[u8], header_category: Option<&str>) -> Result<Parsed, ApiEr
             ))
         }
     };
-    let from = match message.remove("from") {
+    let category = match category {
         None => None,
-        Some(Value::String(f)) => Some(PhoneNumberId::parse(&f).ok_or(ApiError::bad_request(
-            "invalid_phone_number_id",
-            "from must be Meta's numeric phone number id",
+        Some(c) => Some(Category::parse(&c).ok_or(ApiError::bad_request(
+            "invalid_category",
+            "category must be marketing, utility or authentication",
         ))?),
+    };
+    let from = match message.get("from") {
+        None => None,
+        Some(Value::String(f)) => {
+            Some(PhoneNumberId::parse(&f.text()).ok_or(ApiError::bad_request(
+                "invalid_phone_number_id",
+                "from must be Meta's numeric phone number id",
+            ))?)
+        }
         Some(_) => {
             return Err(ApiError::bad_request(
                 "invalid_phone_number_id",
@@ -88,26 +97,31 @@ pub fn parse(body: &[u8], header_category: Option<&str>) -> Result<Parsed, ApiEr
             ))
         }
     };
-    shorthand(&mut message);
-    let kind = match message.get("type").and_then(Value::as_str) {
+    let given_kind = text_at(Some(&message), "type");
+    let kind = match &given_kind {
         Some(kind) => kind.to_string(),
-        None => {
-            let guessed = MESSAGE_TYPES
-                .into_iter()
-                .find(|t| message.contains_key(*t))
-                .ok_or(invalid("no message: say its type and give its object"))?;
-            message.insert("type".into(), json!(guessed));
-            guessed.to_string()
-        }
+        None => MESSAGE_TYPES
+            .into_iter()
+            .find(|t| message.get(t).is_some())
+            .ok_or(invalid("no message: say its type and give its object"))?
+            .to_string(),
     };
-    if !message.get(&kind).is_some_and(Value::is_object) && kind != "contacts" {
+    let object_of_kind = message.get(&kind);
+    // `/v1/messages` shorthand: `"text": "..."` is the text's body.
+    let shorthand_text = match object_of_kind {
+        Some(Value::String(body)) if kind == "text" => Some(body.text()),
+        _ => None,
+    };
+    if shorthand_text.is_none()
+        && object_of_kind.is_none_or(|v| v.as_object().is_none())
+        && kind != "contacts"
+    {
         return Err(invalid("the message's type names no object of that name"));
     }
     if kind == "text" {
-        let text = message
-            .get("text")
-            .and_then(|t| t.get("body"))
-            .and_then(Value::as_str)
+        let text = shorthand_text
+            .clone()
+            .or_else(|| text_at(object_of_kind.and_then(Value::as_object), "body"))
             .unwrap_or_default();
         if text.trim().is_empty() || text.chars().count() > MAX_TEXT_BODY {
             return Err(invalid("text.body must be 1 to 4096 characters"));
@@ -115,13 +129,10 @@ pub fn parse(body: &[u8], header_category: Option<&str>) -> Result<Parsed, ApiEr
     }
     let template = match kind.as_str() {
         "template" => Some(
-            message
-                .get("template")
-                .and_then(|t| t.get("name"))
-                .and_then(Value::as_str)
+            text_at(object_of_kind.and_then(Value::as_object), "name")
                 .filter(|n| !n.is_empty())
                 .ok_or(invalid("template.name is required"))?
-                .to_string(),
+                .into_owned(),
         ),
         _ => None,
     };
@@ -134,36 +145,69 @@ pub fn parse(body: &[u8], header_category: Option<&str>) -> Result<Parsed, ApiEr
             "invalid_wa_id",
             "to (or recipient) is required",
         ))?;
-    let to = WaId::parse_user_input(raw_to).ok_or(ApiError::bad_request(
+    let to = WaId::parse_user_input(&raw_to).ok_or(ApiError::bad_request(
         "invalid_wa_id",
         "to is not a WhatsApp id",
     ))?;
-    let input = raw_to.to_string();
-    message
-        .entry("messaging_product")
-        .or_insert(json!("whatsapp"));
+    let input = raw_to.into_owned();
+    let mut out = String::new();
+    let mut f = Fields::new(&mut out);
+    if message.get("messaging_product").is_none() {
+        f.field("messaging_product", "whatsapp");
+    }
+    if given_kind.is_none() {
+        f.field("type", kind.as_str());
+    }
+    for (key, value) in &message.fields {
+        let key = key.text();
+        match (key.as_ref(), value) {
+            // wa-edge's own fields are not Meta's.
+            ("category" | "from", _) => {}
+            ("text", Value::String(body)) => {
+                let text = JsonObject::new()
+                    .with("body", &body.text())
+                    .with("preview_url", &false);
+                f.field("text", &text);
+            }
+            ("template", Value::Object(t)) => {
+                f.field("template", &Template(t));
+            }
+            (key, value) => {
+                f.field(key, value);
+            }
+        }
+    }
+    f.end();
     Ok(Parsed::Send(SendRequest {
         to,
         input,
         from,
-        message: Value::Object(message),
+        message: RawJson::parse(&out).ok_or(invalid("expected a JSON object"))?,
         template,
         category,
     }))
 }
 
-/// `/v1/messages`' shorthand in Meta's shape.
-fn shorthand(message: &mut Map<String, Value>) {
-    if let Some(Value::String(body)) = message.get("text").cloned() {
-        message.insert("text".into(), json!({ "body": body, "preview_url": false }));
-    }
-    if let Some(template) = message.get_mut("template").and_then(Value::as_object_mut) {
-        if let Some(Value::String(code)) = template.get("language").cloned() {
-            template.insert("language".into(), json!({ "code": code }));
+/// A template object in Meta's shape: `language` given as a string becomes `{"code": ...}`,
+/// and `components: null` is left out.
+struct Template<'t, 'a>(&'t Object<'a>);
+
+impl ToJson for Template<'_, '_> {
+    fn write_json(&self, out: &mut String) {
+        let mut f = Fields::new(out);
+        for (key, value) in &self.0.fields {
+            let key = key.text();
+            match (key.as_ref(), value) {
+                ("language", Value::String(code)) => {
+                    f.field("language", &JsonObject::new().with("code", &code.text()));
+                }
+                ("components", Value::Null) => {}
+                (key, value) => {
+                    f.field(key, value);
+                }
+            }
         }
-        if template.get("components").is_some_and(Value::is_null) {
-            template.remove("components");
-        }
+        f.end();
     }
 }
 
@@ -244,7 +288,10 @@ pub async fn v1<K: Kv, A: Authorities>(
     };
     let to = request.to.clone();
     let id = send(ctx, authorities, request).await?;
-    Ok(Response::json(200, json!({ "id": id, "to": to })))
+    Ok(Response::json(
+        200,
+        JsonObject::new().with("id", &id).with("to", &to),
+    ))
 }
 
 /// Meta's answer to an accepted send, as Meta gives it.
@@ -253,9 +300,13 @@ pub fn meta_success(input: &str, to: &WaId, id: &str) -> Response {
         IdKind::Phone => "wa_id",
         _ => "user_id",
     };
+    let contact = JsonObject::new().with("input", input).with(field, to);
+    let message = JsonObject::new().with("id", id);
     Response::json(
         200,
-        json!({ "messaging_product": "whatsapp", "contacts": [{ "input": input, field: to }],
-                "messages": [{ "id": id }] }),
+        JsonObject::new()
+            .with("messaging_product", "whatsapp")
+            .with("contacts", &[contact])
+            .with("messages", &[message]),
     )
 }

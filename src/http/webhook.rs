@@ -9,6 +9,7 @@ use crate::delivery::ingest;
 use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::http::{Request, World, MAX_WEBHOOK_BODY};
+use crate::json::JsonObject;
 use crate::platform::Platform;
 use crate::store::keys::KeyScheme;
 use crate::store::kv::Kv;
@@ -16,22 +17,30 @@ use crate::time::UnixTime;
 use crate::webhook::handshake::{verify_subscription, HandshakeError};
 use crate::webhook::signature::{verify_on, SecretUsed, Verifier};
 use crate::webhook::{self, ParseError};
-use serde_json::json;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// `GET /healthz`: whether every secret is set and every variable valid (names only).
 pub fn health(config: &Config) -> Response {
-    let mut settings = serde_json::Map::new();
-    for s in Secret::REQUIRED.iter().chain(Secret::OPTIONAL.iter()) {
-        settings.insert(s.name().to_string(), json!(config.secret(*s).is_some()));
-    }
+    let mut names: Vec<_> = Secret::REQUIRED
+        .iter()
+        .chain(Secret::OPTIONAL.iter())
+        .collect();
+    names.sort_by_key(|s| s.name());
+    let settings = names.into_iter().fold(JsonObject::new(), |o, s| {
+        o.with(s.name(), &config.secret(*s).is_some())
+    });
     let problems: Vec<String> = config.problems.iter().map(|p| p.to_string()).collect();
     let ready = problems.is_empty() && Secret::REQUIRED.iter().all(|s| config.secret(*s).is_some());
     Response::json(
         200,
-        json!({ "service": "wa-edge", "version": VERSION, "ready": ready, "settings": settings,
-                "retention_days": config.retention_days, "problems": problems }),
+        JsonObject::new()
+            .with("service", "wa-edge")
+            .with("version", VERSION)
+            .with("ready", &ready)
+            .with("settings", &settings)
+            .with("retention_days", &config.retention_days)
+            .with("problems", &problems),
     )
 }
 
@@ -80,7 +89,7 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
     let events = match webhook::parse(&req.body) {
         Ok(events) => events,
         Err(ParseError::NotAnEnvelope(why)) => {
-            let response = Response::json(200, json!({ "status": "ignored" }));
+            let response = Response::json(200, JsonObject::new().with("status", "ignored"));
             return Ok(response.with_log(format!("signed but unparseable: {why}; {notes}")));
         }
     };
@@ -99,8 +108,8 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
         }
     }
     let persons = split.persons.len();
-    let summary = serde_json::to_string(&summary).unwrap_or_default();
-    let response = Response::json(200, json!({ "status": "ok" }));
+    let summary = crate::json::to_string(&summary);
+    let response = Response::json(200, JsonObject::new().with("status", "ok"));
     Ok(response.with_log(format!("delivery {summary}; {persons} person(s); {notes}")))
 }
 

@@ -2,6 +2,7 @@
 //! fields it does not name are ignored, so a field Meta adds never fails a payload.
 
 use super::read::{Object, Value};
+use std::borrow::Cow;
 use std::fmt;
 
 /// A value whose shape is not the one a type needs. It names the field and the expected kind,
@@ -65,12 +66,6 @@ impl<'a> Object<'a> {
         self.opt(key).map(Option::unwrap_or_default)
     }
 
-    /// A field read as leniently as Meta's timestamps need: a value of the wrong shape is
-    /// `None` rather than an error (a garbled time must not lose the message it dates).
-    pub fn lenient<T: FromJson<'a>>(&self, key: &'static str) -> Result<Option<T>, ShapeError> {
-        Ok(self.opt(key).ok().flatten())
-    }
-
     /// A field that must be there.
     pub fn req<T: FromJson<'a>>(&self, key: &'static str) -> Result<T, ShapeError> {
         self.opt(key)?.ok_or(ShapeError {
@@ -81,7 +76,7 @@ impl<'a> Object<'a> {
 }
 
 /// Implements `FromJson` for a struct from the list of its fields, each read with one of
-/// `Object`'s methods (`opt`, `or_default`, `req`, `lenient`), under its own name or the key
+/// `Object`'s methods (`opt`, `or_default`, `req`, or one a trait in scope adds), under its own name or the key
 /// given after it: `from_json!(Media { id: opt, kind: opt "type" })`.
 macro_rules! from_json {
     ($name:ident { $($field:ident : $how:ident $($key:literal)?),* $(,)? }) => {
@@ -104,6 +99,12 @@ pub(crate) use from_json;
 /// Reads a whole text as `T`: the syntax first, then the shape.
 pub fn from_str<'a, T: FromJson<'a>>(text: &'a str) -> Result<T, ReadError> {
     let value = super::read::parse(text).map_err(ReadError::Syntax)?;
+    T::from_json(&value).map_err(ReadError::Shape)
+}
+
+/// Reads bytes (UTF-8, as JSON must be) as `T`.
+pub fn from_slice<'a, T: FromJson<'a>>(bytes: &'a [u8]) -> Result<T, ReadError> {
+    let value = super::read::parse_bytes(bytes).map_err(ReadError::Syntax)?;
     T::from_json(&value).map_err(ReadError::Shape)
 }
 
@@ -155,7 +156,7 @@ macro_rules! integer {
         }
     )*};
 }
-integer!(i64, u64, u16, usize);
+integer!(i64, u64, u32, u16, u8, usize);
 
 impl<'a> FromJson<'a> for f64 {
     fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
@@ -176,6 +177,101 @@ impl<'a, T: FromJson<'a>> FromJson<'a> for Vec<T> {
     }
 }
 
+impl<'a, A: FromJson<'a>, B: FromJson<'a>> FromJson<'a> for (A, B) {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        match value {
+            Value::Array(a) => match a.items.as_slice() {
+                [x, y] => Ok((A::from_json(x)?, B::from_json(y)?)),
+                _ => Err(ShapeError::expected("a pair")),
+            },
+            _ => Err(ShapeError::expected("a pair")),
+        }
+    }
+}
+
+impl<'a, T: FromJson<'a>, const N: usize> FromJson<'a> for [T; N] {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        let items = Vec::<T>::from_json(value)?;
+        items
+            .try_into()
+            .map_err(|_| ShapeError::expected("an array of the right length"))
+    }
+}
+
+impl<'a, T: FromJson<'a> + Ord> FromJson<'a> for std::collections::BTreeSet<T> {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        match value {
+            Value::Array(a) => a.items.iter().map(T::from_json).collect(),
+            _ => Err(ShapeError::expected("an array")),
+        }
+    }
+}
+
+/// `null` is `None` (a `skip` field of `json_object!` reads its default when absent).
+impl<'a, T: FromJson<'a>> FromJson<'a> for Option<T> {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        match value {
+            Value::Null => Ok(None),
+            v => T::from_json(v).map(Some),
+        }
+    }
+}
+
+impl<'a, T: FromJson<'a>> FromJson<'a> for Box<T> {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        T::from_json(value).map(Box::new)
+    }
+}
+
+/// An enum as written by serde's default (external) tagging: a unit variant is its name as a
+/// string, any other variant an object with the name as its one key. Returns the name and the
+/// variant's value.
+pub fn variant<'v, 'a>(value: &'v Value<'a>) -> Result<(Cow<'a, str>, &'v Value<'a>), ShapeError> {
+    const NULL: &Value<'static> = &Value::Null;
+    match value {
+        Value::String(s) => Ok((s.text(), NULL)),
+        Value::Object(o) => match o.fields.as_slice() {
+            [(name, v)] => Ok((name.text(), v)),
+            _ => Err(ShapeError::expected("one variant")),
+        },
+        _ => Err(ShapeError::expected("a variant")),
+    }
+}
+
+/// The error for a variant name this version does not know.
+pub fn unknown_variant() -> ShapeError {
+    ShapeError::expected("a known variant")
+}
+
+/// Implements `FromJson` and `ToJson` for a fieldless enum written as strings:
+/// `string_enum!(Scope { All = "all", Marketing = "marketing" })`.
+macro_rules! string_enum {
+    ($name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        impl<'a> $crate::json::FromJson<'a> for $name {
+            fn from_json(
+                value: &$crate::json::Value<'a>,
+            ) -> Result<Self, $crate::json::ShapeError> {
+                match value.as_str().as_deref() {
+                    $(Some($text) => Ok($name::$variant),)+
+                    _ => Err($crate::json::from::unknown_variant()),
+                }
+            }
+        }
+
+        impl $crate::json::ToJson for $name {
+            fn write_json(&self, out: &mut String) {
+                $crate::json::write::write_str(
+                    out,
+                    match self {
+                        $($name::$variant => $text,)+
+                    },
+                );
+            }
+        }
+    };
+}
+pub(crate) use string_enum;
+
 /// A JSON number kept as written (a template id can exceed what a float holds exactly).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Number(String);
@@ -189,6 +285,12 @@ impl Number {
 impl fmt::Display for Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+impl super::ToJson for Number {
+    fn write_json(&self, out: &mut String) {
+        out.push_str(&self.0);
     }
 }
 

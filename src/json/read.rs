@@ -493,7 +493,10 @@ mod tests {
             let plain = "é".repeat(12); // 24 bytes of two-byte characters
             let (head, tail) = plain.split_at(at - at % 2);
             let escaped = format!("\"{head}\\n{tail}\"");
-            assert_eq!(text_of(&parse(&escaped).unwrap()), format!("{head}\n{tail}"));
+            assert_eq!(
+                text_of(&parse(&escaped).unwrap()),
+                format!("{head}\n{tail}")
+            );
             let two = format!("[\"{head}\",\"{tail}\"]");
             let v = parse(&two).unwrap();
             let Value::Array(a) = v else { panic!() };

@@ -3,7 +3,6 @@
 //! number's daily budget, and pausing marketing when Meta reports the number's quality as poor.
 
 use crate::time::UnixTime;
-use serde::{Deserialize, Serialize};
 
 /// One marketing template per person per rolling 24 hours: Meta's own per-user marketing limit
 /// (131049) bites soon after, and more than one a day is what people block businesses for.
@@ -12,13 +11,13 @@ pub const DEFAULT_MARKETING_PER_DAY: u64 = 1;
 pub const MARKETING_PERIOD: u64 = 24 * 3600;
 
 /// A template's category, as Meta names it (`MARKETING`, `UTILITY`, `AUTHENTICATION`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
     Marketing,
     Utility,
     Authentication,
 }
+crate::json::string_enum!(Category { Marketing = "marketing", Utility = "utility", Authentication = "authentication" });
 
 impl Category {
     pub fn parse(raw: &str) -> Option<Category> {

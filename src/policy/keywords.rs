@@ -7,8 +7,6 @@
 //! "I'll stop by the store" and "stop this bill" do not match: the FCC asks that clear requests
 //! be honoured, and a false opt-out silences a customer who wanted to talk to the business.
 
-use serde::{Deserialize, Serialize};
-
 /// Opt-out keywords: CTIA/carrier standard English words and the localised ones businesses
 /// on WhatsApp most often meet (ES, PT, DE, FR, IT), already normalised.
 pub const OPT_OUT_KEYWORDS: &[&str] = &[
@@ -118,8 +116,7 @@ fn fold_accent(c: char) -> char {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intent {
     OptOut,
     OptIn,
@@ -129,6 +126,7 @@ pub enum Intent {
     /// Meta's "Stop promotions" button: marketing only.
     StopPromotions,
 }
+crate::json::string_enum!(Intent { OptOut = "opt_out", OptIn = "opt_in", OptInIfOptedOut = "opt_in_if_opted_out", Help = "help", StopPromotions = "stop_promotions" });
 
 /// Keyword lists in force: the shipped ones plus the business's additions.
 #[derive(Debug, Clone, Default)]

@@ -3,12 +3,11 @@
 //! that arrive later in status webhooks alike.
 
 use crate::ids::MessageId;
+use crate::json::JsonObject;
 use crate::store::account::{Signal, SignalKind};
 use crate::store::consent::{ConsentChange, ConsentStatus, Scope, Source};
 use crate::store::contact_state::ContactState;
 use crate::time::UnixTime;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// 131056: Meta's advice is to back off 4^n seconds: 1, 4, 16, then give up and record it.
 pub const PAIR_RATE_WAITS: [u64; 3] = [1, 4, 16];
@@ -49,8 +48,7 @@ pub fn retry_after(action: ErrorAction, retries: &mut Retries, jitter: u64) -> O
 }
 
 /// What Meta's error means for us. Also applied to errors that arrive later in status webhooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorAction {
     /// 131047: the 24-hour window is closed. Never retried as free-form.
     WindowClosed,
@@ -78,6 +76,7 @@ pub enum ErrorAction {
     /// Anything else: a request Meta refuses; retrying will not help.
     Rejected,
 }
+crate::json::string_enum!(ErrorAction { WindowClosed = "window_closed", PairRateLimited = "pair_rate_limited", Throttled = "throttled", PauseNumber = "pause_number", MarketingOptOut = "marketing_opt_out", MarketingLimit = "marketing_limit", Undeliverable = "undeliverable", BsuidUnsupported = "bsuid_unsupported", AccessToken = "access_token", Transient = "transient", NoAnswer = "no_answer", Rejected = "rejected" });
 
 pub fn classify(code: Option<i64>, http_status: u16) -> ErrorAction {
     match code {
@@ -162,8 +161,10 @@ impl Effect {
                 kind: SignalKind::Pause,
                 identity: vec![phone_number_id.to_string()],
                 at,
-                fields: json!({ "code": code, "phone_number_id": phone_number_id,
-                    "message": "Meta's spam rate limit (131048): automatic sending is paused until a person resumes it with DELETE /v1/account/pause" }),
+                fields: JsonObject::new()
+                    .with("code", &code)
+                    .with("phone_number_id", phone_number_id)
+                    .with("message", "Meta's spam rate limit (131048): automatic sending is paused until a person resumes it with DELETE /v1/account/pause"),
             });
         }
         if self.token_problem {
@@ -171,8 +172,9 @@ impl Effect {
                 kind: SignalKind::TokenProblem,
                 identity: vec![code.to_string()],
                 at,
-                fields: json!({ "code": code,
-                    "message": "the access token is expired or lacks permission: replace WHATSAPP_ACCESS_TOKEN" }),
+                fields: JsonObject::new()
+                    .with("code", &code)
+                    .with("message", "the access token is expired or lacks permission: replace WHATSAPP_ACCESS_TOKEN"),
             });
         }
         out

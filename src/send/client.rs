@@ -24,13 +24,16 @@ pub async fn attempt<G: Platform>(
     token: &str,
     outbound: &Outbound,
 ) -> SendOutcome {
-    let mut body = request_body(&outbound.to, &outbound.body, outbound.reply_to.as_ref());
-    if let (Some(callback), Some(obj)) = (&outbound.callback, body.as_object_mut()) {
-        if outbound.purpose != Purpose::MarkRead {
-            obj.insert("biz_opaque_callback_data".into(), callback.as_str().into());
-        }
-    }
-    let body = body.to_string();
+    let callback = outbound
+        .callback
+        .as_deref()
+        .filter(|_| outbound.purpose != Purpose::MarkRead);
+    let body = request_body(
+        &outbound.to,
+        &outbound.body,
+        outbound.reply_to.as_ref(),
+        callback,
+    );
     let error = match graph.post(url, token, &body).await {
         Ok((status, text)) => match parse_send_response(status, &text) {
             Ok(id) => return SendOutcome::Sent(id),

@@ -2,8 +2,9 @@
 
 use crate::config::Config;
 use crate::ids::{MessageId, PhoneNumberId, WaId};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use crate::json::{
+    from_json, object, write_str, Fields, FromJson, RawJson, ShapeError, ToJson, Value,
+};
 
 pub fn messages_url(config: &Config, phone_number_id: &PhoneNumberId) -> String {
     format!(
@@ -13,8 +14,7 @@ pub fn messages_url(config: &Config, phone_number_id: &PhoneNumberId) -> String 
 }
 
 /// What to send. Each kind maps to one Cloud API request shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum OutboundBody {
     Text {
         body: String,
@@ -28,7 +28,8 @@ pub enum OutboundBody {
     Template {
         name: String,
         language: String,
-        components: serde_json::Value,
+        /// As the caller gave them (`null`: none).
+        components: RawJson,
     },
     /// Marks an inbound message as read (blue ticks); not a message to the contact.
     MarkRead {
@@ -37,7 +38,7 @@ pub enum OutboundBody {
     /// A Cloud API message object exactly as a business's client sent it (any type: media,
     /// location, contacts, reactions, interactive, templates, with `context`), forwarded as is.
     Message {
-        message: serde_json::Value,
+        message: RawJson,
     },
 }
 
@@ -58,10 +59,71 @@ pub const MESSAGE_TYPES: [&str; 12] = [
     "address",
 ];
 
-fn field<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a str> {
+/// A string inside a JSON object, by its path of keys.
+fn field(v: &Value<'_>, path: &[&str]) -> Option<String> {
     path.iter()
-        .try_fold(v, |v, key| v.get(key))
+        .try_fold(v, |v, key| v.as_object()?.get(key))
         .and_then(|v| v.as_str())
+        .map(|s| s.into_owned())
+}
+
+// Stored in the outbox as serde's internal tagging wrote it (`{"kind":"text","body":...}`), so
+// items queued by an earlier version still read.
+impl ToJson for OutboundBody {
+    fn write_json(&self, out: &mut String) {
+        let mut f = Fields::new(out);
+        match self {
+            OutboundBody::Text { body } => f.field("kind", "text").field("body", body),
+            OutboundBody::Buttons { body, buttons } => f
+                .field("kind", "buttons")
+                .field("body", body)
+                .field("buttons", buttons),
+            OutboundBody::Template {
+                name,
+                language,
+                components,
+            } => f
+                .field("kind", "template")
+                .field("name", name)
+                .field("language", language)
+                .field("components", components),
+            OutboundBody::MarkRead { message_id } => {
+                f.field("kind", "mark_read").field("message_id", message_id)
+            }
+            OutboundBody::Message { message } => {
+                f.field("kind", "message").field("message", message)
+            }
+        };
+        f.end();
+    }
+}
+
+impl<'a> FromJson<'a> for OutboundBody {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        let o = object(value)?;
+        let kind: String = o.req("kind")?;
+        Ok(match kind.as_str() {
+            "text" => OutboundBody::Text {
+                body: o.req("body")?,
+            },
+            "buttons" => OutboundBody::Buttons {
+                body: o.req("body")?,
+                buttons: o.req("buttons")?,
+            },
+            "template" => OutboundBody::Template {
+                name: o.req("name")?,
+                language: o.req("language")?,
+                components: o.or_default("components")?,
+            },
+            "mark_read" => OutboundBody::MarkRead {
+                message_id: o.req("message_id")?,
+            },
+            "message" => OutboundBody::Message {
+                message: o.req("message")?,
+            },
+            _ => return Err(crate::json::unknown_variant()),
+        })
+    }
 }
 
 impl OutboundBody {
@@ -74,20 +136,19 @@ impl OutboundBody {
             }
             OutboundBody::MarkRead { .. } => String::new(),
             OutboundBody::Message { message } => {
+                let message = &message.value();
                 let kind = self.kind();
                 let said = match kind {
-                    "text" => field(message, &["text", "body"]).map(str::to_string),
+                    "text" => field(message, &["text", "body"]),
                     "template" => field(message, &["template", "name"]).map(|name| {
                         let language = field(message, &["template", "language", "code"])
-                            .or(field(message, &["template", "language"]))
+                            .or_else(|| field(message, &["template", "language"]))
                             .unwrap_or_default();
                         format!("template {name} ({language})")
                     }),
-                    "interactive" => {
-                        field(message, &["interactive", "body", "text"]).map(str::to_string)
-                    }
-                    "reaction" => field(message, &["reaction", "emoji"]).map(str::to_string),
-                    media => field(message, &[media, "caption"]).map(str::to_string),
+                    "interactive" => field(message, &["interactive", "body", "text"]),
+                    "reaction" => field(message, &["reaction", "emoji"]),
+                    media => field(message, &[media, "caption"]),
                 };
                 said.unwrap_or_else(|| format!("[{kind}]"))
             }
@@ -101,7 +162,8 @@ impl OutboundBody {
             OutboundBody::Template { .. } => "template",
             OutboundBody::MarkRead { .. } => "read",
             OutboundBody::Message { message } => {
-                let kind = field(message, &["type"]).unwrap_or("text");
+                let kind = field(&message.value(), &["type"]);
+                let kind = kind.as_deref().unwrap_or("text");
                 MESSAGE_TYPES
                     .into_iter()
                     .find(|k| *k == kind)
@@ -116,60 +178,182 @@ impl OutboundBody {
     }
 }
 
+/// The Cloud API request for one message, as JSON text. `callback` goes in
+/// `biz_opaque_callback_data` (Meta echoes it in the message's statuses).
 pub fn request_body(
     to: &WaId,
     body: &OutboundBody,
     reply_to: Option<&MessageId>,
-) -> serde_json::Value {
-    let mut v = match body {
+    callback: Option<&str>,
+) -> String {
+    let mut out = String::new();
+    let mut f = Fields::new(&mut out);
+    match body {
         OutboundBody::MarkRead { message_id } => {
-            return json!({ "messaging_product": "whatsapp", "status": "read", "message_id": message_id.as_str() });
+            f.field("messaging_product", "whatsapp")
+                .field("status", "read")
+                .field("message_id", message_id);
         }
-        // The caller's own object: its recipient, context and callback data are its own.
+        // The caller's own object: its recipient and context are its own.
         OutboundBody::Message { message } => {
-            let mut message = message.clone();
-            if let Some(obj) = message.as_object_mut() {
-                obj.entry("messaging_product").or_insert(json!("whatsapp"));
+            let message = message.value();
+            let Some(fields) = message.as_object() else {
+                return crate::json::to_string(&message);
+            };
+            if fields.get("messaging_product").is_none() {
+                f.field("messaging_product", "whatsapp");
             }
-            return message;
+            for (key, value) in &fields.fields {
+                if callback.is_some() && key.is("biz_opaque_callback_data") {
+                    continue;
+                }
+                f.field(&key.text(), value);
+            }
         }
         OutboundBody::Text { body } => {
-            json!({ "type": "text", "text": { "body": body, "preview_url": false } })
+            addressed(&mut f, to, reply_to).field("type", "text");
+            f.field("text", &TextObject { body });
         }
         OutboundBody::Buttons { body, buttons } => {
-            let buttons: Vec<_> = buttons
-                .iter()
-                .enumerate()
-                .map(|(i, title)| json!({ "type": "reply", "reply": { "id": format!("btn{}", i + 1), "title": title } }))
-                .collect();
-            json!({ "type": "interactive", "interactive": { "type": "button", "body": { "text": body }, "action": { "buttons": buttons } } })
+            addressed(&mut f, to, reply_to).field("type", "interactive");
+            f.field("interactive", &ButtonsObject { body, buttons });
         }
         OutboundBody::Template {
             name,
             language,
             components,
         } => {
-            let mut template = json!({ "name": name, "language": { "code": language } });
-            if let (false, Some(obj)) = (components.is_null(), template.as_object_mut()) {
-                obj.insert("components".into(), components.clone());
-            }
-            json!({ "type": "template", "template": template })
-        }
-    };
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("messaging_product".into(), json!("whatsapp"));
-        obj.insert("recipient_type".into(), json!("individual"));
-        // A BSUID goes in `recipient` (Meta reads `to` first, so only one is sent).
-        let field = match to.kind() {
-            crate::ids::IdKind::Phone => "to",
-            _ => "recipient",
-        };
-        obj.insert(field.into(), json!(to.as_str()));
-        if let Some(id) = reply_to {
-            obj.insert("context".into(), json!({ "message_id": id.as_str() }));
+            addressed(&mut f, to, reply_to).field("type", "template");
+            f.field(
+                "template",
+                &TemplateObject {
+                    name,
+                    language,
+                    components,
+                },
+            );
         }
     }
-    v
+    if let Some(callback) = callback {
+        f.field("biz_opaque_callback_data", callback);
+    }
+    f.end();
+    out
+}
+
+/// The fields every message wa-edge writes itself starts with: who it goes to, and what it
+/// answers.
+fn addressed<'f, 'o>(
+    f: &'f mut Fields<'o>,
+    to: &WaId,
+    reply_to: Option<&MessageId>,
+) -> &'f mut Fields<'o> {
+    // A BSUID goes in `recipient` (Meta reads `to` first, so only one is sent).
+    let field = match to.kind() {
+        crate::ids::IdKind::Phone => "to",
+        _ => "recipient",
+    };
+    f.field("messaging_product", "whatsapp")
+        .field("recipient_type", "individual")
+        .field(field, to);
+    if let Some(id) = reply_to {
+        f.field("context", &Context { message_id: id });
+    }
+    f
+}
+
+struct Context<'a> {
+    message_id: &'a MessageId,
+}
+
+impl ToJson for Context<'_> {
+    fn write_json(&self, out: &mut String) {
+        Fields::new(out).field("message_id", self.message_id).end();
+    }
+}
+
+struct TextObject<'a> {
+    body: &'a str,
+}
+
+impl ToJson for TextObject<'_> {
+    fn write_json(&self, out: &mut String) {
+        Fields::new(out)
+            .field("body", self.body)
+            .field("preview_url", &false)
+            .end();
+    }
+}
+
+struct ButtonsObject<'a> {
+    body: &'a str,
+    buttons: &'a [String],
+}
+
+impl ToJson for ButtonsObject<'_> {
+    fn write_json(&self, out: &mut String) {
+        let mut f = Fields::new(out);
+        f.field("type", "button")
+            .field("body", &TextField(self.body));
+        f.field("action", &ButtonList(self.buttons));
+        f.end();
+    }
+}
+
+/// `{"text": ...}`
+struct TextField<'a>(&'a str);
+
+impl ToJson for TextField<'_> {
+    fn write_json(&self, out: &mut String) {
+        Fields::new(out).field("text", self.0).end();
+    }
+}
+
+/// `{"buttons": [{"type":"reply","reply":{"id":"btn1","title":...}}, ...]}`
+struct ButtonList<'a>(&'a [String]);
+
+impl ToJson for ButtonList<'_> {
+    fn write_json(&self, out: &mut String) {
+        out.push_str("{\"buttons\":[");
+        for (i, title) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"type\":\"reply\",\"reply\":{\"id\":\"btn");
+            (i + 1).write_json(out);
+            out.push_str("\",\"title\":");
+            write_str(out, title);
+            out.push_str("}}");
+        }
+        out.push_str("]}");
+    }
+}
+
+struct TemplateObject<'a> {
+    name: &'a str,
+    language: &'a str,
+    components: &'a RawJson,
+}
+
+impl ToJson for TemplateObject<'_> {
+    fn write_json(&self, out: &mut String) {
+        let mut f = Fields::new(out);
+        f.field("name", self.name)
+            .field("language", &Code(self.language));
+        if self.components.as_str() != "null" {
+            f.field("components", self.components);
+        }
+        f.end();
+    }
+}
+
+/// `{"code": ...}`
+struct Code<'a>(&'a str);
+
+impl ToJson for Code<'_> {
+    fn write_json(&self, out: &mut String) {
+        Fields::new(out).field("code", self.0).end();
+    }
 }
 
 /// A Graph API failure: Meta's error code when it sent one, else the HTTP status.
@@ -192,27 +376,39 @@ impl GraphError {
     }
 }
 
-#[derive(Deserialize)]
 struct SendOk {
-    #[serde(default)]
     messages: Vec<SentId>,
 }
+from_json!(SendOk {
+    messages: or_default
+});
 
-#[derive(Deserialize)]
 struct SentId {
     id: MessageId,
 }
+from_json!(SentId { id: req });
 
-#[derive(Deserialize)]
 struct ErrorBody {
     error: Option<ErrorDetail>,
 }
+from_json!(ErrorBody { error: opt });
 
-#[derive(Deserialize)]
 struct ErrorDetail {
     code: Option<i64>,
-    #[serde(alias = "error_user_title")]
     message: Option<String>,
+}
+
+impl<'a> FromJson<'a> for ErrorDetail {
+    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
+        let o = object(value)?;
+        Ok(ErrorDetail {
+            code: o.opt("code")?,
+            message: match o.opt("message")? {
+                Some(m) => Some(m),
+                None => o.opt("error_user_title")?,
+            },
+        })
+    }
 }
 
 /// Meta's error objects are small; a larger body is not handed back.
@@ -221,7 +417,7 @@ pub const MAX_ERROR_BODY: usize = 4096;
 /// Reads Meta's answer to a send: the new message id, or the error.
 pub fn parse_send_response(http_status: u16, body: &str) -> Result<MessageId, GraphError> {
     if (200..300).contains(&http_status) {
-        if let Ok(ok) = serde_json::from_str::<SendOk>(body) {
+        if let Ok(ok) = crate::json::from_str::<SendOk>(body) {
             if let Some(sent) = ok.messages.into_iter().next() {
                 return Ok(sent.id);
             }
@@ -233,7 +429,7 @@ pub fn parse_send_response(http_status: u16, body: &str) -> Result<MessageId, Gr
             body: None,
         });
     }
-    let detail = serde_json::from_str::<ErrorBody>(body)
+    let detail = crate::json::from_str::<ErrorBody>(body)
         .ok()
         .and_then(|b| b.error);
     Err(GraphError {
@@ -261,6 +457,10 @@ mod tests {
 
     #[test]
     fn request_shapes() {
+        let request_body = |to: &WaId, body: &OutboundBody, reply_to: Option<&MessageId>| {
+            let text = request_body(to, body, reply_to, None);
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()
+        };
         let to = WaId::new("15550001");
         let text = OutboundBody::Text { body: "hi".into() };
         let v = request_body(&to, &text, Some(&MessageId::new("wamid.in")));
@@ -282,7 +482,7 @@ mod tests {
         let template = OutboundBody::Template {
             name: "hello_world".into(),
             language: "en_US".into(),
-            components: serde_json::Value::Null,
+            components: RawJson::default(),
         };
         let t = request_body(&to, &template, None);
         assert_eq!(t["template"]["language"]["code"], "en_US");
@@ -293,7 +493,41 @@ mod tests {
         let r = request_body(&to, &read, None);
         assert_eq!(
             r,
-            json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.in"})
+            serde_json::json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.in"})
         );
+    }
+
+    #[test]
+    fn a_callers_object_goes_out_as_written_with_our_callback_and_product() {
+        let to = WaId::new("15550001");
+        let message = RawJson::parse(
+            r#"{"to":"15550001","type":"image","image":{"link":"https://x/y.png"},"biz_opaque_callback_data":"theirs"}"#,
+        )
+        .unwrap();
+        let body = OutboundBody::Message { message };
+        assert_eq!(
+            request_body(&to, &body, None, Some("ours")),
+            r#"{"messaging_product":"whatsapp","to":"15550001","type":"image","image":{"link":"https://x/y.png"},"biz_opaque_callback_data":"ours"}"#
+        );
+        assert_eq!(
+            request_body(&to, &body, None, None),
+            r#"{"messaging_product":"whatsapp","to":"15550001","type":"image","image":{"link":"https://x/y.png"},"biz_opaque_callback_data":"theirs"}"#
+        );
+        assert_eq!(body.kind(), "image");
+        let stored = crate::json::to_string(&body);
+        assert_eq!(crate::json::from_str::<OutboundBody>(&stored), Ok(body));
+        let text = OutboundBody::Text {
+            body: "a \"b\"".into(),
+        };
+        assert_eq!(
+            request_body(&to, &text, Some(&MessageId::new("wamid.in")), Some("cb")),
+            r#"{"messaging_product":"whatsapp","recipient_type":"individual","to":"15550001","context":{"message_id":"wamid.in"},"type":"text","text":{"body":"a \"b\"","preview_url":false},"biz_opaque_callback_data":"cb"}"#
+        );
+        // Written by serde's internal tagging in an earlier version, and still read.
+        let queued = r#"{"kind":"template","name":"hello","language":"en_US","components":null}"#;
+        assert!(matches!(
+            crate::json::from_str::<OutboundBody>(queued),
+            Ok(OutboundBody::Template { .. })
+        ));
     }
 }

@@ -5,9 +5,9 @@
 //! three property sets, metadata crosses as one JSON text, and a listing comes back as one JSON
 //! text that serde_json reads in wasm.
 
+use crate::json::{from_json, RawJson};
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey};
 use crate::time::UnixTime;
-use serde::Deserialize;
 use worker::js_sys::{self, Array, Function, Object, Reflect};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -79,23 +79,27 @@ fn set(object: &Object, key: &str, value: &JsValue) -> Result<(), KvError> {
 }
 
 /// A listing as KV answers it (the fields the core uses).
-#[derive(Deserialize)]
 struct Listing {
     keys: Vec<ListedName>,
-    #[serde(default)]
     list_complete: bool,
-    #[serde(default)]
     cursor: Option<String>,
 }
+from_json!(Listing {
+    keys: req,
+    list_complete: or_default,
+    cursor: opt,
+});
 
-#[derive(Deserialize)]
 struct ListedName {
     name: String,
-    #[serde(default)]
     expiration: Option<u64>,
-    #[serde(default)]
-    metadata: Option<serde_json::Value>,
+    metadata: Option<RawJson>,
 }
+from_json!(ListedName {
+    name: req,
+    expiration: opt,
+    metadata: opt,
+});
 
 impl Kv for WorkerKv<'_> {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
@@ -113,7 +117,7 @@ impl Kv for WorkerKv<'_> {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<serde_json::Value>,
+        metadata: Option<crate::json::RawJson>,
     ) -> Result<(), KvError> {
         let kv = self.0;
         let options = Object::new();
@@ -121,8 +125,7 @@ impl Kv for WorkerKv<'_> {
             set(&options, "expiration", &JsValue::from_f64(at.0 as f64))?;
         }
         if let Some(meta) = metadata {
-            let text = serde_json::to_string(&meta).map_err(|_| KvError::Corrupt("metadata"))?;
-            let meta = js_sys::JSON::parse(&text).map_err(kv_error)?;
+            let meta = js_sys::JSON::parse(meta.as_str()).map_err(kv_error)?;
             set(&options, "metadata", &meta)?;
         }
         let call = kv.put.call3(
@@ -150,7 +153,7 @@ impl Kv for WorkerKv<'_> {
         let page = settle(kv.list.call1(&kv.this, &options)).await?;
         let text: String = js_sys::JSON::stringify(&page).map_err(kv_error)?.into();
         let page: Listing =
-            serde_json::from_str(&text).map_err(|_| KvError::Corrupt("KV listing"))?;
+            crate::json::from_str(&text).map_err(|_| KvError::Corrupt("KV listing"))?;
         let keys = page
             .keys
             .into_iter()

@@ -24,18 +24,14 @@ pub const PERSON_BINDING: &str = "PERSON";
 pub struct DurableAuthorities<'a>(pub &'a worker::ObjectNamespace);
 
 /// What the worker sends a person's authority: who they are (their keyed hash) and the request.
-#[derive(serde::Deserialize)]
 struct Envelope {
     contact: String,
     op: Op,
 }
-
-/// The same, written from borrowed parts (the request is not cloned to be sent).
-#[derive(serde::Serialize)]
-struct EnvelopeOut<'a> {
-    contact: &'a str,
-    op: &'a Op,
-}
+crate::json::from_json!(Envelope {
+    contact: req,
+    op: req,
+});
 
 impl Authorities for DurableAuthorities<'_> {
     async fn call(&self, contact: &ContactKey, op: &Op) -> Result<Answer, KvError> {
@@ -44,16 +40,16 @@ impl Authorities for DurableAuthorities<'_> {
             .0
             .get_by_name(&contact.0)
             .map_err(|_| fail("no stub"))?;
-        let body = serde_json::to_string(&EnvelopeOut {
-            contact: &contact.0,
-            op,
-        })
-        .map_err(|_| fail("encode"))?;
+        // Written from borrowed parts: the request is not cloned to be sent.
+        let body = crate::json::JsonObject::new()
+            .with("contact", &contact.0)
+            .with("op", op)
+            .text();
         let (status, text) = post_to(stub.into_rpc(), &body).await.map_err(fail)?;
         if status != 200 {
             return Err(fail(&text.chars().take(200).collect::<String>()));
         }
-        serde_json::from_str(&text).map_err(|_| fail("answer"))
+        crate::json::from_str(&text).map_err(|_| fail("answer"))
     }
 }
 
@@ -198,11 +194,11 @@ impl DurableObject for Person {
                 .and_then(|t| t.as_string()),
             Err(_) => None,
         };
-        let Some(envelope) = text.and_then(|t| serde_json::from_str::<Envelope>(&t).ok()) else {
+        let Some(envelope) = text.and_then(|t| crate::json::from_str::<Envelope>(&t).ok()) else {
             return worker::Response::error("bad authority request", 400);
         };
         match self.run(Some(envelope.op), Some(envelope.contact)).await {
-            Ok(Some(answer)) => worker::Response::from_json(&answer),
+            Ok(Some(answer)) => worker::Response::ok(crate::json::to_string(&answer)),
             Ok(None) => worker::Response::error("no answer", 500),
             // The text names the failure's kind, never a key or a value.
             Err(e) => worker::Response::error(e.to_string(), 500),

@@ -14,27 +14,29 @@ pub(super) struct DoStore {
     pub(super) now: UnixTime,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
 struct Stored {
     v: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     e: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    m: Option<serde_json::Value>,
+    m: Option<crate::json::RawJson>,
 }
+crate::json::json_object!(Stored {
+    v: req,
+    e: skip,
+    m: skip,
+});
 
 /// A value as this storage keeps it, with its expiry and metadata.
 fn encode(
     value: &str,
     expires: Option<UnixTime>,
-    metadata: Option<serde_json::Value>,
+    metadata: Option<crate::json::RawJson>,
 ) -> Result<String, KvError> {
     let stored = Stored {
         v: value.to_string(),
         e: expires.map(|e| e.0),
         m: metadata,
     };
-    serde_json::to_string(&stored).map_err(|_| KvError::Corrupt("stored"))
+    Ok(crate::json::to_string(&stored))
 }
 
 fn do_error(e: worker::Error) -> KvError {
@@ -44,7 +46,7 @@ fn do_error(e: worker::Error) -> KvError {
 impl DoStore {
     /// A stored value, expired or not.
     fn parse(raw: &JsValue) -> Option<Stored> {
-        serde_json::from_str(&raw.as_string()?).ok()
+        crate::json::from_str(&raw.as_string()?).ok()
     }
 
     /// A stored value that has not expired.
@@ -81,7 +83,7 @@ impl Kv for DoStore {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<serde_json::Value>,
+        metadata: Option<crate::json::RawJson>,
     ) -> Result<(), KvError> {
         let text = encode(value, expires, metadata)?;
         self.storage.put(key, text).await.map_err(do_error)

@@ -3,6 +3,7 @@
 //! kind, the `kind` in its JSON and the group `GET /v1/account` shows it under.
 
 use crate::ids::PhoneNumberId;
+use crate::json::{JsonObject, RawJson};
 use crate::store::keys::{self, KeyScheme};
 use crate::store::kv::{list_all, Kv, KvError};
 use crate::store::{Put, RecordMeta};
@@ -98,7 +99,7 @@ pub struct Signal {
     pub kind: SignalKind,
     pub identity: Vec<String>,
     pub at: UnixTime,
-    pub fields: serde_json::Value,
+    pub fields: JsonObject,
 }
 
 impl Signal {
@@ -110,11 +111,11 @@ impl Signal {
 
     /// The write; `expires` is `None` only for a pause, which lasts until a person lifts it.
     pub fn put(&self, keys: &KeyScheme, expires: Option<UnixTime>) -> Result<Put, KvError> {
-        let mut value = self.fields.clone();
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("kind".into(), self.kind.json_kind().into());
-            obj.insert("at".into(), self.at.0.into());
-        }
+        let value = self
+            .fields
+            .clone()
+            .with("kind", self.kind.json_kind())
+            .with("at", &self.at);
         Put::json(
             self.key(keys),
             &value,
@@ -129,23 +130,22 @@ pub const MAX_ACCOUNT_SIGNALS: usize = 200;
 
 /// The newest signals, grouped by kind in `SignalKind::ALL` order. Unreadable values are skipped:
 /// they are informational, and one bad record must not hide the rest.
-pub async fn load_grouped<K: Kv>(
-    kv: &K,
-) -> Result<Vec<(SignalKind, Vec<serde_json::Value>)>, KvError> {
+pub async fn load_grouped<K: Kv>(kv: &K) -> Result<Vec<(SignalKind, Vec<RawJson>)>, KvError> {
     let mut listed = list_all(kv, keys::ACCOUNT_PREFIX).await?;
     listed.sort_by_key(|k| std::cmp::Reverse(RecordMeta::time_of(k.metadata.as_ref())));
     listed.truncate(MAX_ACCOUNT_SIGNALS);
     let names: Vec<String> = listed.into_iter().map(|k| k.name).collect();
     let values = kv.get_many(&names).await?;
-    let mut groups: Vec<(SignalKind, Vec<serde_json::Value>)> =
+    let mut groups: Vec<(SignalKind, Vec<RawJson>)> =
         SignalKind::ALL.iter().map(|k| (*k, Vec::new())).collect();
     for value in values.into_iter().flatten() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&value) else {
+        let Ok(v) = crate::json::parse(&value) else {
             continue;
         };
-        let kind = SignalKind::from_json_kind(v.get("kind").and_then(|k| k.as_str()));
+        let kind = v.as_object().and_then(|o| o.get("kind")?.as_str());
+        let kind = SignalKind::from_json_kind(kind.as_deref());
         if let Some((_, list)) = groups.iter_mut().find(|(k, _)| *k == kind) {
-            list.push(v);
+            list.push(RawJson::of(&v));
         }
     }
     Ok(groups)
@@ -179,8 +179,11 @@ pub async fn paused_numbers<K: Kv>(kv: &K) -> Result<Vec<PhoneNumberId>, KvError
     Ok(values
         .into_iter()
         .flatten()
-        .filter_map(|v| serde_json::from_str::<serde_json::Value>(&v).ok())
-        .filter_map(|v| v.get("phone_number_id")?.as_str().map(PhoneNumberId::new))
+        .filter_map(|v| {
+            let v = crate::json::parse(&v).ok()?;
+            let id = v.as_object()?.get("phone_number_id")?.as_str()?;
+            Some(PhoneNumberId::new(id))
+        })
         .collect())
 }
 
@@ -219,7 +222,7 @@ mod tests {
             kind: SignalKind::Pause,
             identity: vec![pnid.as_str().to_string()],
             at: UnixTime(1),
-            fields: serde_json::json!({}),
+            fields: JsonObject::new(),
         };
         assert_eq!(signal.key(&keys), pause_key(&keys, Some(&pnid)));
     }

@@ -7,25 +7,23 @@ use crate::store::keys::{self, ContactKey};
 use crate::store::kv::{Kv, KvError};
 use crate::store::Put;
 use crate::time::UnixTime;
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsentStatus {
     OptedIn,
     OptedOut,
     Unknown,
 }
+crate::json::string_enum!(ConsentStatus { OptedIn = "opted_in", OptedOut = "opted_out", Unknown = "unknown" });
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     All,
     Marketing,
 }
+crate::json::string_enum!(Scope { All = "all", Marketing = "marketing" });
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Keyword,
     Button,
@@ -35,35 +33,49 @@ pub enum Source {
     /// Two ids were found to be one person (`ConsentRecord::merge`).
     Link,
 }
+crate::json::string_enum!(Source { Keyword = "keyword", Button = "button", UserPreferences = "user_preferences", SendError = "send_error", Admin = "admin", Link = "link" });
 
 /// One piece of evidence: who changed what, when, and because of which message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConsentChange {
     pub status: ConsentStatus,
     pub scope: Scope,
     /// When the person acted (the event's own time), which orders changes.
     pub at: UnixTime,
     pub source: Source,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<MessageId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword: Option<String>,
     /// Free text for off-WhatsApp consent ("website checkbox, order 1234").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
     /// False when a newer change already stood: kept as evidence, not applied.
     pub applied: bool,
 }
+crate::json::json_object!(ConsentChange {
+    status: req,
+    scope: req,
+    at: req,
+    source: req,
+    message_id: skip,
+    keyword: skip,
+    evidence: skip,
+    applied: req,
+});
 
 /// The suppression record: kept without TTL and through erasure, holding no message text and no
 /// profile name, because an objection to direct marketing must be honoured indefinitely.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConsentRecord {
     pub status: ConsentStatus,
     pub scope: Option<Scope>,
     pub updated_at: Option<UnixTime>,
     pub history: Vec<ConsentChange>,
 }
+crate::json::json_object!(ConsentRecord {
+    status: req,
+    scope: opt,
+    updated_at: opt,
+    history: req,
+});
 
 impl Default for ConsentRecord {
     fn default() -> Self {
@@ -81,7 +93,7 @@ impl Default for ConsentRecord {
 pub fn parse(value: Option<&str>) -> Result<ConsentRecord, KvError> {
     match value {
         None => Ok(ConsentRecord::default()),
-        Some(text) => serde_json::from_str(text).map_err(|_| KvError::Corrupt("consent")),
+        Some(text) => crate::json::from_str(text).map_err(|_| KvError::Corrupt("consent")),
     }
 }
 

@@ -19,11 +19,20 @@ pub struct KeyScheme {
 }
 
 /// A contact's pseudonymous key (hex), safe to show in logs and keys.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ContactKey(pub String);
+
+impl crate::json::ToJson for ContactKey {
+    fn write_json(&self, out: &mut String) {
+        self.0.write_json(out);
+    }
+}
+
+impl<'a> crate::json::FromJson<'a> for ContactKey {
+    fn from_json(value: &crate::json::Value<'a>) -> Result<Self, crate::json::ShapeError> {
+        String::from_json(value).map(ContactKey)
+    }
+}
 
 /// A message id's keyed hash (hex).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -4,7 +4,7 @@
 use super::lenient::open_enum;
 use crate::ids::WaId;
 use crate::json::{from_json, Number};
-use crate::time::UnixTime;
+use crate::time::{MetaTimeField, UnixTime};
 
 open_enum!(
     /// `user_preferences[].value`.
@@ -27,7 +27,7 @@ from_json!(UserPreference {
     parent_user_id: opt,
     category: opt,
     value: opt,
-    timestamp: lenient,
+    timestamp: meta_time,
 });
 from_json!(TemplateStatusUpdate {
     event: opt,

@@ -3,16 +3,17 @@
 use super::lenient::open_enum;
 use crate::ids::{MessageId, WaId};
 use crate::json::{from_json, Number};
-use crate::time::UnixTime;
-use serde::{Deserialize, Serialize};
+use crate::time::{MetaTimeField, UnixTime};
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MetaError {
-    #[serde(default)]
     pub code: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
+crate::json::json_object!(MetaError {
+    code: or_default,
+    title: skip,
+});
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Text {
@@ -31,8 +32,9 @@ pub struct Media {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Location {
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
+    /// Kept as Meta wrote them: stored and shown, never computed with.
+    pub latitude: Option<Number>,
+    pub longitude: Option<Number>,
     pub name: Option<String>,
     pub address: Option<String>,
 }
@@ -166,10 +168,6 @@ pub struct Message {
     pub errors: Vec<MetaError>,
 }
 
-from_json!(MetaError {
-    code: or_default,
-    title: opt
-});
 from_json!(Text { body: or_default });
 from_json!(Media {
     id: opt,
@@ -241,7 +239,7 @@ from_json!(Message {
     from_user_id: opt,
     from_parent_user_id: opt,
     id: opt,
-    timestamp: lenient,
+    timestamp: meta_time,
     kind: opt "type",
     text: opt,
     image: opt,

@@ -14,7 +14,7 @@ pub mod status;
 
 use crate::ids::{PhoneNumberId, WaId};
 use crate::json::{from_json, object, FromJson, Object, ShapeError, Value};
-use crate::time::UnixTime;
+use crate::time::{MetaTimeField, UnixTime};
 use account::{
     AccountAlert, AccountUpdate, Field, PhoneQualityUpdate, TemplateCategoryUpdate,
     TemplateQualityUpdate, TemplateStatusUpdate, UserPreference,
@@ -188,7 +188,7 @@ impl<'v, 'a> Entry<'v, 'a> {
     fn read(value: &'v Value<'a>) -> Result<Self, ShapeError> {
         let object = object(value)?;
         Ok(Entry {
-            time: object.lenient("time")?,
+            time: object.meta_time("time")?,
             object,
         })
     }

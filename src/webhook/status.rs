@@ -3,9 +3,8 @@
 use super::lenient::open_enum;
 use super::message::MetaError;
 use crate::ids::{MessageId, WaId};
-use crate::json::{from_json, object, FromJson, ShapeError, Value};
-use crate::time::UnixTime;
-use serde::{Deserialize, Serialize};
+use crate::json::{object, FromJson, ShapeError, Value};
+use crate::time::{MetaTimeField, UnixTime};
 
 open_enum!(
     /// `statuses[].status`.
@@ -33,26 +32,37 @@ impl StatusKind {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Origin {
-    #[serde(rename = "type")]
     pub kind: Option<String>,
 }
+crate::json::json_object!(Origin {
+    kind: opt "type",
+});
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Conversation {
     pub id: Option<String>,
     pub origin: Option<Origin>,
 }
+crate::json::json_object!(Conversation {
+    id: opt,
+    origin: opt,
+});
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Pricing {
     pub billable: Option<bool>,
     pub pricing_model: Option<String>,
     pub category: Option<String>,
-    #[serde(rename = "type")]
     pub kind: Option<String>,
 }
+crate::json::json_object!(Pricing {
+    billable: opt,
+    pricing_model: opt,
+    category: opt,
+    kind: opt "type",
+});
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
@@ -71,25 +81,13 @@ pub struct Status {
     pub biz_opaque_callback_data: Option<String>,
 }
 
-from_json!(Origin { kind: opt "type" });
-from_json!(Conversation {
-    id: opt,
-    origin: opt
-});
-from_json!(Pricing {
-    billable: opt,
-    pricing_model: opt,
-    category: opt,
-    kind: opt "type",
-});
-
 impl<'a> FromJson<'a> for Status {
     fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
         let o = object(value)?;
         Ok(Status {
             id: o.opt("id")?,
             status: o.opt("status")?,
-            timestamp: o.lenient("timestamp")?,
+            timestamp: o.meta_time("timestamp")?,
             recipient_id: o.opt("recipient_id")?,
             recipient_user_id: o.opt("recipient_user_id")?,
             parent_recipient_user_id: match o.opt("parent_recipient_user_id")? {
