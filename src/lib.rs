@@ -19,6 +19,7 @@ pub mod json;
 pub mod platform;
 pub mod policy;
 pub mod send;
+pub mod sort;
 pub mod store;
 pub mod time;
 pub mod webhook;

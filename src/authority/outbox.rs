@@ -139,7 +139,7 @@ pub async fn load<K: Kv>(local: &K) -> Result<Vec<(String, Pending)>, KvError> {
         .filter_map(|(name, v)| Some((name, crate::json::from_str(&v?).ok()?)))
         .collect();
     // Merged outboxes interleave by when each send is due, then by their order.
-    items.sort_by(|(ka, a), (kb, b)| (a.due, ka).cmp(&(b.due, kb)));
+    crate::sort::by(&mut items, |(ka, a), (kb, b)| (a.due, ka).cmp(&(b.due, kb)));
     Ok(items)
 }
 

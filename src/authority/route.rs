@@ -132,10 +132,10 @@ pub fn split(keys: &KeyScheme, events: Vec<Event>) -> Split {
             part.changes.extend(p.changes);
         }
         part.ids.extend(ids);
-        part.ids.sort();
+        crate::sort::natural(&mut part.ids);
         part.ids.dedup();
         part.changes.push((position, change));
-        part.changes.sort_by_key(|(at, _)| *at);
+        crate::sort::by_key(&mut part.changes, |(at, _)| *at);
         persons.push(part);
     }
     Split { persons, rest }

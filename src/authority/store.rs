@@ -133,7 +133,7 @@ impl<'a, S: Kv> Batch<'a, S> {
         let (puts, deletes): (Vec<_>, Vec<_>) = writes.into_iter().partition(|(_, w)| w.is_some());
         let mut puts: Vec<Write> = puts.into_iter().filter_map(|(_, w)| w).collect();
         // Dedupe markers last: a chunked commit that fails part-way leaves the message unmarked.
-        puts.sort_by_key(|w| kind_of(&w.key) == KeyKind::Dedupe);
+        crate::sort::by_key(&mut puts, |w| kind_of(&w.key) == KeyKind::Dedupe);
         for chunk in puts.chunks(MAX_BATCH) {
             self.local.put_many(chunk).await?;
         }
@@ -209,7 +209,7 @@ impl<S: Kv> Kv for Batch<'_, S> {
                 });
             }
         }
-        page.keys.sort_by(|a, b| a.name.cmp(&b.name));
+        crate::sort::by(&mut page.keys, |a, b| a.name.cmp(&b.name));
         Ok(page)
     }
 }

@@ -146,7 +146,7 @@ fn by_message<'a>(prefix: &str, listed: &'a [ListedKey]) -> Vec<Entry<'a>> {
         }
     }
     let mut ordered: Vec<Entry<'a>> = grouped.into_values().collect();
-    ordered.sort_by_key(|entry| std::cmp::Reverse(entry.at));
+    crate::sort::by_key(&mut ordered, |entry| std::cmp::Reverse(entry.at));
     ordered
 }
 
@@ -159,7 +159,7 @@ fn render(entry: &Entry<'_>, found: &BTreeMap<&str, &str>) -> Option<JsonObject>
         .filter_map(|v| crate::json::from_str(v).ok())
         .collect();
     let rank = |s: &StatusRecord| StatusKind::from(s.status.as_str()).rank();
-    statuses.sort_by_key(|s| (s.at, rank(s)));
+    crate::sort::by_key(&mut statuses, |s| (s.at, rank(s)));
     let record: Option<MessageRecord> = entry
         .record
         .and_then(|k| found.get(k))
@@ -200,7 +200,7 @@ async fn history<K: Kv, A: Authorities>(
         .iter()
         .flat_map(|(prefix, listed)| by_message(prefix, listed))
         .collect();
-    ordered.sort_by_key(|entry| std::cmp::Reverse(entry.at));
+    crate::sort::by_key(&mut ordered, |entry| std::cmp::Reverse(entry.at));
     let total = ordered.len();
     if offset > total {
         return Err(invalid_cursor());
@@ -335,7 +335,7 @@ async fn account_signals<K: Kv>(kv: &K, config: &Config) -> Result<Response, Api
         .with("ramp_daily_limit", &config.ramp_daily_limit)
         .with("unknown_template_category", "marketing");
     fields.push(("guards", RawJson::from_value(&guards)));
-    fields.sort_by_key(|(name, _)| *name);
+    crate::sort::by_key(&mut fields, |(name, _)| *name);
     let body = fields
         .iter()
         .fold(JsonObject::new(), |body, (name, value)| {

@@ -26,7 +26,7 @@ pub fn health(config: &Config) -> Response {
         .iter()
         .chain(Secret::OPTIONAL.iter())
         .collect();
-    names.sort_by_key(|s| s.name());
+    crate::sort::by_key(&mut names, |s| s.name());
     let settings = names.into_iter().fold(JsonObject::new(), |o, s| {
         o.with(s.name(), &config.secret(*s).is_some())
     });

@@ -2,29 +2,21 @@
 
 use crate::platform::Platform;
 use worker::wasm_bindgen::JsValue;
-use worker::{Fetch, Headers, Method, Request, RequestInit};
 
 /// The Graph API over the runtime's fetch. The token goes only into the Authorization header.
 pub struct WorkerGraph;
 
 impl Platform for WorkerGraph {
     async fn post(&self, url: &str, token: &str, body: &str) -> Result<(u16, String), String> {
-        let send = async {
-            let headers = Headers::new();
-            headers.set("authorization", &format!("Bearer {token}"))?;
-            headers.set("content-type", "application/json")?;
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post)
-                .with_headers(headers)
-                .with_body(Some(JsValue::from_str(body)));
-            let request = Request::new_with_init(url, &init)?;
-            let mut response = Fetch::Request(request).send().await?;
-            let status = response.status_code();
-            worker::Result::Ok((status, response.text().await.unwrap_or_default()))
-        };
-        // The error text could name the URL but never the token; keep only its kind.
-        send.await
-            .map_err(|_: worker::Error| "fetch failed".to_string())
+        let authorization = format!("Bearer {token}");
+        let headers = [
+            ("authorization", authorization.as_str()),
+            ("content-type", "application/json"),
+        ];
+        // The error is a fixed word: it never names the URL or the token.
+        super::fetch::post_text(&worker::js_sys::global(), url, &headers, body)
+            .await
+            .map_err(|_| "fetch failed".to_string())
     }
 
     async fn sleep(&self, ms: u64) {

@@ -2,6 +2,7 @@
 //! maps its answers to HTTP responses; adapts Workers KV, fetch, WebCrypto, and the per-person
 //! Durable Object (its storage, its alarm, its stub) to the core's traits.
 
+mod fetch;
 mod graph;
 mod kv;
 mod person;

@@ -1,6 +1,7 @@
 //! The per-person authority as a Durable Object: the stub the worker calls and the object itself
 //! (its requests and its alarm); its storage adapter is `storage`.
 
+use super::fetch::post_text;
 use super::graph::WorkerGraph;
 use super::kv::WorkerKv;
 use super::storage::DoStore;
@@ -12,9 +13,9 @@ use crate::platform::apart;
 use crate::store::keys::{ContactKey, KeyScheme};
 use crate::store::kv::{Kv, KvError, RetryRateLimited};
 use std::cell::Cell;
-use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{durable_object, js_sys, web_sys, DurableObject, Env, Request, State};
+use worker::{durable_object, js_sys, DurableObject, Env, Request, State};
 
 /// The Durable Object namespace of the per-person authorities (`wrangler.toml`).
 pub const PERSON_BINDING: &str = "PERSON";
@@ -45,39 +46,14 @@ impl Authorities for DurableAuthorities<'_> {
             .with("contact", &contact.0)
             .with("op", op)
             .text();
-        let (status, text) = post_to(stub.into_rpc(), &body).await.map_err(fail)?;
+        let (status, text) = post_text(&stub.into_rpc(), "https://authority/", &[], &body)
+            .await
+            .map_err(fail)?;
         if status != 200 {
             return Err(fail(&text.chars().take(200).collect::<String>()));
         }
         crate::json::from_str(&text).map_err(|_| fail("answer"))
     }
-}
-
-/// One POST to an object through its stub, the answer read as text in one call. workers-rs's
-/// `Stub::fetch_with_request` reads the answer as a stream, chunk by chunk: a profile showed the
-/// stream reader's calls as about a tenth of a known contact's CPU.
-async fn post_to(stub: js_sys::Object, body: &str) -> Result<(u16, String), &'static str> {
-    let fetch: js_sys::Function = js_sys::Reflect::get(&stub, &JsValue::from_str("fetch"))
-        .map_err(|_| "no fetch")?
-        .unchecked_into();
-    let init = js_sys::Object::new();
-    let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&init, &JsValue::from_str(k), v);
-    set("method", &JsValue::from_str("POST")).map_err(|_| "request")?;
-    set("body", &JsValue::from_str(body)).map_err(|_| "request")?;
-    let sent = fetch
-        .call2(&stub, &JsValue::from_str("https://authority/"), &init)
-        .map_err(|_| "unreachable")?;
-    let response: web_sys::Response = JsFuture::from(sent.unchecked_into::<js_sys::Promise>())
-        .await
-        .map_err(|_| "unreachable")?
-        .unchecked_into();
-    let text = response.text().map_err(|_| "unreadable")?;
-    let text = JsFuture::from(text)
-        .await
-        .ok()
-        .and_then(|t| t.as_string())
-        .ok_or("unreadable")?;
-    Ok((response.status(), text))
 }
 
 /// A person's authority. Requests to one object are served one at a time; see `authority`.

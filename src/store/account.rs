@@ -132,7 +132,9 @@ pub const MAX_ACCOUNT_SIGNALS: usize = 200;
 /// they are informational, and one bad record must not hide the rest.
 pub async fn load_grouped<K: Kv>(kv: &K) -> Result<Vec<(SignalKind, Vec<RawJson>)>, KvError> {
     let mut listed = list_all(kv, keys::ACCOUNT_PREFIX).await?;
-    listed.sort_by_key(|k| std::cmp::Reverse(RecordMeta::time_of(k.metadata.as_ref())));
+    crate::sort::by_key(&mut listed, |k| {
+        std::cmp::Reverse(RecordMeta::time_of(k.metadata.as_ref()))
+    });
     listed.truncate(MAX_ACCOUNT_SIGNALS);
     let names: Vec<String> = listed.into_iter().map(|k| k.name).collect();
     let values = kv.get_many(&names).await?;

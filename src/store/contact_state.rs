@@ -77,7 +77,7 @@ impl ContactState {
                 self.marketing_sent.push(*at);
             }
         }
-        self.marketing_sent.sort();
+        crate::sort::natural(&mut self.marketing_sent);
     }
 }
 
