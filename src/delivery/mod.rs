@@ -12,6 +12,7 @@ pub mod message;
 pub mod plan;
 pub mod status;
 
+use crate::platform::apart;
 use crate::context::Ctx;
 use crate::ids::WaId;
 use crate::policy::retention::event_time;
@@ -28,7 +29,9 @@ pub async fn ingest<K: Kv>(
     events: Vec<Event>,
 ) -> Result<(Summary, Vec<Outbound>), KvError> {
     let mut plan = Plan::default();
-    plan.prefetch(ctx.kv, prefetch_keys(ctx, &events)).await?;
+    // Each kind's handling is its own function (`apart`): a delivery of messages compiles and
+    // runs the message path, not the statuses' and preferences' inlined beside it.
+    apart(plan.prefetch(ctx.kv, prefetch_keys(ctx, &events))).await?;
     for event in events {
         match event {
             Event::Message {
@@ -36,21 +39,30 @@ pub async fn ingest<K: Kv>(
                 profile,
                 message,
                 ..
-            } => message::on_message(ctx, &mut plan, phone_number_id, profile, *message).await?,
+            } => {
+                apart(message::on_message(
+                    ctx,
+                    &mut plan,
+                    phone_number_id,
+                    profile,
+                    *message,
+                ))
+                .await?
+            }
             Event::Status {
                 status,
                 phone_number_id,
                 ..
-            } => status::on_status(ctx, &mut plan, phone_number_id, *status).await?,
+            } => apart(status::on_status(ctx, &mut plan, phone_number_id, *status)).await?,
             Event::UserPreference { preference, .. } => {
-                status::on_preference(ctx, &mut plan, preference).await?
+                apart(status::on_preference(ctx, &mut plan, preference)).await?
             }
             Event::Unknown { .. } => plan.summary.ignored += 1,
             Event::Invalid { .. } => plan.summary.invalid += 1,
             other => on_account_event(ctx, &mut plan, &other)?,
         }
     }
-    plan.commit(ctx).await
+    apart(plan.commit(ctx)).await
 }
 
 fn on_account_event<K>(ctx: &Ctx<'_, K>, plan: &mut Plan, event: &Event) -> Result<(), KvError> {
