@@ -12,9 +12,9 @@ pub mod message;
 pub mod plan;
 pub mod status;
 
-use crate::platform::apart;
 use crate::context::Ctx;
 use crate::ids::WaId;
+use crate::platform::apart;
 use crate::policy::retention::event_time;
 use crate::send::outcome::signal_put;
 use crate::send::Outbound;

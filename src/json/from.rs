@@ -22,6 +22,7 @@ impl ShapeError {
         }
     }
 
+    #[inline(never)]
     fn in_field(self, field: &'static str) -> ShapeError {
         ShapeError {
             field: self.field.or(Some(field)),
@@ -52,8 +53,8 @@ pub fn object<'v, 'a>(value: &'v Value<'a>) -> Result<&'v Object<'a>, ShapeError
 impl<'a> Object<'a> {
     /// An optional field: absent and `null` are `None`.
     pub fn opt<T: FromJson<'a>>(&self, key: &'static str) -> Result<Option<T>, ShapeError> {
-        match self.get(key) {
-            None | Some(Value::Null) => Ok(None),
+        match present(self, key) {
+            None => Ok(None),
             Some(v) => T::from_json(v).map(Some).map_err(|e| e.in_field(key)),
         }
     }
@@ -100,6 +101,16 @@ pub(crate) use from_json;
 pub fn from_str<'a, T: FromJson<'a>>(text: &'a str) -> Result<T, ReadError> {
     let value = super::read::parse(text).map_err(ReadError::Syntax)?;
     T::from_json(&value).map_err(ReadError::Shape)
+}
+
+/// The field `key` of `value`: absent and `null` are `None`. The part of every typed read that
+/// does not depend on the type, compiled once.
+#[inline(never)]
+fn present<'v, 'a>(o: &'v Object<'a>, key: &str) -> Option<&'v Value<'a>> {
+    match o.get(key) {
+        None | Some(Value::Null) => None,
+        found => found,
+    }
 }
 
 /// Reads bytes (UTF-8, as JSON must be) as `T`.

@@ -412,7 +412,9 @@ fn hex4(chars: &mut std::str::Chars<'_>) -> u32 {
 }
 
 impl<'a> Object<'a> {
-    /// The value of `key`; when a key repeats, the last one counts (as in JavaScript).
+    /// The value of `key`; when a key repeats, the last one counts (as in JavaScript). Never
+    /// inlined: every typed field read calls it, and a copy in each would be most of their code.
+    #[inline(never)]
     pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         self.fields
             .iter()
