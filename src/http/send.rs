@@ -310,3 +310,80 @@ pub fn meta_success(input: &str, to: &WaId, id: &str) -> Response {
             .with("messages", &[message]),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message_of(body: &str) -> SendRequest {
+        match parse(body.as_bytes(), None) {
+            Ok(Parsed::Send(request)) => request,
+            _ => panic!("not a send: {body}"),
+        }
+    }
+
+    #[test]
+    fn a_message_in_metas_shape_is_forwarded_as_written() {
+        let body = r#"{"messaging_product":"whatsapp","to":"+1 650 555 1234","type":"image","image":{"link":"https://x/y.png","caption":"caf\u00e9"}}"#;
+        let request = message_of(body);
+        assert_eq!(request.message.as_str(), body);
+        assert_eq!(request.to.as_str(), "16505551234");
+        assert_eq!(request.input, "+1 650 555 1234");
+    }
+
+    #[test]
+    fn shorthand_becomes_metas_shape_and_our_own_fields_are_taken_out() {
+        let request = message_of(
+            r#"{"to":"16505551234","text":"hi \"you\"","from":"106540352242922","category":"utility"}"#,
+        );
+        assert_eq!(
+            request.message.as_str(),
+            r#"{"messaging_product":"whatsapp","type":"text","to":"16505551234","text":{"body":"hi \"you\"","preview_url":false}}"#
+        );
+        assert_eq!(request.from.unwrap().as_str(), "106540352242922");
+        assert_eq!(request.category, Some(Category::Utility));
+        let template = message_of(
+            r#"{"to":"16505551234","type":"template","template":{"name":"hello","language":"en_US","components":null}}"#,
+        );
+        assert_eq!(
+            template.message.as_str(),
+            r#"{"messaging_product":"whatsapp","to":"16505551234","type":"template","template":{"name":"hello","language":{"code":"en_US"}}}"#
+        );
+        assert_eq!(template.template.as_deref(), Some("hello"));
+    }
+
+    #[test]
+    fn bodies_that_are_not_a_message_get_their_reason() {
+        let code = |body: &str| match parse(body.as_bytes(), None) {
+            Err(ApiError::BadRequest { code, message }) => format!("{code}: {message}"),
+            _ => "accepted".into(),
+        };
+        assert_eq!(
+            code("[1]"),
+            "invalid_body: expected a JSON object: Meta's message object"
+        );
+        assert_eq!(
+            code(r#"{"to":"1650","type":"image","image":"x"}"#),
+            "invalid_body: the message's type names no object of that name"
+        );
+        assert_eq!(
+            code(r#"{"to":"16505551234","text":{"body":"  "}}"#),
+            "invalid_body: text.body must be 1 to 4096 characters"
+        );
+        assert_eq!(
+            code(r#"{"text":"hi"}"#),
+            "invalid_wa_id: to (or recipient) is required"
+        );
+        assert_eq!(
+            code(r#"{"to":"16505551234","text":"hi","category":7}"#),
+            "invalid_category: category must be a string"
+        );
+        assert!(matches!(
+            parse(
+                br#"{"messaging_product":"whatsapp","status":"read","message_id":"wamid.X"}"#,
+                None
+            ),
+            Ok(Parsed::PassThrough(_))
+        ));
+    }
+}

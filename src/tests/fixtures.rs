@@ -336,3 +336,21 @@ fn invalid_reasons_never_quote_the_payload() {
         "{text}"
     );
 }
+
+#[test]
+fn a_malformed_item_is_named_by_its_field_and_its_neighbours_keep_their_exact_text() {
+    let good = r#"{"from":"16505551234", "id":"wamid.A","timestamp":"1732000000","type":"text","text":{"body":"caf\u00e9"}}"#;
+    let body = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"changes":[{{"field":"messages","value":{{"messages":[{{"from":"16505551234","id":"wamid.B","text":"secret words"}},{good}]}}}}]}}]}}"#
+    );
+    let events = parse(body.as_bytes()).expect("parse");
+    let [Event::Invalid { field, reason }, Event::Message { raw, message, .. }] = &events[..]
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(field, "messages.messages");
+    assert_eq!(reason, "shape error: `text` is not an object");
+    // Handed on to the person's authority exactly as Meta sent it, escapes and spacing kept.
+    assert_eq!(raw, good);
+    assert_eq!(message.text.as_ref().unwrap().body, "café");
+}
