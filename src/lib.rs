@@ -20,6 +20,7 @@ pub mod platform;
 pub mod policy;
 pub mod send;
 pub mod sort;
+pub mod sorted;
 pub mod store;
 pub mod time;
 pub mod webhook;

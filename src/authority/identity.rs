@@ -18,13 +18,13 @@ use crate::context::Ctx;
 use crate::ids::{IdKind, WaId};
 use crate::json::RawJson;
 use crate::platform::Platform;
+use crate::sorted::SortedSet;
 use crate::store::consent::{self, ConsentRecord};
 use crate::store::contact_state;
 use crate::store::keys::{kind_of, ContactKey, KeyKind};
 use crate::store::kv::{list_all, Kv, KvError};
 use crate::store::write as store_write;
 use crate::time::UnixTime;
-use std::collections::BTreeSet;
 
 /// Where an authority keeps who it is.
 pub const IDENTITY_KEY: &str = "identity";
@@ -36,9 +36,9 @@ pub struct IdentityRecord {
     /// Forwarded, and the copy handed over is dropped: nothing is left to carry on.
     pub released: bool,
     /// The keys of every other id of the person (their authorities forward here).
-    pub linked: BTreeSet<ContactKey>,
+    pub linked: SortedSet<ContactKey>,
     /// Ids seen with the person whose authorities are not merged yet: sends wait for them.
-    pub pending: BTreeSet<ContactKey>,
+    pub pending: SortedSet<ContactKey>,
     /// The ids themselves, for the admin API.
     pub ids: Vec<WaId>,
     /// The phone number the person last wrote from (or changed to): automatic replies to them

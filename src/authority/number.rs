@@ -6,9 +6,10 @@
 use super::{Answer, Authorities, Host, Op};
 use crate::ids::PhoneNumberId;
 use crate::platform::Platform;
+use crate::sorted::SortedSet;
 use crate::store::keys::{ContactKey, KeyScheme};
 use crate::store::kv::{Kv, KvError};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 /// The key of the pause in a number authority's storage.
 const PAUSED_KEY: &str = "paused";
@@ -90,7 +91,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         &self,
         numbers: impl IntoIterator<Item = PhoneNumberId>,
     ) -> Result<HashMap<String, Option<String>>, KvError> {
-        let numbers: BTreeSet<PhoneNumberId> = numbers.into_iter().collect();
+        let numbers: SortedSet<PhoneNumberId> = numbers.into_iter().collect();
         let mut out = HashMap::new();
         for number in numbers {
             let authority = number_authority(self.keys, &number);

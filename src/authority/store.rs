@@ -4,13 +4,14 @@
 //! in the same storage and the same commit, and flushed to KV after it: nothing decided can be
 //! lost between the authority's commit and KV, and KV stays the retained store and lookup view.
 
+use crate::sorted::{SortedMap, SortedSet};
 use crate::store::keys::ContactKey;
 use crate::store::keys::{kind_of, KeyKind};
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
 use crate::store::{write_together, Put};
 use crate::time::UnixTime;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
 /// Queued KV writes live under this prefix in the authority's storage until flushed.
 pub const QUEUE_PREFIX: &str = "q:";
@@ -115,14 +116,14 @@ impl<S: Kv> Kv for AuthorityKv<'_, S> {
 pub struct Batch<'a, S: Kv> {
     local: &'a S,
     /// `None`: deleted by this request.
-    writes: RefCell<BTreeMap<String, Option<Write>>>,
+    writes: RefCell<SortedMap<String, Option<Write>>>,
 }
 
 impl<'a, S: Kv> Batch<'a, S> {
     pub fn new(local: &'a S) -> Batch<'a, S> {
         Batch {
             local,
-            writes: RefCell::new(BTreeMap::new()),
+            writes: RefCell::new(SortedMap::new()),
         }
     }
 
@@ -197,7 +198,7 @@ impl<S: Kv> Kv for Batch<'_, S> {
         let mut page = self.local.list(prefix, cursor).await?;
         let writes = self.writes.borrow();
         page.keys.retain(|k| !writes.contains_key(&k.name));
-        for (key, w) in writes.range(prefix.to_string()..) {
+        for (key, w) in writes.iter_from(prefix) {
             if !key.starts_with(prefix) {
                 break;
             }
@@ -220,7 +221,7 @@ impl<S: Kv> Kv for Batch<'_, S> {
 pub async fn flush<S: Kv, V: Kv>(
     local: &S,
     view: &V,
-    linked: &BTreeSet<ContactKey>,
+    linked: &SortedSet<ContactKey>,
 ) -> Result<bool, KvError> {
     let page = local.list(QUEUE_PREFIX, None).await?;
     let names: Vec<String> = page
@@ -321,7 +322,7 @@ mod tests {
             local.entry("c:x:m:1").is_none(),
             "message text is only queued"
         );
-        assert!(block_on(flush(&local, &kv, &BTreeSet::new())).unwrap());
+        assert!(block_on(flush(&local, &kv, &SortedSet::new())).unwrap());
         assert_eq!(
             kv.keys(),
             vec!["c:x:m:1".to_string(), "consent:x".to_string()]

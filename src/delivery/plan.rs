@@ -7,12 +7,13 @@
 use crate::context::Ctx;
 use crate::ids::PhoneNumberId;
 use crate::send::Outbound;
+use crate::sorted::SortedMap;
 use crate::store::consent::{self, ConsentRecord};
 use crate::store::contact_state::{self, ContactState};
 use crate::store::keys::{self, ContactKey};
 use crate::store::kv::{Kv, KvError};
 use crate::store::{write_together, Put};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 /// What a delivery amounted to: counts only, safe to log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,8 +63,8 @@ pub struct Plan {
     pub outbox: Vec<Outbound>,
     /// Record keys already handled in this delivery (a batch may repeat an item).
     pub seen: HashSet<String>,
-    consent: BTreeMap<ContactKey, Loaded<ConsentRecord>>,
-    states: BTreeMap<ContactKey, Loaded<ContactState>>,
+    consent: SortedMap<ContactKey, Loaded<ConsentRecord>>,
+    states: SortedMap<ContactKey, Loaded<ContactState>>,
     prefetched: HashMap<String, Option<String>>,
 }
 

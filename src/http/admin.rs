@@ -12,6 +12,7 @@ use crate::http::response::Response;
 use crate::http::{consent, send, Request, Route};
 use crate::ids::WaId;
 use crate::json::{JsonObject, RawJson};
+use crate::sorted::SortedMap;
 use crate::store::account;
 use crate::store::keys::{self, classify_contact_key, ContactKey, ContactKeyKind, KeyScheme};
 use crate::store::kv::{list_all, Kv, ListedKey};
@@ -19,7 +20,6 @@ use crate::store::records::{MessageRecord, StatusRecord};
 use crate::store::{consent as consent_store, RecordMeta};
 use crate::time::UnixTime;
 use crate::webhook::status::StatusKind;
-use std::collections::BTreeMap;
 
 pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 100;
@@ -121,7 +121,7 @@ struct Entry<'a> {
 
 /// Groups a contact's listed keys by message, newest first.
 fn by_message<'a>(prefix: &str, listed: &'a [ListedKey]) -> Vec<Entry<'a>> {
-    let mut grouped: BTreeMap<&str, Entry<'a>> = BTreeMap::new();
+    let mut grouped: SortedMap<&str, Entry<'a>> = SortedMap::new();
     for key in listed {
         let t = RecordMeta::time_of(key.metadata.as_ref());
         let (message, is_record) = match classify_contact_key(prefix, &key.name) {
@@ -129,7 +129,7 @@ fn by_message<'a>(prefix: &str, listed: &'a [ListedKey]) -> Vec<Entry<'a>> {
             ContactKeyKind::Status { message, .. } => (message, false),
             ContactKeyKind::Other => continue,
         };
-        let e = grouped.entry(message).or_insert(Entry {
+        let e = grouped.get_or_insert_with(message, || Entry {
             at: t,
             record: None,
             statuses: Vec::new(),
@@ -151,7 +151,7 @@ fn by_message<'a>(prefix: &str, listed: &'a [ListedKey]) -> Vec<Entry<'a>> {
 }
 
 /// One message as the history shows it, with its statuses and the current one.
-fn render(entry: &Entry<'_>, found: &BTreeMap<&str, &str>) -> Option<JsonObject> {
+fn render(entry: &Entry<'_>, found: &SortedMap<&str, &str>) -> Option<JsonObject> {
     let mut statuses: Vec<StatusRecord> = entry
         .statuses
         .iter()
@@ -216,7 +216,7 @@ async fn history<K: Kv, A: Authorities>(
         })
         .collect();
     let values = ctx.kv.get_many(&wanted).await?;
-    let found: BTreeMap<&str, &str> = wanted
+    let found: SortedMap<&str, &str> = wanted
         .iter()
         .zip(values.iter())
         .filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v)))

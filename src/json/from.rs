@@ -209,15 +209,6 @@ impl<'a, T: FromJson<'a>, const N: usize> FromJson<'a> for [T; N] {
     }
 }
 
-impl<'a, T: FromJson<'a> + Ord> FromJson<'a> for std::collections::BTreeSet<T> {
-    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-        match value {
-            Value::Array(a) => a.items.iter().map(T::from_json).collect(),
-            _ => Err(ShapeError::expected("an array")),
-        }
-    }
-}
-
 /// `null` is `None` (a `skip` field of `json_object!` reads its default when absent).
 impl<'a, T: FromJson<'a>> FromJson<'a> for Option<T> {
     fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {

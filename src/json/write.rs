@@ -34,12 +34,6 @@ impl<T> Skippable for Vec<T> {
     }
 }
 
-impl<T> Skippable for std::collections::BTreeSet<T> {
-    fn is_nothing(&self) -> bool {
-        self.is_empty()
-    }
-}
-
 /// An object being written: `{`, then each field, then `}` from `end`.
 pub struct Fields<'o> {
     out: &'o mut String,
@@ -304,19 +298,6 @@ impl<T: ToJson> ToJson for Vec<T> {
 impl<T: ToJson, const N: usize> ToJson for [T; N] {
     fn write_json(&self, out: &mut String) {
         self.as_slice().write_json(out);
-    }
-}
-
-impl<T: ToJson> ToJson for std::collections::BTreeSet<T> {
-    fn write_json(&self, out: &mut String) {
-        out.push('[');
-        for (i, item) in self.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            item.write_json(out);
-        }
-        out.push(']');
     }
 }
 
