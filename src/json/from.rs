@@ -262,7 +262,7 @@ macro_rules! string_enum {
 
         impl $crate::json::ToJson for $name {
             fn write_json(&self, out: &mut String) {
-                $crate::json::write::write_str(
+                $crate::json::write_str(
                     out,
                     match self {
                         $($name::$variant => $text,)+
@@ -274,40 +274,10 @@ macro_rules! string_enum {
 }
 pub(crate) use string_enum;
 
-/// A JSON number kept as written (a template id can exceed what a float holds exactly).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Number(String);
-
-impl Number {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Number {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl super::ToJson for Number {
-    fn write_json(&self, out: &mut String) {
-        out.push_str(&self.0);
-    }
-}
-
-impl<'a> FromJson<'a> for Number {
-    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-        match value {
-            Value::Number(n) => Ok(Number((*n).to_string())),
-            _ => Err(ShapeError::expected("a number")),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::Number;
 
     #[derive(Debug, PartialEq)]
     struct Sample {

@@ -2,7 +2,6 @@
 //! strings are escaped as serde_json escaped them, so stored records and API answers read the
 //! same as before (issue 13: serde's serializer was compiled once per type it wrote).
 
-use super::from::{FromJson, ShapeError};
 use super::read::Value;
 
 /// A type written as JSON.
@@ -311,58 +310,6 @@ impl<A: ToJson, B: ToJson> ToJson for (A, B) {
     }
 }
 
-/// A JSON text held as it is: a value passed through (a Cloud API message object, a template's
-/// components) without being taken apart. It is always valid JSON: it is made only from text
-/// the reader accepted or from `to_string`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawJson(String);
-
-impl RawJson {
-    /// The text, if it is one JSON value.
-    pub fn parse(text: &str) -> Option<RawJson> {
-        super::read::parse(text).ok().map(|v| RawJson::of(&v))
-    }
-
-    /// A read value's exact text.
-    pub fn of(value: &Value<'_>) -> RawJson {
-        let mut out = String::new();
-        value.write_json(&mut out);
-        RawJson(out)
-    }
-
-    /// A value written now.
-    pub fn from_value<T: ToJson + ?Sized>(value: &T) -> RawJson {
-        RawJson(to_string(value))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The text read again as a tree (it was JSON when it was made, so this succeeds).
-    pub fn value(&self) -> Value<'_> {
-        super::read::parse(&self.0).unwrap_or(Value::Null)
-    }
-}
-
-impl Default for RawJson {
-    fn default() -> Self {
-        RawJson("null".into())
-    }
-}
-
-impl ToJson for RawJson {
-    fn write_json(&self, out: &mut String) {
-        out.push_str(&self.0);
-    }
-}
-
-impl<'a> FromJson<'a> for RawJson {
-    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-        Ok(RawJson::of(value))
-    }
-}
-
 /// A read value written back: arrays and objects as their exact text, strings re-quoted as
 /// they were written (their escapes are already JSON's), numbers as their literals.
 impl ToJson for Value<'_> {
@@ -418,6 +365,7 @@ pub(crate) use json_object;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::RawJson;
 
     #[test]
     fn strings_escape_as_serde_json_did() {
