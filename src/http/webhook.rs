@@ -101,7 +101,7 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
         .persons
         .iter()
         .map(|part| resolve::deliver(world.authorities, part));
-    for answer in futures_util::future::join_all(calls).await {
+    for answer in crate::platform::join_all(calls).await {
         match answer? {
             Answer::Delivered { summary: part } => summary.add(&part),
             _ => return Err(ApiError::unexpected_answer()),

@@ -101,7 +101,7 @@ pub async fn write_together<K: Kv>(kv: &K, puts: &[Put]) -> Result<(), KvError> 
         let meta = p.meta.as_ref().map(RawJson::from_value);
         kv.put(&p.key, &p.value, p.expires, meta)
     });
-    futures_util::future::join_all(writes)
+    crate::platform::join_all(writes)
         .await
         .into_iter()
         .collect()
