@@ -3,7 +3,7 @@
 //! workers-rs's `KvStore` builds each call's options with serde-wasm-bindgen (a crossing into
 //! JavaScript per field) and reads a listing back the same way; here an option object is two or
 //! three property sets, metadata crosses as one JSON text, and a listing comes back as one JSON
-//! text that serde_json reads in wasm.
+//! text that `json` reads in wasm.
 
 use crate::json::{from_json, RawJson};
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey};

@@ -75,7 +75,7 @@ impl Person {
     async fn run(&self, op: Option<Op>, who: Option<String>) -> Result<Option<Answer>, KvError> {
         let at = now();
         let storage = DoStore {
-            storage: self.state.storage(),
+            storage: self.storage()?,
             now: at,
         };
         let local = Mirrored {
@@ -138,15 +138,22 @@ impl Person {
                 .get()
                 .is_some_and(|set| set > now().0 && set <= wake_at.0);
             if !kept {
-                let when = js_sys::Date::new(&JsValue::from_f64(wake_at.0 as f64 * 1000.0));
-                let scheduled = storage
-                    .storage
-                    .set_alarm(worker::ScheduledTime::new(when))
-                    .await;
+                let scheduled = storage.set_alarm(wake_at.0 as f64 * 1000.0).await;
                 self.alarm_at.set(scheduled.ok().map(|_| wake_at.0));
             }
         }
         Ok(answer)
+    }
+}
+
+impl Person {
+    /// The runtime's storage object, called directly (`storage`).
+    fn storage(&self) -> Result<JsValue, KvError> {
+        self.state
+            .as_raw()
+            .storage()
+            .map(JsValue::from)
+            .map_err(|_| KvError::Unavailable("no storage".into()))
     }
 }
 
@@ -187,7 +194,16 @@ impl DurableObject for Person {
         if let Err(e) = self.run(None, None).await {
             worker::console_error!("authority alarm: {e}");
             // Try again shortly: nothing was lost, the outbox and queue are where they were.
-            let retry = self.state.storage().set_alarm(5_000i64).await;
+            let retry = match self.storage() {
+                Ok(storage) => {
+                    let store = DoStore {
+                        storage,
+                        now: now(),
+                    };
+                    store.set_alarm(js_sys::Date::now() + 5_000.0).await
+                }
+                Err(e) => Err(e),
+            };
             self.alarm_at.set(retry.ok().map(|_| now().0 + 5));
         }
         worker::Response::ok("")

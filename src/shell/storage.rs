@@ -1,16 +1,20 @@
 //! A Durable Object's storage behind the core's `Kv` trait (read through the authority's mirror,
-//! `authority::mirror`).
+//! `authority::mirror`), called directly on the runtime's storage object: workers-rs's `Storage`
+//! converts every value and option through serde-wasm-bindgen, which brought serde, its error
+//! messages and float formatting into the module for values that are all strings here.
 
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
 use crate::time::UnixTime;
-use worker::js_sys;
-use worker::wasm_bindgen::JsValue;
+use worker::js_sys::{self, Array, Function, Object, Reflect};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 
 /// Durable Object storage behind the core's `Kv` trait. Its storage has no TTL or metadata, so
 /// each value is stored with them (`{"v","e","m"}`): expired entries read as absent, and the
 /// authority's alarm purges them.
 pub(super) struct DoStore {
-    pub(super) storage: worker::Storage,
+    /// The runtime's `DurableObjectStorage`.
+    pub(super) storage: JsValue,
     pub(super) now: UnixTime,
 }
 
@@ -39,11 +43,45 @@ fn encode(
     Ok(crate::json::to_string(&stored))
 }
 
-fn do_error(e: worker::Error) -> KvError {
-    KvError::Unavailable(e.to_string().chars().take(200).collect())
+/// A storage call that failed: its message (never a key or a value), shortened.
+fn do_error(e: JsValue) -> KvError {
+    let message = e
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .unwrap_or_else(|| "storage call failed".into());
+    KvError::Unavailable(message.chars().take(200).collect())
 }
 
 impl DoStore {
+    /// Calls `storage.<method>(args...)` and awaits its promise.
+    async fn call(&self, method: &str, args: &[&JsValue]) -> Result<JsValue, KvError> {
+        let function: Function = Reflect::get(&self.storage, &JsValue::from_str(method))
+            .map_err(do_error)?
+            .dyn_into()
+            .map_err(do_error)?;
+        let promise = match args {
+            [] => function.call0(&self.storage),
+            [a] => function.call1(&self.storage, a),
+            [a, b, ..] => function.call2(&self.storage, a, b),
+        }
+        .map_err(do_error)?;
+        JsFuture::from(js_sys::Promise::resolve(&promise))
+            .await
+            .map_err(do_error)
+    }
+
+    /// Sets the object's alarm to `at_ms` (Unix milliseconds).
+    pub(super) async fn set_alarm(&self, at_ms: f64) -> Result<(), KvError> {
+        self.call("setAlarm", &[&JsValue::from_f64(at_ms)])
+            .await
+            .map(|_| ())
+    }
+
+    /// Keys as a JavaScript array (the bulk forms of get and delete).
+    fn key_array(keys: &[String]) -> Array {
+        keys.iter().map(|k| JsValue::from_str(k)).collect()
+    }
+
     /// A stored value, expired or not.
     fn parse(raw: &JsValue) -> Option<Stored> {
         crate::json::from_str(&raw.as_string()?).ok()
@@ -71,11 +109,8 @@ impl DoStore {
 
 impl Kv for DoStore {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        let raw: Option<String> = self.storage.get(key).await.map_err(do_error)?;
-        Ok(raw
-            .map(JsValue::from)
-            .and_then(|r| self.decode(&r))
-            .map(|s| s.v))
+        let raw = self.call("get", &[&JsValue::from_str(key)]).await?;
+        Ok(self.decode(&raw).map(|s| s.v))
     }
 
     async fn put(
@@ -86,49 +121,48 @@ impl Kv for DoStore {
         metadata: Option<crate::json::RawJson>,
     ) -> Result<(), KvError> {
         let text = encode(value, expires, metadata)?;
-        self.storage.put(key, text).await.map_err(do_error)
+        self.call("put", &[&JsValue::from_str(key), &JsValue::from_str(&text)])
+            .await
+            .map(|_| ())
     }
 
     /// One `put` of an object: Durable Object storage writes up to 128 keys atomically.
     async fn put_many(&self, puts: &[Write]) -> Result<(), KvError> {
-        let object = js_sys::Object::new();
+        let object = Object::new();
         for w in puts {
             let text = encode(&w.value, w.expires, w.metadata.clone())?;
-            js_sys::Reflect::set(
+            Reflect::set(
                 &object,
                 &JsValue::from_str(&w.key),
                 &JsValue::from_str(&text),
             )
             .map_err(|_| KvError::Corrupt("stored"))?;
         }
-        self.storage
-            .put_multiple_raw(object)
-            .await
-            .map_err(do_error)
+        self.call("put", &[&object]).await.map(|_| ())
     }
 
     async fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.storage.delete(key).await.map(|_| ()).map_err(do_error)
+        self.call("delete", &[&JsValue::from_str(key)])
+            .await
+            .map(|_| ())
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
         for chunk in keys.chunks(crate::authority::store::MAX_BATCH) {
-            let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            self.storage
-                .delete_multiple(chunk)
-                .await
-                .map_err(do_error)?;
+            self.call("delete", &[&Self::key_array(chunk)]).await?;
         }
         Ok(())
     }
 
     async fn list(&self, prefix: &str, _cursor: Option<String>) -> Result<ListPage, KvError> {
-        let options = worker::ListOptions::new().prefix(prefix);
-        let map = self
-            .storage
-            .list_with_options(options)
-            .await
-            .map_err(do_error)?;
+        let options = Object::new();
+        Reflect::set(
+            &options,
+            &JsValue::from_str("prefix"),
+            &JsValue::from_str(prefix),
+        )
+        .map_err(do_error)?;
+        let map: js_sys::Map = self.call("list", &[&options]).await?.unchecked_into();
         let keys = Self::pairs(&map)
             .into_iter()
             .filter_map(|(name, raw)| {
@@ -146,7 +180,7 @@ impl Kv for DoStore {
     /// One listing: Durable Object storage lists values with their keys. Expired entries too,
     /// so that the purge finds them (every other read hides them).
     async fn entries(&self) -> Result<Vec<Write>, KvError> {
-        let map = self.storage.list().await.map_err(do_error)?;
+        let map: js_sys::Map = self.call("list", &[]).await?.unchecked_into();
         Ok(Self::pairs(&map)
             .into_iter()
             .filter_map(|(key, raw)| {
@@ -165,11 +199,10 @@ impl Kv for DoStore {
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, KvError> {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(crate::authority::store::MAX_BATCH) {
-            let map = self
-                .storage
-                .get_multiple(chunk.iter().map(String::as_str).collect())
-                .await
-                .map_err(do_error)?;
+            let map: js_sys::Map = self
+                .call("get", &[&Self::key_array(chunk)])
+                .await?
+                .unchecked_into();
             let found: std::collections::HashMap<String, JsValue> =
                 Self::pairs(&map).into_iter().collect();
             out.extend(
