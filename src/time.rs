@@ -45,6 +45,16 @@ impl<'a> FromJson<'a> for UnixTime {
     }
 }
 
+/// The whole part of a non-negative decimal literal (`1700000000`, `1700000000.5`); `None` for
+/// a negative number or an exponent, which no sender of Meta's timestamps writes.
+fn whole_seconds(literal: &str) -> Option<u64> {
+    let whole = literal.split('.').next()?;
+    if literal.contains(['e', 'E']) {
+        return None;
+    }
+    whole.parse::<u64>().ok()
+}
+
 /// Meta's timestamps read from a payload: `"1700000000"`, `1700000000`, or milliseconds of
 /// either, normalised to seconds; anything else leaves the time unknown rather than failing the
 /// item it dates. `from_json!` fields read it with `meta_time`.
@@ -55,12 +65,9 @@ pub trait MetaTimeField {
 impl MetaTimeField for Object<'_> {
     fn meta_time(&self, key: &'static str) -> Result<Option<UnixTime>, ShapeError> {
         let seconds = match self.get(key) {
-            Some(Value::Number(n)) => n.parse::<u64>().ok().or_else(|| {
-                n.parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite() && *f >= 0.0)
-                    .map(|f| f as u64)
-            }),
+            // A fraction is dropped, as a float's would be; parsing the digits before it keeps
+            // float parsing (5 KB of code) out of the module.
+            Some(Value::Number(n)) => whole_seconds(n),
             Some(Value::String(s)) => s.text().trim().parse::<u64>().ok(),
             _ => None,
         };
@@ -93,6 +100,9 @@ mod tests {
         assert_eq!(p(r#"{"t":1700000000.5}"#), Some(UnixTime(1_700_000_000)));
         assert_eq!(p(r#"{"t":"soon"}"#), None);
         assert_eq!(p(r#"{"t":-5}"#), None);
+        assert_eq!(p(r#"{"t":-5.5}"#), None);
+        assert_eq!(p(r#"{"t":1.7e9}"#), None);
+        assert_eq!(p(r#"{"t":1700000000123.9}"#), Some(UnixTime(1_700_000_000)));
         assert_eq!(p(r#"{"t":{"x":1}}"#), None);
         assert_eq!(p(r#"{}"#), None);
     }

@@ -169,16 +169,6 @@ macro_rules! integer {
 }
 integer!(i64, u64, u32, u16, u8, usize);
 
-impl<'a> FromJson<'a> for f64 {
-    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-        match value {
-            Value::Number(n) => n.parse().ok(),
-            _ => None,
-        }
-        .ok_or(ShapeError::expected("a number"))
-    }
-}
-
 impl<'a, T: FromJson<'a>> FromJson<'a> for Vec<T> {
     fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
         match value {
@@ -329,7 +319,6 @@ mod tests {
             "shape error: not an integer"
         );
         assert_eq!(from_str::<u16>("70000").ok(), None);
-        assert_eq!(from_str::<f64>("-2.5e1"), Ok(-25.0));
         assert_eq!(
             from_str::<Number>("123456789012345678901")
                 .unwrap()
