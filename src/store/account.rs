@@ -131,12 +131,15 @@ pub const MAX_ACCOUNT_SIGNALS: usize = 200;
 /// The newest signals, grouped by kind in `SignalKind::ALL` order. Unreadable values are skipped:
 /// they are informational, and one bad record must not hide the rest.
 pub async fn load_grouped<K: Kv>(kv: &K) -> Result<Vec<(SignalKind, Vec<RawJson>)>, KvError> {
-    let mut listed = list_all(kv, keys::ACCOUNT_PREFIX).await?;
-    crate::sort::by_key(&mut listed, |k| {
-        std::cmp::Reverse(RecordMeta::time_of(k.metadata.as_ref()))
-    });
+    // Each key's time read once (it is a small JSON text), then sorted by it.
+    let mut listed: Vec<(u64, String)> = list_all(kv, keys::ACCOUNT_PREFIX)
+        .await?
+        .into_iter()
+        .map(|k| (RecordMeta::time_of(k.metadata.as_ref()), k.name))
+        .collect();
+    crate::sort::by_key(&mut listed, |(at, _)| std::cmp::Reverse(*at));
     listed.truncate(MAX_ACCOUNT_SIGNALS);
-    let names: Vec<String> = listed.into_iter().map(|k| k.name).collect();
+    let names: Vec<String> = listed.into_iter().map(|(_, name)| name).collect();
     let values = kv.get_many(&names).await?;
     let mut groups: Vec<(SignalKind, Vec<RawJson>)> =
         SignalKind::ALL.iter().map(|k| (*k, Vec::new())).collect();
