@@ -558,4 +558,36 @@ mod tests {
         let hostile = "[".repeat(100_000);
         assert_eq!(parse(&hostile).unwrap_err().kind, SyntaxKind::TooDeep);
     }
+
+    #[test]
+    fn any_text_is_read_or_refused_without_panicking() {
+        // Every prefix of a real payload (a body cut short anywhere), and a few thousand texts
+        // made of JSON's own characters: each either reads or is refused with a position
+        // inside the text.
+        let payload = r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"from":"1650","id":"wamid.\u00e9","text":{"body":"caf\u00e9 \"ok\" \ud83d\ude00"},"n":-1.5e3,"t":true,"f":false,"z":null}]}}]}]}"#;
+        assert!(parse(payload).is_ok());
+        for end in 0..payload.len() {
+            if let Some(cut) = payload.get(..end) {
+                match parse(cut) {
+                    Ok(_) => panic!("a cut payload read as JSON: {end}"),
+                    Err(e) => assert!(e.at <= cut.len()),
+                }
+            }
+        }
+        let alphabet: Vec<char> = r#"{}[]":,\ tfnrue0123456789.-+eEaé"#.chars().collect();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..5_000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 40) {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                text.push(alphabet[(seed >> 33) as usize % alphabet.len()]);
+            }
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            if let Err(e) = parse(&text) {
+                assert!(e.at <= text.len(), "{text:?}");
+            } else if let Ok(Value::String(s)) = parse(&text) {
+                let _ = s.text();
+            }
+        }
+    }
 }
