@@ -168,7 +168,7 @@ impl DurableObject for Person {
     }
 
     async fn fetch(&self, req: Request) -> worker::Result<worker::Response> {
-        // The body as text in one call, parsed by serde_json: `Request::json` would build a JS
+        // The body as text in one call, read by `json`: `Request::json` would build a JS
         // object and walk it from wasm, a crossing per field.
         let text = match req.inner().text() {
             Ok(promise) => JsFuture::from(promise)
