@@ -193,8 +193,10 @@ function cpuNs(pid) {
   return total;
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-function post(url, d) {
+// One keep-alive agent per worker run, destroyed with it: shared across runs, a pooled socket
+// to a workerd that had just been disposed could be picked for the next run's first request on
+// the same port ("socket hang up", seen twice in full local runs).
+function post(url, d, agent) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const req = http.request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": d.body.length, "x-hub-signature-256": d.signature } }, (res) => {
@@ -232,7 +234,8 @@ async function run(name, workload, storage) {
   // the main thread.
   const first = workload.make();
   const [firstAll0, firstMain0] = pid ? [cpuNs(pid), mainCpuNs(pid)] : [0, 0];
-  const warm = await post(url, first);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const warm = await post(url, first, agent);
   const firstCpuMs = pid ? (cpuNs(pid) - firstAll0) / 1e6 : NaN;
   const firstMainMs = pid ? (mainCpuNs(pid) - firstMain0) / 1e6 : NaN;
   const startupMs = performance.now() - t0;
@@ -240,7 +243,7 @@ async function run(name, workload, storage) {
   const warmups = Math.round((workload.warmup ?? WARMUP) * Math.min(1, SCALE));
   let left = warmups;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (left-- > 0) await post(url, workload.make());
+    while (left-- > 0) await post(url, workload.make(), agent);
   }));
   const cpu0 = pid ? cpuNs(pid) : 0;
   const main0 = pid ? mainCpuNs(pid) : 0;
@@ -250,7 +253,7 @@ async function run(name, workload, storage) {
   let next = 0;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (next < n) {
-      const r = await post(url, requests[next++]);
+      const r = await post(url, requests[next++], agent);
       latencies.push(r.ms);
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     }
@@ -258,6 +261,7 @@ async function run(name, workload, storage) {
   const wall = (performance.now() - start) / 1000;
   const cpu = pid ? (cpuNs(pid) - cpu0) / n / 1000 : NaN;
   const mainCpu = pid ? (mainCpuNs(pid) - main0) / n / 1000 : NaN;
+  agent.destroy();
   await mf.dispose();
   latencies.sort((a, b) => a - b);
   const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
@@ -351,4 +355,3 @@ console.log(table);
 fs.mkdirSync(path.join(root, "bench/results"), { recursive: true });
 fs.writeFileSync(path.join(root, `bench/results/${date}.md`), table + "\n");
 graph.close();
-agent.destroy();
