@@ -119,6 +119,8 @@ export class Person {
       const record = { id, direction: "outbound", at: now, type: "text", text: o.body };
       await env.WHATSAPP_KV.put(`c:${c}:m:${mk}`, JSON.stringify(record), { expiration: now + 30 * DAY, metadata: { t: now, d: "out" } });
       await this.state.storage.delete(key);
+      // Like wa-edge: a log line per send, with the contact's keyed hash only.
+      console.log(`sent default_reply to contact ${c}`);
     }
   }
 }
@@ -130,16 +132,27 @@ export default {
     const body = await request.arrayBuffer();
     if (body.byteLength > 3 * 1024 * 1024) return new Response("too large", { status: 413 });
     const header = request.headers.get("x-hub-signature-256");
-    if (!header) return new Response("missing", { status: 401 });
+    // Like wa-edge: one log line per answer (its route, status and why; no personal data).
+    if (!header) {
+      console.log("webhook -> 401: rejected: missing_signature");
+      return new Response("missing", { status: 401 });
+    }
     const m = /^sha256=([0-9a-f]{64})$/.exec(header);
-    if (!m) return new Response("malformed", { status: 403 });
+    if (!m) {
+      console.log("webhook -> 403: rejected: malformed_signature");
+      return new Response("malformed", { status: 403 });
+    }
     const appKey = await hmacKey(env.WHATSAPP_APP_SECRET);
     const ok = await crypto.subtle.verify("HMAC", appKey, hexToBytes(m[1]), body);
-    if (!ok) return new Response("mismatch", { status: 403 });
+    if (!ok) {
+      console.log("webhook -> 403: rejected: signature_mismatch");
+      return new Response("mismatch", { status: 403 });
+    }
     let payload;
     try {
       payload = JSON.parse(new TextDecoder().decode(body));
     } catch {
+      console.log("webhook -> 200: signed but unparseable");
       return Response.json({ status: "ignored" });
     }
     const contactKey = await hmacKey(env.CONTACT_KEY_SECRET);
@@ -175,6 +188,7 @@ export default {
     );
     const answers = await Promise.all([...calls, ...writes.map(([k, v, o]) => env.WHATSAPP_KV.put(k, v, o))]);
     if (answers.slice(0, calls.length).some((r) => !r.ok)) return new Response("authority failed", { status: 500 });
+    console.log(`webhook -> 200: delivery {"stored":${writes.length},"persons":${persons.size}}; ${persons.size} person(s); `);
     return Response.json({ status: "ok" });
   },
 };
