@@ -67,6 +67,11 @@ impl<'a> Object<'a> {
         self.opt(key).map(Option::unwrap_or_default)
     }
 
+    /// A `skip` field of `json_object!` (left out when written empty): read as `or_default`.
+    pub fn skip<T: FromJson<'a> + Default>(&self, key: &'static str) -> Result<T, ShapeError> {
+        self.or_default(key)
+    }
+
     /// A field that must be there.
     pub fn req<T: FromJson<'a>>(&self, key: &'static str) -> Result<T, ShapeError> {
         self.opt(key)?.ok_or(ShapeError {

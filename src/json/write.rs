@@ -33,34 +33,34 @@ impl<T> Skippable for Vec<T> {
     }
 }
 
+/// `,"key":` after the fields already in an open object, `"key":` right after its `{`: the
+/// part of every field, in `Fields` and `JsonObject`, that does not depend on its type,
+/// compiled once. A written field never ends in `{` (a key ends in `:`, a value in `}`, `]`, a
+/// quote, a digit or a letter), so the text says whether this is the first.
+#[inline(never)]
+fn field_key(out: &mut String, key: &str) {
+    if !out.ends_with('{') {
+        out.push(',');
+    }
+    write_str(out, key);
+    out.push(':');
+}
+
 /// An object being written: `{`, then each field, then `}` from `end`.
 pub struct Fields<'o> {
     out: &'o mut String,
-    first: bool,
 }
 
 impl<'o> Fields<'o> {
     pub fn new(out: &'o mut String) -> Fields<'o> {
         out.push('{');
-        Fields { out, first: true }
+        Fields { out }
     }
 
     pub fn field<T: ToJson + ?Sized>(&mut self, key: &str, value: &T) -> &mut Self {
-        self.key(key);
+        field_key(self.out, key);
         value.write_json(self.out);
         self
-    }
-
-    /// `,"key":` (no comma before the first): the part of every field that does not depend on
-    /// its type, compiled once.
-    #[inline(never)]
-    fn key(&mut self, key: &str) {
-        if !self.first {
-            self.out.push(',');
-        }
-        self.first = false;
-        write_str(self.out, key);
-        self.out.push(':');
     }
 
     /// A field only when it holds something (`None` and empty lists are left out).
@@ -87,18 +87,9 @@ impl JsonObject {
     }
 
     pub fn with<T: ToJson + ?Sized>(mut self, key: &str, value: &T) -> JsonObject {
-        self.key(key);
+        field_key(&mut self.0, key);
         value.write_json(&mut self.0);
         self
-    }
-
-    #[inline(never)]
-    fn key(&mut self, key: &str) {
-        if self.0.len() > 1 {
-            self.0.push(',');
-        }
-        write_str(&mut self.0, key);
-        self.0.push(':');
     }
 
     /// An object already written (`value` must write one), to add fields to.
@@ -336,16 +327,7 @@ impl ToJson for Value<'_> {
 /// than the field's name follows it: `json_object!(Record { kind: req "type" })`.
 macro_rules! json_object {
     ($name:ident { $($field:ident : $how:ident $($key:literal)?),* $(,)? }) => {
-        impl<'a> $crate::json::FromJson<'a> for $name {
-            fn from_json(
-                value: &$crate::json::Value<'a>,
-            ) -> Result<Self, $crate::json::ShapeError> {
-                let o = $crate::json::object(value)?;
-                Ok($name {
-                    $($field: $crate::json::json_object!(@read o $how $crate::json::from_json!(@key $field $($key)?)),)*
-                })
-            }
-        }
+        $crate::json::from_json!($name { $($field: $how $($key)?),* });
 
         impl $crate::json::ToJson for $name {
             fn write_json(&self, out: &mut String) {
@@ -355,8 +337,6 @@ macro_rules! json_object {
             }
         }
     };
-    (@read $o:ident skip $key:expr) => { $o.or_default($key)? };
-    (@read $o:ident $how:ident $key:expr) => { $o.$how($key)? };
     (@write $f:ident $s:ident $field:ident skip $key:expr) => { $f.some($key, &$s.$field) };
     (@write $f:ident $s:ident $field:ident $how:ident $key:expr) => { $f.field($key, &$s.$field) };
 }
