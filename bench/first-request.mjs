@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import http from "node:http";
 import crypto from "node:crypto";
+import { cpuNs, workerdPids } from "./workerd-cpu.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const SECRET = "bench-app-secret";
@@ -19,41 +20,6 @@ if (dirs.length !== 2) throw new Error("usage: node bench/first-request.mjs <bui
 const graph = http.createServer((req, res) => req.resume().on("end", () => res.end('{"messages":[{"id":"wamid.P"}]}')));
 await new Promise((r) => graph.listen(0, "127.0.0.1", r));
 
-function parentOf(pid) {
-  try {
-    return Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-/// workerd processes started by this script, never another one on the machine.
-function workerdPids() {
-  const out = [];
-  for (const p of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (!fs.readFileSync(`/proc/${p}/stat`, "utf8").includes("(workerd)")) continue;
-      let up = Number(p);
-      for (let depth = 0; depth < 4 && up > 1; depth++) {
-        up = parentOf(up);
-        if (up === process.pid) {
-          out.push(Number(p));
-          break;
-        }
-      }
-    } catch {}
-  }
-  return out;
-}
-function cpuNs(pid) {
-  let total = 0;
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
-    } catch {}
-  }
-  return total;
-}
 
 // Each build behind the benchmark's memory entry, pointed at that build.
 const entries = dirs.map((d) => {
