@@ -155,3 +155,22 @@ for (const [nodeId, c] of counts) {
 }
 console.log("\nanonymous functions by place:");
 for (const [k, c] of [...anon].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`  ${(100 * c / busy).toFixed(1).padStart(5)}%  ${k.slice(0, 150)}`);
+// PROFILE_UNDER=<part of a function name>: self time of what runs beneath that function (its
+// callees, wasm, glue and runtime alike), to see where one step's inclusive time goes.
+if (process.env.PROFILE_UNDER) {
+  const under = new Map();
+  let within = 0;
+  for (const [nodeId, c] of counts) {
+    let inside = false;
+    for (let id = nodeId; id !== undefined; id = parent.get(id)) {
+      if (byNode.get(id).callFrame.functionName.includes(process.env.PROFILE_UNDER)) { inside = true; break; }
+    }
+    if (!inside) continue;
+    within += c;
+    const f = byNode.get(nodeId).callFrame;
+    const name = `${(f.functionName || "(anonymous)").replace(/::h[0-9a-f]{16}$/, "")} [${bucket(byNode.get(nodeId))}]`;
+    under.set(name, (under.get(name) ?? 0) + c);
+  }
+  console.log(`\nbeneath ${process.env.PROFILE_UNDER}: ${(100 * within / busy).toFixed(1)}% of non-idle samples; self time there:`);
+  for (const [k, c] of [...under].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`  ${(100 * c / busy).toFixed(1).padStart(5)}%  ${k.slice(0, 150)}`);
+}

@@ -4,9 +4,8 @@
 //! reads answers as a stream, chunk by chunk: a profile showed the stream reader's calls as
 //! about a tenth of a known contact's CPU.
 
-use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::{js_sys, web_sys};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 /// POSTs `body` to `url` through `owner.fetch`, with `headers`; the status and the answer's
 /// text. The error is a fixed word: a URL or a header may hold a secret.

@@ -1,7 +1,7 @@
 //! The runtime's side of `Platform`: the Graph API over fetch, timers, and WebCrypto HMAC.
 
 use crate::platform::Platform;
-use worker::wasm_bindgen::JsValue;
+use wasm_bindgen::JsValue;
 
 /// The Graph API over the runtime's fetch. The token goes only into the Authorization header.
 pub struct WorkerGraph;
@@ -14,13 +14,13 @@ impl Platform for WorkerGraph {
             ("content-type", "application/json"),
         ];
         // The error is a fixed word: it never names the URL or the token.
-        super::fetch::post_text(&worker::js_sys::global(), url, &headers, body)
+        super::fetch::post_text(&js_sys::global(), url, &headers, body)
             .await
             .map_err(|_| "fetch failed".to_string())
     }
 
     async fn sleep(&self, ms: u64) {
-        worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+        super::runtime::sleep(ms).await;
     }
 
     /// WebCrypto for large bodies: pure-Rust HMAC in wasm costs about 10 ms per MiB, the
@@ -42,9 +42,9 @@ async fn webcrypto_hmac_verify(
     body: &[u8],
     tag: &[u8; 32],
 ) -> Result<bool, JsValue> {
-    use worker::js_sys::{global, Array, Function, Object, Promise, Reflect, Uint8Array};
-    use worker::wasm_bindgen::JsCast;
-    use worker::wasm_bindgen_futures::JsFuture;
+    use js_sys::{global, Array, Function, Object, Promise, Reflect, Uint8Array};
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
     let subtle = Reflect::get(
         &Reflect::get(&global(), &"crypto".into())?,
         &"subtle".into(),

@@ -5,45 +5,35 @@
 //! three property sets, metadata crosses as one JSON text, and a listing comes back as one JSON
 //! text that `json` reads in wasm.
 
+use super::runtime::{Env, Method};
 use crate::json::{from_json, RawJson};
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey};
 use crate::time::UnixTime;
-use worker::js_sys::{self, Array, Function, Object, Reflect};
-use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
+use js_sys::{self, Array, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 pub const KV_BINDING: &str = "WHATSAPP_KV";
 /// Bulk reads take at most this many keys per KV operation.
 const KV_BULK_GET: usize = 100;
 
-/// The KV binding and its methods, looked up once per isolate (`shell::bindings`).
+/// The KV binding's methods, looked up once per isolate (`shell::bindings`).
 pub struct KvBinding {
-    this: Object,
-    get: Function,
-    put: Function,
-    delete: Function,
-    list: Function,
+    get: Method,
+    put: Method,
+    delete: Method,
+    list: Method,
 }
 
 impl KvBinding {
     /// The binding named `name` in `env`, if it is there and has KV's methods.
-    pub fn from_env(env: &worker::Env, name: &str) -> Option<KvBinding> {
-        let this = Reflect::get(env, &JsValue::from_str(name)).ok()?;
-        if this.is_undefined() || this.is_null() {
-            return None;
-        }
-        let method = |m: &str| -> Option<Function> {
-            Reflect::get(&this, &JsValue::from_str(m))
-                .ok()?
-                .dyn_into()
-                .ok()
-        };
+    pub fn from_env(env: &Env, name: &str) -> Option<KvBinding> {
+        let this = env.binding(name)?;
         Some(KvBinding {
-            get: method("get")?,
-            put: method("put")?,
-            delete: method("delete")?,
-            list: method("list")?,
-            this: this.unchecked_into(),
+            get: Method::of(&this, "get")?,
+            put: Method::of(&this, "put")?,
+            delete: Method::of(&this, "delete")?,
+            list: Method::of(&this, "list")?,
         })
     }
 }
@@ -104,11 +94,9 @@ from_json!(ListedName {
 impl Kv for WorkerKv<'_> {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
         let kv = self.0;
-        let call = kv.get.call2(
-            &kv.this,
-            &JsValue::from_str(key),
-            &JsValue::from_str("text"),
-        );
+        let call = kv
+            .get
+            .call2(&JsValue::from_str(key), &JsValue::from_str("text"));
         Ok(settle(call).await?.as_string())
     }
 
@@ -128,18 +116,15 @@ impl Kv for WorkerKv<'_> {
             let meta = js_sys::JSON::parse(meta.as_str()).map_err(kv_error)?;
             set(&options, "metadata", &meta)?;
         }
-        let call = kv.put.call3(
-            &kv.this,
-            &JsValue::from_str(key),
-            &JsValue::from_str(value),
-            &options,
-        );
+        let call = kv
+            .put
+            .call3(&JsValue::from_str(key), &JsValue::from_str(value), &options);
         settle(call).await.map(|_| ())
     }
 
     async fn delete(&self, key: &str) -> Result<(), KvError> {
         let kv = self.0;
-        let call = kv.delete.call1(&kv.this, &JsValue::from_str(key));
+        let call = kv.delete.call1(&JsValue::from_str(key));
         settle(call).await.map(|_| ())
     }
 
@@ -150,7 +135,7 @@ impl Kv for WorkerKv<'_> {
         if let Some(c) = cursor {
             set(&options, "cursor", &JsValue::from_str(&c))?;
         }
-        let page = settle(kv.list.call1(&kv.this, &options)).await?;
+        let page = settle(kv.list.call1(&options)).await?;
         let text: String = js_sys::JSON::stringify(&page).map_err(kv_error)?.into();
         let page: Listing =
             crate::json::from_str(&text).map_err(|_| KvError::Corrupt("KV listing"))?;
@@ -178,7 +163,7 @@ impl Kv for WorkerKv<'_> {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(KV_BULK_GET) {
             let names: Array = chunk.iter().map(|k| JsValue::from_str(k)).collect();
-            let call = kv.get.call2(&kv.this, &names, &JsValue::from_str("text"));
+            let call = kv.get.call2(&names, &JsValue::from_str("text"));
             let found: js_sys::Map = settle(call).await?.unchecked_into();
             out.extend(
                 chunk

@@ -1,11 +1,13 @@
-//! The only module that names `worker`: reads the request, env and clock, calls the core, and
-//! maps its answers to HTTP responses; adapts Workers KV, fetch, WebCrypto, and the per-person
-//! Durable Object (its storage, its alarm, its stub) to the core's traits.
+//! The only module that touches the Workers runtime: reads the request, env and clock, calls the
+//! core, and maps its answers to HTTP responses; adapts Workers KV, fetch, WebCrypto, and the
+//! per-person Durable Object (its storage, its alarm, its stub) to the core's traits. The runtime
+//! is bound directly (`runtime`), not through workers-rs.
 
 mod fetch;
 mod graph;
 mod kv;
 mod person;
+mod runtime;
 mod storage;
 
 use crate::config::{Config, ConfigError};
@@ -15,22 +17,29 @@ use crate::platform::apart;
 use crate::store::kv::RetryRateLimited;
 use crate::time::UnixTime;
 use crate::webhook::signature::SIGNATURE_HEADER;
-use futures_util::StreamExt;
 use graph::WorkerGraph;
 use kv::{KvBinding, WorkerKv, KV_BINDING};
 use person::{DurableAuthorities, PERSON_BINDING};
+use runtime::{BodyError, Env, Method};
 use std::rc::Rc;
-use worker::{event, web_sys, Context, Env, Request};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
 
-// The raw runtime request, not `worker::Request`: converting to that reads `request.cf` and
-// copies the URL on every request, which a profile showed as ~7% of a small delivery's CPU.
-#[event(fetch)]
+/// The worker's entry point (worker-build's shim calls it with the request, env and context).
+#[wasm_bindgen]
 pub async fn fetch(
     req: web_sys::Request,
-    env: Env,
-    _ctx: Context,
-) -> worker::Result<web_sys::Response> {
-    console_error_panic_hook::set_once();
+    env: JsValue,
+    _ctx: JsValue,
+) -> Result<web_sys::Response, JsValue> {
+    serve(req, &Env::new(env)).await.or_else(|_| {
+        // Only building the response can fail here; the error names nothing of the request.
+        runtime::log_error("response could not be built");
+        runtime::response(500, &[], "internal error")
+    })
+}
+
+async fn serve(req: web_sys::Request, env: &Env) -> Result<web_sys::Response, JsValue> {
     let (path, query) = http::split_url(&req.url());
     let route = http::route(&req.method(), &path);
     if let Some(refusal) = route.refusal() {
@@ -39,13 +48,13 @@ pub async fn fetch(
     let headers = req.headers();
     let header = |name: &str| headers.get(name).ok().flatten();
     let body = match route.body_limit() {
-        Some(limit) => match apart(read_capped(req, header("content-length"), limit)).await {
+        Some(limit) => match apart(read_capped(&req, header("content-length"), limit)).await {
             Ok(body) => body,
             Err(refusal) => return respond(&route, refusal.into()),
         },
         None => Vec::new(),
     };
-    let config = load_config(&env);
+    let config = load_config(env);
     let request = ApiRequest {
         route: route.clone(),
         query,
@@ -58,7 +67,7 @@ pub async fn fetch(
         // Needs no store: it must answer even when the KV binding is missing.
         return respond(&route, http::webhook::health(&config));
     }
-    let bound = match bindings(&env) {
+    let bound = match bindings(env) {
         Ok(bound) => bound,
         Err(missing) => {
             let missing = ApiError::NotConfigured(ConfigError::Missing(missing));
@@ -82,7 +91,7 @@ pub async fn fetch(
 pub(crate) fn now() -> UnixTime {
     // `Date.now()`: one call into JavaScript (workers-rs's `Date::now` builds a `Date` and reads
     // its time, two calls and an object).
-    UnixTime::from_millis(worker::js_sys::Date::now())
+    UnixTime::from_millis(js_sys::Date::now())
 }
 
 thread_local! {
@@ -97,7 +106,8 @@ thread_local! {
 /// its objects made them on every request.
 pub(crate) struct Bindings {
     pub kv: KvBinding,
-    pub persons: worker::ObjectNamespace,
+    /// The person namespace's `getByName`.
+    pub persons: Method,
 }
 
 thread_local! {
@@ -114,8 +124,9 @@ pub(crate) fn bindings(env: &Env) -> Result<Rc<Bindings>, &'static str> {
         let bound = Rc::new(Bindings {
             kv: KvBinding::from_env(env, KV_BINDING).ok_or(KV_BINDING)?,
             persons: env
-                .durable_object(PERSON_BINDING)
-                .map_err(|_| PERSON_BINDING)?,
+                .binding(PERSON_BINDING)
+                .and_then(|namespace| Method::of(&namespace, "getByName"))
+                .ok_or(PERSON_BINDING)?,
         });
         Ok(cell.get_or_init(|| bound).clone())
     })
@@ -123,71 +134,40 @@ pub(crate) fn bindings(env: &Env) -> Result<Rc<Bindings>, &'static str> {
 
 pub(crate) fn load_config(env: &Env) -> Rc<Config> {
     CONFIG.with(|cell| {
-        cell.get_or_init(|| {
-            Rc::new(Config::from_lookup(|name| {
-                env.secret(name)
-                    .ok()
-                    .map(|s| s.to_string())
-                    .or_else(|| env.var(name).ok().map(|v| v.to_string()))
-            }))
-        })
-        .clone()
+        cell.get_or_init(|| Rc::new(Config::from_lookup(|name| env.string(name))))
+            .clone()
     })
 }
 
 /// Reads at most `limit` bytes: refuses on Content-Length first, then while streaming.
 async fn read_capped(
-    req: web_sys::Request,
+    req: &web_sys::Request,
     content_length: Option<String>,
     limit: usize,
 ) -> Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::PayloadTooLarge;
-    let unreadable = || ApiError::UnreadableBody;
     let declared = content_length.and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
+        return Err(ApiError::PayloadTooLarge);
     }
-    if declared.is_some() {
-        // Declared and within the cap: one read. The runtime enforces Content-Length, so the
-        // body cannot be longer than declared.
-        let promise = req.array_buffer().map_err(|_| unreadable())?;
-        let buffer = worker::wasm_bindgen_futures::JsFuture::from(promise)
-            .await
-            .map_err(|_| unreadable())?;
-        return Ok(worker::js_sys::Uint8Array::new(&buffer).to_vec());
-    }
-    // No Content-Length (chunked): stream, and stop at the cap.
-    let mut req = Request::from(req);
-    let mut body = Vec::new();
-    let Ok(mut stream) = req.stream() else {
-        return Ok(body);
-    };
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| unreadable())?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    runtime::read_body(req, declared.is_some(), limit)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => ApiError::PayloadTooLarge,
+            BodyError::Unreadable => ApiError::UnreadableBody,
+        })
 }
 
-fn respond(route: &Route, reply: Response) -> worker::Result<web_sys::Response> {
+fn respond(route: &Route, reply: Response) -> Result<web_sys::Response, JsValue> {
     if let Some(line) = &reply.log {
-        worker::console_log!("{} -> {}: {}", route.name(), reply.status, line);
+        runtime::log(&format!("{} -> {}: {}", route.name(), reply.status, line));
     }
-    let headers = web_sys::Headers::new()?;
-    headers.set("content-type", reply.content_type)?;
-    headers.set("x-content-type-options", "nosniff")?;
-    headers.set("cache-control", "no-store")?;
+    let mut headers = vec![
+        ("content-type", reply.content_type),
+        ("x-content-type-options", "nosniff"),
+        ("cache-control", "no-store"),
+    ];
     if let Some(allow) = reply.allow {
-        headers.set("allow", allow)?;
+        headers.push(("allow", allow));
     }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(reply.status);
-    init.set_headers(&headers);
-    Ok(web_sys::Response::new_with_opt_str_and_init(
-        Some(&reply.body),
-        &init,
-    )?)
+    runtime::response(reply.status, &headers, &reply.body)
 }

@@ -4,6 +4,7 @@
 use super::fetch::post_text;
 use super::graph::WorkerGraph;
 use super::kv::WorkerKv;
+use super::runtime::{self, Env, Method};
 use super::storage::DoStore;
 use super::{bindings, load_config, now};
 use crate::authority::mirror::{Mirror, Mirrored};
@@ -13,16 +14,16 @@ use crate::platform::apart;
 use crate::store::keys::{ContactKey, KeyScheme};
 use crate::store::kv::{Kv, KvError, RetryRateLimited};
 use std::cell::Cell;
-use worker::wasm_bindgen::JsValue;
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::{durable_object, js_sys, DurableObject, Env, Request, State};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
 
 /// The Durable Object namespace of the per-person authorities (`wrangler.toml`).
 pub const PERSON_BINDING: &str = "PERSON";
 
 /// The authorities as Durable Objects: one per person, named by the contact's keyed hash (never
 /// a phone number), reached through its stub.
-pub struct DurableAuthorities<'a>(pub &'a worker::ObjectNamespace);
+/// Holds the namespace's `getByName`.
+pub struct DurableAuthorities<'a>(pub &'a Method);
 
 /// What the worker sends a person's authority: who they are (their keyed hash) and the request.
 struct Envelope {
@@ -39,14 +40,14 @@ impl Authorities for DurableAuthorities<'_> {
         let fail = |what: &str| KvError::Unavailable(format!("authority: {what}"));
         let stub = self
             .0
-            .get_by_name(&contact.0)
+            .call1(&JsValue::from_str(&contact.0))
             .map_err(|_| fail("no stub"))?;
         // Written from borrowed parts: the request is not cloned to be sent.
         let body = crate::json::JsonObject::new()
             .with("contact", &contact.0)
             .with("op", op)
             .text();
-        let (status, text) = post_text(&stub.into_rpc(), "https://authority/", &[], &body)
+        let (status, text) = post_text(&stub, "https://authority/", &[], &body)
             .await
             .map_err(fail)?;
         if status != 200 {
@@ -57,9 +58,11 @@ impl Authorities for DurableAuthorities<'_> {
 }
 
 /// A person's authority. Requests to one object are served one at a time; see `authority`.
-#[durable_object]
+/// The class the runtime constructs for each object (`wrangler.toml` names it).
+#[wasm_bindgen]
 pub struct Person {
-    state: State,
+    /// The runtime's `DurableObjectStorage` of this object.
+    storage: JsValue,
     env: Env,
     /// This object's storage in memory: its reads cost no crossing into JavaScript.
     mirror: Mirror,
@@ -75,7 +78,7 @@ impl Person {
     async fn run(&self, op: Option<Op>, who: Option<String>) -> Result<Option<Answer>, KvError> {
         let at = now();
         let storage = DoStore {
-            storage: self.storage()?,
+            storage: self.storage.clone(),
             now: at,
         };
         let local = Mirrored {
@@ -125,7 +128,7 @@ impl Person {
             None => {
                 let (wake, log) = apart(host.alarm(at)).await?;
                 for line in log {
-                    worker::console_log!("{line}");
+                    runtime::log(&line);
                 }
                 (None, wake)
             }
@@ -146,66 +149,49 @@ impl Person {
     }
 }
 
+#[wasm_bindgen]
 impl Person {
-    /// The runtime's storage object, called directly (`storage`).
-    fn storage(&self) -> Result<JsValue, KvError> {
-        self.state
-            .as_raw()
-            .storage()
-            .map(JsValue::from)
-            .map_err(|_| KvError::Unavailable("no storage".into()))
-    }
-}
-
-impl DurableObject for Person {
-    fn new(state: State, env: Env) -> Self {
+    #[wasm_bindgen(constructor)]
+    pub fn new(state: JsValue, env: JsValue) -> Person {
         Person {
-            state,
-            env,
+            storage: js_sys::Reflect::get(&state, &JsValue::from_str("storage"))
+                .unwrap_or(JsValue::UNDEFINED),
+            env: Env::new(env),
             mirror: Mirror::default(),
             alarm_at: Cell::new(None),
         }
     }
 
-    async fn fetch(&self, req: Request) -> worker::Result<worker::Response> {
-        // The body as text in one call, read by `json`: `Request::json` would build a JS
-        // object and walk it from wasm, a crossing per field.
-        let text = match req.inner().text() {
-            Ok(promise) => JsFuture::from(promise)
-                .await
-                .ok()
-                .and_then(|t| t.as_string()),
-            Err(_) => None,
-        };
+    /// A request from the worker (`DurableAuthorities::call`): an envelope in, an answer out.
+    pub async fn fetch(&self, req: web_sys::Request) -> Result<web_sys::Response, JsValue> {
+        // The body as text in one call, read by `json`.
+        let text = runtime::call_method(&req, "text", &[])
+            .await
+            .ok()
+            .and_then(|t| t.as_string());
         let Some(envelope) = text.and_then(|t| crate::json::from_str::<Envelope>(&t).ok()) else {
-            return worker::Response::error("bad authority request", 400);
+            return runtime::response(400, &[], "bad authority request");
         };
         match self.run(Some(envelope.op), Some(envelope.contact)).await {
-            Ok(Some(answer)) => worker::Response::ok(crate::json::to_string(&answer)),
-            Ok(None) => worker::Response::error("no answer", 500),
+            Ok(Some(answer)) => runtime::response(200, &[], &crate::json::to_string(&answer)),
+            Ok(None) => runtime::response(500, &[], "no answer"),
             // The text names the failure's kind, never a key or a value.
-            Err(e) => worker::Response::error(e.to_string(), 500),
+            Err(e) => runtime::response(500, &[], &e.to_string()),
         }
     }
 
-    async fn alarm(&self) -> worker::Result<worker::Response> {
+    pub async fn alarm(&self) {
         // The alarm that fired is spent: whatever `run` sets is the next one.
         self.alarm_at.set(None);
         if let Err(e) = self.run(None, None).await {
-            worker::console_error!("authority alarm: {e}");
+            runtime::log_error(&format!("authority alarm: {e}"));
             // Try again shortly: nothing was lost, the outbox and queue are where they were.
-            let retry = match self.storage() {
-                Ok(storage) => {
-                    let store = DoStore {
-                        storage,
-                        now: now(),
-                    };
-                    store.set_alarm(js_sys::Date::now() + 5_000.0).await
-                }
-                Err(e) => Err(e),
+            let store = DoStore {
+                storage: self.storage.clone(),
+                now: now(),
             };
+            let retry = store.set_alarm(js_sys::Date::now() + 5_000.0).await;
             self.alarm_at.set(retry.ok().map(|_| now().0 + 5));
         }
-        worker::Response::ok("")
     }
 }

@@ -5,9 +5,9 @@
 
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
 use crate::time::UnixTime;
-use worker::js_sys::{self, Array, Function, Object, Reflect};
-use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
+use js_sys::{self, Array, Function, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 /// Durable Object storage behind the core's `Kv` trait. Its storage has no TTL or metadata, so
 /// each value is stored with them (`{"v","e","m"}`): expired entries read as absent, and the
