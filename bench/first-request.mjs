@@ -3,7 +3,8 @@
 // alternating. Each build dir holds `index.js` and `index_bg.wasm` (a copy of build/) and must be
 // inside the project (workerd loads modules only from under it). Storage is the benchmark's
 // in-memory stand-ins, so what is measured is the worker's own first request. Local only: the
-// worker and a fake Graph API listen on 127.0.0.1.
+// worker and a fake Graph API listen on 127.0.0.1. FIRST_REQUEST=health measures a `GET /healthz`
+// instead (no signature, no object, no store: the isolate's own first-request cost).
 import { Miniflare } from "miniflare";
 import fs from "node:fs";
 import path from "node:path";
@@ -27,7 +28,7 @@ const entries = dirs.map((d) => {
   const entry = path.join(dir, "first-request-entry.mjs");
   let standIns = path.relative(dir, path.join(root, "bench/stand-ins.mjs"));
   if (!standIns.startsWith(".")) standIns = "./" + standIns;
-  fs.writeFileSync(entry, fs.readFileSync(path.join(root, "bench/memory-wa-edge.mjs"), "utf8")
+  fs.writeFileSync(entry, fs.readFileSync(path.join(root, "bench/wa-edge-entry.mjs"), "utf8")
     .replace('"../build/index.js"', '"./index.js"')
     .replace('"./stand-ins.mjs"', JSON.stringify(standIns)));
   return entry;
@@ -50,7 +51,7 @@ for (let round = 0; round < n; round++) {
       bindings: {
         WHATSAPP_APP_SECRET: SECRET, WHATSAPP_VERIFY_TOKEN: "v", WHATSAPP_ACCESS_TOKEN: "t", ADMIN_TOKEN: "a",
         CONTACT_KEY_SECRET: "c", GRAPH_API_BASE: `http://127.0.0.1:${graph.address().port}`,
-        DEFAULT_REPLY: "Thanks, a person will answer soon.", MARK_AS_READ: "false",
+        DEFAULT_REPLY: "Thanks, a person will answer soon.", MARK_AS_READ: "false", BENCH_STORAGE: "memory",
       },
       handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
     });
@@ -66,7 +67,9 @@ for (let round = 0; round < n; round++) {
     const body = JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "1", changes: [{ field: "messages", value }] }] });
     const signature = "sha256=" + crypto.createHmac("sha256", SECRET).update(body).digest("hex");
     const start = cpuNs(pid);
-    const answer = await fetch(new URL("/webhook", base), { method: "POST", headers: { "x-hub-signature-256": signature, "content-type": "application/json" }, body, signal: AbortSignal.timeout(30_000) });
+    const answer = process.env.FIRST_REQUEST === "health"
+      ? await fetch(new URL("/healthz", base), { signal: AbortSignal.timeout(30_000) })
+      : await fetch(new URL("/webhook", base), { method: "POST", headers: { "x-hub-signature-256": signature, "content-type": "application/json" }, body, signal: AbortSignal.timeout(30_000) });
     await answer.text();
     if (answer.status !== 200) throw new Error(`${dirs[i]}: first request answered ${answer.status}`);
     // The reply's send runs from the object's alarm right after: let it finish, as in the

@@ -6,7 +6,10 @@
 // decides, commits markers, consent, state, the queued KV writes and the outbox in one put,
 // flushes the queue to KV together and sends from its alarm; statuses go to KV from the worker.
 // It is what wa-edge is compared against, not a second product: the comparison is about the
-// language and runtime, not the design.
+// language and runtime, not the design. Like wa-edge, the worker and objects call an object's
+// `serve` through its stub (RPC), with a JSON text in and out.
+import { DurableObject } from "cloudflare:workers";
+
 const enc = new TextEncoder();
 const DAY = 86400;
 const STOP = new Set(["stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "parar", "baja"]);
@@ -33,25 +36,26 @@ async function hashId(key, domain, value) {
   return [...mac.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export class Person {
+export class Person extends DurableObject {
   constructor(state, env) {
+    super(state, env);
     this.state = state;
     this.env = env;
   }
 
-  async fetch(request) {
-    const body = await request.json();
+  async serve(text) {
+    const body = JSON.parse(text);
     const env = this.env;
     const storage = this.state.storage;
     // A business number's own object: is it paused (Meta's 131048)?
-    if (body.op === "paused") return Response.json({ paused: Boolean(await storage.get("paused")) });
+    if (body.op === "paused") return JSON.stringify({ paused: Boolean(await storage.get("paused")) });
     const { contact: c, items, numbers } = body;
     const now = Math.floor(Date.now() / 1000);
     // The numbers' objects first (their pauses), then this object's storage only.
     let paused = false;
     for (const n of numbers) {
-      const answer = await env.PERSON.get(env.PERSON.idFromName(n)).fetch("https://authority/", { method: "POST", body: '{"op":"paused"}' });
-      paused ||= (await answer.json()).paused;
+      const answer = await env.PERSON.getByName(n).serve('{"op":"paused"}');
+      paused ||= JSON.parse(answer).paused;
     }
     const keys = ["seeded", `consent:${c}`, `c:${c}:state`, ...items.map((i) => `d:m:${i.mk}`)];
     const found = await storage.get(keys);
@@ -96,7 +100,7 @@ export class Person {
     await Promise.all(queue.map(([k, v, o]) => env.WHATSAPP_KV.put(k, v, o)));
     await storage.delete(queue.map(([k]) => `q:${k}`));
     if (outbox.length) await storage.setAlarm(Date.now());
-    return Response.json({ stored: items.length });
+    return JSON.stringify({ stored: items.length });
   }
 
   async alarm() {
@@ -181,13 +185,13 @@ export default {
       }
     }
     const calls = [...persons].map(([c, p]) =>
-      env.PERSON.get(env.PERSON.idFromName(c)).fetch("https://authority/", {
-        method: "POST",
-        body: JSON.stringify({ contact: c, items: p.items, numbers: [...p.numbers] }),
-      }),
+      env.PERSON.getByName(c).serve(JSON.stringify({ contact: c, items: p.items, numbers: [...p.numbers] })),
     );
-    const answers = await Promise.all([...calls, ...writes.map(([k, v, o]) => env.WHATSAPP_KV.put(k, v, o))]);
-    if (answers.slice(0, calls.length).some((r) => !r.ok)) return new Response("authority failed", { status: 500 });
+    try {
+      await Promise.all([...calls, ...writes.map(([k, v, o]) => env.WHATSAPP_KV.put(k, v, o))]);
+    } catch {
+      return new Response("authority failed", { status: 500 });
+    }
     console.log(`webhook -> 200: delivery {"stored":${writes.length},"persons":${persons.size}}; ${persons.size} person(s); `);
     return Response.json({ status: "ok" });
   },

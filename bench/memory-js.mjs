@@ -9,6 +9,10 @@ export default {
 
 export class Person extends ReferencePerson {
   constructor(state, env) {
-    super(memoryState(state), memoryEnv(env));
+    // The runtime's own state to `DurableObject`'s constructor, which checks its type; the
+    // stand-ins for everything the reference reads.
+    super(state, env);
+    this.state = memoryState(state);
+    this.env = memoryEnv(env);
   }
 }

@@ -23,7 +23,7 @@ const STORAGE = process.env.PROFILE_STORAGE ?? "memory";
 const mf = new Miniflare({
   modules: true,
   modulesRoot: root,
-  scriptPath: path.join(root, STORAGE === "memory" ? "bench/memory-wa-edge.mjs" : "build/index.js"),
+  scriptPath: path.join(root, "bench/wa-edge-entry.mjs"),
   modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
   durableObjects: { PERSON: "Person" },
   kvNamespaces: ["WHATSAPP_KV"],
@@ -34,7 +34,7 @@ const mf = new Miniflare({
   bindings: {
     WHATSAPP_APP_SECRET: SECRET, WHATSAPP_VERIFY_TOKEN: "v", WHATSAPP_ACCESS_TOKEN: "t", ADMIN_TOKEN: "a",
     CONTACT_KEY_SECRET: "c", GRAPH_API_BASE: `http://127.0.0.1:${graph.address().port}`,
-    DEFAULT_REPLY: "Thanks, a person will answer soon.", MARK_AS_READ: "false",
+    DEFAULT_REPLY: "Thanks, a person will answer soon.", MARK_AS_READ: "false", BENCH_STORAGE: STORAGE,
   },
   handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
 });

@@ -57,7 +57,7 @@ const WORKERS = {
   "wa-edge": (storage) => ({
     modules: true,
     modulesRoot: root,
-    scriptPath: path.join(root, storage === "memory" ? "bench/memory-wa-edge.mjs" : "build/index.js"),
+    scriptPath: path.join(root, "bench/wa-edge-entry.mjs"),
     modulesRules: wasmRules,
     durableObjects: { PERSON: "Person" },
   }),
@@ -73,17 +73,17 @@ const WORKERS = {
 // the design before the per-person Durable Objects, to measure what the DO call costs in the
 // same run). workerd only loads modules from under the project's root.
 if (process.env.BENCH_BASELINE) {
-  // The same in-memory stand-ins for the baseline: bench/memory-wa-edge.mjs, pointed at its build.
+  // The baseline runs as wa-edge does: bench/wa-edge-entry.mjs, pointed at its build.
   const dir = path.resolve(process.env.BENCH_BASELINE);
-  const entry = path.join(dir, "bench-memory-entry.mjs");
+  const entry = path.join(dir, "bench-entry.mjs");
   const standIns = path.relative(dir, path.join(root, "bench/stand-ins.mjs"));
-  fs.writeFileSync(entry, fs.readFileSync(path.join(root, "bench/memory-wa-edge.mjs"), "utf8")
+  fs.writeFileSync(entry, fs.readFileSync(path.join(root, "bench/wa-edge-entry.mjs"), "utf8")
     .replace('"../build/index.js"', '"./index.js"')
     .replace('"./stand-ins.mjs"', JSON.stringify(standIns.startsWith(".") ? standIns : `./${standIns}`)));
   WORKERS.baseline = (storage) => ({
     modules: true,
     modulesRoot: root,
-    scriptPath: storage === "memory" ? entry : path.join(dir, "index.js"),
+    scriptPath: entry,
     modulesRules: wasmRules,
     durableObjects: { PERSON: "Person" },
   });
@@ -166,7 +166,8 @@ async function run(name, workload, storage) {
   const mf = new Miniflare({
     ...WORKERS[name](storage),
     kvNamespaces: ["WHATSAPP_KV"],
-    bindings,
+    // Which storage the wa-edge entry gives its worker (the JS worker's is chosen by its script).
+    bindings: { ...bindings, BENCH_STORAGE: storage },
     kvPersist: false,
     durableObjectsPersist: false,
     compatibilityDate: "2026-04-20",

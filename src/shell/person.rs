@@ -1,7 +1,6 @@
 //! The per-person authority as a Durable Object: the stub the worker calls and the object itself
 //! (its requests and its alarm); its storage adapter is `storage`.
 
-use super::fetch::post_text;
 use super::graph::WorkerGraph;
 use super::kv::WorkerKv;
 use super::runtime::{self, Env, Method};
@@ -47,12 +46,14 @@ impl Authorities for DurableAuthorities<'_> {
             .with("contact", &contact.0)
             .with("op", op)
             .text();
-        let (status, text) = post_text(&stub, "https://authority/", &[], &body)
+        // A remote call of the object's `serve` (see `Person::serve`).
+        let answer = runtime::call_remote(&stub, "serve", &body)
             .await
-            .map_err(fail)?;
-        if status != 200 {
-            return Err(fail(&text.chars().take(200).collect::<String>()));
-        }
+            .map_err(|thrown| {
+                let message = runtime::error_message(&thrown).unwrap_or_default();
+                fail(&message.chars().take(200).collect::<String>())
+            })?;
+        let text = answer.as_string().ok_or_else(|| fail("answer"))?;
         crate::json::from_str(&text).map_err(|_| fail("answer"))
     }
 }
@@ -162,21 +163,18 @@ impl Person {
         }
     }
 
-    /// A request from the worker (`DurableAuthorities::call`): an envelope in, an answer out.
-    pub async fn fetch(&self, req: web_sys::Request) -> Result<web_sys::Response, JsValue> {
-        // The body as text in one call, read by `json`.
-        let text = runtime::call_method(&req, "text", &[])
-            .await
-            .ok()
-            .and_then(|t| t.as_string());
-        let Some(envelope) = text.and_then(|t| crate::json::from_str::<Envelope>(&t).ok()) else {
-            return runtime::response(400, &[], "bad authority request");
+    /// A request from the worker (`DurableAuthorities::call`), called on the object's stub as a
+    /// remote method (cheaper than a `fetch`: no request or response objects on either side):
+    /// an envelope in, an answer out. A failure rejects with an error whose message names its
+    /// kind, never a key or a value.
+    pub async fn serve(&self, text: String) -> Result<String, JsValue> {
+        let Ok(envelope) = crate::json::from_str::<Envelope>(&text) else {
+            return Err(runtime::error("bad authority request"));
         };
         match self.run(Some(envelope.op), Some(envelope.contact)).await {
-            Ok(Some(answer)) => runtime::response(200, &[], &crate::json::to_string(&answer)),
-            Ok(None) => runtime::response(500, &[], "no answer"),
-            // The text names the failure's kind, never a key or a value.
-            Err(e) => runtime::response(500, &[], &e.to_string()),
+            Ok(Some(answer)) => Ok(crate::json::to_string(&answer)),
+            Ok(None) => Err(runtime::error("no answer")),
+            Err(e) => Err(runtime::error(&e.to_string())),
         }
     }
 

@@ -123,6 +123,28 @@ pub async fn call_method(
     settle(returned).await
 }
 
+/// Calls `method` of a Durable Object's stub with one text (a remote procedure call) and awaits
+/// its answer. Through `Reflect.apply`: a stub's methods are remote, so reading a method's own
+/// `call` property (as `Function::call1` does) would name another remote method.
+pub async fn call_remote(stub: &JsValue, method: &str, text: &str) -> Result<JsValue, JsValue> {
+    let function: Function = get(stub, method).unchecked_into();
+    let args = js_sys::Array::of1(&JsValue::from_str(text));
+    settle(Reflect::apply(&function, stub, &args)?).await
+}
+
+/// A JavaScript error with `message`, for a rejected promise.
+pub fn error(message: &str) -> JsValue {
+    js_sys::Error::new(message).into()
+}
+
+/// The message of a JavaScript error (or the text thrown), if any.
+pub fn error_message(thrown: &JsValue) -> Option<String> {
+    thrown
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| thrown.as_string())
+}
+
 /// Awaits a value that may be a promise.
 pub async fn settle(value: JsValue) -> Result<JsValue, JsValue> {
     JsFuture::from(Promise::resolve(&value)).await

@@ -1,0 +1,36 @@
+// wa-edge's built worker as the benchmark runs it: the shipped worker and object, the object
+// wrapped as src/entry.mjs wraps it (a `DurableObject`, so that stubs can call its methods). With
+// `BENCH_STORAGE = "memory"` in the env, KV and Durable Object storage are the benchmark's
+// in-memory stand-ins (bench/stand-ins.mjs); otherwise Miniflare's local ones. It forwards `fetch`
+// too, for builds from before the authorities were called by RPC (a baseline).
+import { DurableObject } from "cloudflare:workers";
+import Worker, { Person as ShippedPerson } from "../build/index.js";
+import { memoryEnv, memoryState } from "./stand-ins.mjs";
+
+const inMemory = (env) => env.BENCH_STORAGE === "memory";
+
+export default class extends Worker {
+  constructor(ctx, env) {
+    super(ctx, inMemory(env) ? memoryEnv(env) : env);
+  }
+}
+
+export class Person extends DurableObject {
+  constructor(state, env) {
+    super(state, env);
+    const memory = inMemory(env);
+    this.authority = new ShippedPerson(memory ? memoryState(state) : state, memory ? memoryEnv(env) : env);
+  }
+
+  fetch(request) {
+    return this.authority.fetch(request);
+  }
+
+  serve(text) {
+    return this.authority.serve(text);
+  }
+
+  alarm() {
+    return this.authority.alarm();
+  }
+}
