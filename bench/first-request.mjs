@@ -4,7 +4,8 @@
 // inside the project (workerd loads modules only from under it). Storage is the benchmark's
 // in-memory stand-ins, so what is measured is the worker's own first request. Local only: the
 // worker and a fake Graph API listen on 127.0.0.1. FIRST_REQUEST=health measures a `GET /healthz`
-// instead (no signature, no object, no store: the isolate's own first-request cost).
+// instead (no signature, no object, no store: the isolate's own first-request cost), and
+// FIRST_REQUEST=badsig a delivery signed with another secret (verified and refused: 403).
 import { Miniflare } from "miniflare";
 import fs from "node:fs";
 import path from "node:path";
@@ -65,13 +66,14 @@ for (let round = 0; round < n; round++) {
       messages: [{ from: c, id: `wamid.first.${c}`, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: "hello" } }],
     };
     const body = JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "1", changes: [{ field: "messages", value }] }] });
-    const signature = "sha256=" + crypto.createHmac("sha256", SECRET).update(body).digest("hex");
+    const key = process.env.FIRST_REQUEST === "badsig" ? "another secret" : SECRET;
+    const signature = "sha256=" + crypto.createHmac("sha256", key).update(body).digest("hex");
     const start = cpuNs(pid);
     const answer = process.env.FIRST_REQUEST === "health"
       ? await fetch(new URL("/healthz", base), { signal: AbortSignal.timeout(30_000) })
       : await fetch(new URL("/webhook", base), { method: "POST", headers: { "x-hub-signature-256": signature, "content-type": "application/json" }, body, signal: AbortSignal.timeout(30_000) });
     await answer.text();
-    if (answer.status !== 200) throw new Error(`${dirs[i]}: first request answered ${answer.status}`);
+    if (answer.status !== (process.env.FIRST_REQUEST === "badsig" ? 403 : 200)) throw new Error(`${dirs[i]}: first request answered ${answer.status}`);
     // The reply's send runs from the object's alarm right after: let it finish, as in the
     // benchmark's first-request figure.
     await new Promise((r) => setTimeout(r, 200));

@@ -20,10 +20,13 @@ const inspectorPort = 9300 + (process.pid % 500);
 // PROFILE_STORAGE: "memory" (the benchmark's in-memory KV and storage, so the worker's own work
 // is what is sampled) or "local" (Miniflare's local KV and SQLite storage).
 const STORAGE = process.env.PROFILE_STORAGE ?? "memory";
+// PROFILE_WORKER=js samples the JavaScript reference instead (bench/js-worker.mjs), to compare.
+const JS = process.env.PROFILE_WORKER === "js";
+const jsScript = STORAGE === "memory" ? "bench/memory-js.mjs" : "bench/js-worker.mjs";
 const mf = new Miniflare({
   modules: true,
   modulesRoot: root,
-  scriptPath: path.join(root, "bench/wa-edge-entry.mjs"),
+  scriptPath: path.join(root, JS ? jsScript : "bench/wa-edge-entry.mjs"),
   modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
   durableObjects: { PERSON: "Person" },
   kvNamespaces: ["WHATSAPP_KV"],
@@ -122,6 +125,12 @@ for (const [nodeId, c] of counts) {
   const name = n.callFrame.functionName.replace(/^[<&]+/, "");
   const crate = /^([A-Za-z_][A-Za-z0-9_]*)/.exec(name)?.[1] ?? "?";
   wasmByCrate.set(crate, (wasmByCrate.get(crate) ?? 0) + c);
+}
+if (process.env.PROFILE_WASM_TOP) {
+  console.log("\nwasm functions by self time (share of non-idle samples):");
+  for (const [k, c] of [...selfByFn].filter(([k]) => k.endsWith("[wasm]")).sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_WASM_TOP))) {
+    console.log(`  ${(100 * c / busy).toFixed(1).padStart(5)}%  ${k.slice(0, 140)}`);
+  }
 }
 console.log("\nwasm self time by crate (share of non-idle samples):");
 for (const [k, c] of [...wasmByCrate].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${(100 * c / busy).toFixed(1).padStart(5)}%  ${k}`);

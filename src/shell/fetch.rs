@@ -4,8 +4,8 @@
 //! reads answers as a stream, chunk by chunk: a profile showed the stream reader's calls as
 //! about a tenth of a known contact's CPU.
 
+use super::runtime::settle;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 /// POSTs `body` to `url` through `owner.fetch`, with `headers`; the status and the answer's
 /// text. The error is a fixed word: a URL or a header may hold a secret.
@@ -35,12 +35,12 @@ pub(super) async fn post_text(
     let sent = fetch
         .call2(owner, &JsValue::from_str(url), &init)
         .map_err(|_| "unreachable")?;
-    let response: web_sys::Response = JsFuture::from(sent.unchecked_into::<js_sys::Promise>())
+    let response: web_sys::Response = settle(sent)
         .await
         .map_err(|_| "unreachable")?
         .unchecked_into();
     let text = response.text().map_err(|_| "unreadable")?;
-    let text = JsFuture::from(text)
+    let text = settle(text.into())
         .await
         .ok()
         .and_then(|t| t.as_string())

@@ -42,19 +42,11 @@ async fn webcrypto_hmac_verify(
     body: &[u8],
     tag: &[u8; 32],
 ) -> Result<bool, JsValue> {
-    use js_sys::{global, Array, Function, Object, Promise, Reflect, Uint8Array};
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen_futures::JsFuture;
+    use js_sys::{global, Array, Object, Reflect, Uint8Array};
     let subtle = Reflect::get(
         &Reflect::get(&global(), &"crypto".into())?,
         &"subtle".into(),
     )?;
-    let call = |name: &str, args: Array| -> Result<JsFuture, JsValue> {
-        let f: Function = Reflect::get(&subtle, &name.into())?.dyn_into()?;
-        Ok(JsFuture::from(
-            f.apply(&subtle, &args)?.dyn_into::<Promise>()?,
-        ))
-    };
     let algorithm = Object::new();
     Reflect::set(&algorithm, &"name".into(), &"HMAC".into())?;
     Reflect::set(&algorithm, &"hash".into(), &"SHA-256".into())?;
@@ -66,7 +58,7 @@ async fn webcrypto_hmac_verify(
         &false.into(),
         &usages.into(),
     );
-    let key = call("importKey", key_args)?.await?;
+    let key = super::runtime::apply_method(&subtle, "importKey", &key_args).await?;
     // crypto.subtle.verify compares in constant time.
     let verify_args = Array::of4(
         &"HMAC".into(),
@@ -74,5 +66,6 @@ async fn webcrypto_hmac_verify(
         &Uint8Array::from(&tag[..]).into(),
         &Uint8Array::from(body).into(),
     );
-    Ok(call("verify", verify_args)?.await?.as_bool() == Some(true))
+    let verified = super::runtime::apply_method(&subtle, "verify", &verify_args).await?;
+    Ok(verified.as_bool() == Some(true))
 }

@@ -11,7 +11,6 @@ use crate::store::kv::{Kv, KvError, ListPage, ListedKey};
 use crate::time::UnixTime;
 use js_sys::{self, Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 pub const KV_BINDING: &str = "WHATSAPP_KV";
 /// Bulk reads take at most this many keys per KV operation.
@@ -58,8 +57,9 @@ fn kv_error(e: JsValue) -> KvError {
 
 /// Awaits a call's promise.
 async fn settle(call: Result<JsValue, JsValue>) -> Result<JsValue, KvError> {
-    let promise: js_sys::Promise = call.map_err(kv_error)?.unchecked_into();
-    JsFuture::from(promise).await.map_err(kv_error)
+    super::runtime::settle(call.map_err(kv_error)?)
+        .await
+        .map_err(kv_error)
 }
 
 fn set(object: &Object, key: &str, value: &JsValue) -> Result<(), KvError> {

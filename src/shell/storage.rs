@@ -7,7 +7,6 @@ use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
 use crate::time::UnixTime;
 use js_sys::{self, Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
 /// Durable Object storage behind the core's `Kv` trait. Its storage has no TTL or metadata, so
 /// each value is stored with them (`{"v","e","m"}`): expired entries read as absent, and the
@@ -65,9 +64,7 @@ impl DoStore {
             [a, b, ..] => function.call2(&self.storage, a, b),
         }
         .map_err(do_error)?;
-        JsFuture::from(js_sys::Promise::resolve(&promise))
-            .await
-            .map_err(do_error)
+        super::runtime::settle(promise).await.map_err(do_error)
     }
 
     /// Sets the object's alarm to `at_ms` (Unix milliseconds).
