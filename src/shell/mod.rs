@@ -9,6 +9,7 @@ mod kv;
 mod person;
 mod runtime;
 mod storage;
+mod tasks;
 
 use crate::config::{Config, ConfigError};
 use crate::http::send::CATEGORY_HEADER;
@@ -27,15 +28,14 @@ use wasm_bindgen::JsValue;
 
 /// The worker's entry point (worker-build's shim calls it with the request, env and context).
 #[wasm_bindgen]
-pub async fn fetch(
-    req: web_sys::Request,
-    env: JsValue,
-    _ctx: JsValue,
-) -> Result<web_sys::Response, JsValue> {
-    serve(req, &Env::new(env)).await.or_else(|_| {
-        // Only building the response can fail here; the error names nothing of the request.
-        runtime::log_error("response could not be built");
-        runtime::response(500, &[], "internal error")
+pub fn fetch(req: web_sys::Request, env: JsValue, _ctx: JsValue) -> js_sys::Promise {
+    tasks::spawn(async move {
+        let response = serve(req, &Env::new(env)).await.or_else(|_| {
+            // Only building the response can fail here; the error names nothing of the request.
+            runtime::log_error("response could not be built");
+            runtime::response(500, &[], "internal error")
+        })?;
+        Ok(response.into())
     })
 }
 

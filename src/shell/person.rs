@@ -5,6 +5,7 @@ use super::graph::WorkerGraph;
 use super::kv::WorkerKv;
 use super::runtime::{self, Env, Method};
 use super::storage::DoStore;
+use super::tasks;
 use super::{bindings, load_config, now};
 use crate::authority::mirror::{Mirror, Mirrored};
 use crate::authority::{Answer, Authorities, Host, Op};
@@ -12,7 +13,9 @@ use crate::config::Secret;
 use crate::platform::apart;
 use crate::store::keys::{ContactKey, KeyScheme};
 use crate::store::kv::{Kv, KvError, RetryRateLimited};
+use js_sys::Promise;
 use std::cell::Cell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 
@@ -59,9 +62,13 @@ impl Authorities for DurableAuthorities<'_> {
 }
 
 /// A person's authority. Requests to one object are served one at a time; see `authority`.
-/// The class the runtime constructs for each object (`wrangler.toml` names it).
+/// The class the runtime constructs for each object (`wrangler.toml` names it); its state is
+/// shared with the task of each call (`tasks`), which must own what it uses.
 #[wasm_bindgen]
-pub struct Person {
+pub struct Person(Rc<Authority>);
+
+/// A person's authority's state, kept by its object between calls.
+struct Authority {
     /// The runtime's `DurableObjectStorage` of this object.
     storage: JsValue,
     env: Env,
@@ -75,7 +82,7 @@ pub struct Person {
 /// The key under which an authority remembers whose it is, for its alarm.
 const WHO: &str = "who";
 
-impl Person {
+impl Authority {
     async fn run(&self, op: Option<Op>, who: Option<String>) -> Result<Option<Answer>, KvError> {
         let at = now();
         let storage = DoStore {
@@ -154,31 +161,47 @@ impl Person {
 impl Person {
     #[wasm_bindgen(constructor)]
     pub fn new(state: JsValue, env: JsValue) -> Person {
-        Person {
+        Person(Rc::new(Authority {
             storage: js_sys::Reflect::get(&state, &JsValue::from_str("storage"))
                 .unwrap_or(JsValue::UNDEFINED),
             env: Env::new(env),
             mirror: Mirror::default(),
             alarm_at: Cell::new(None),
-        }
+        }))
     }
 
     /// A request from the worker (`DurableAuthorities::call`), called on the object's stub as a
     /// remote method (cheaper than a `fetch`: no request or response objects on either side):
     /// an envelope in, an answer out. A failure rejects with an error whose message names its
     /// kind, never a key or a value.
-    pub async fn serve(&self, text: String) -> Result<String, JsValue> {
-        let Ok(envelope) = crate::json::from_str::<Envelope>(&text) else {
-            return Err(runtime::error("bad authority request"));
-        };
-        match self.run(Some(envelope.op), Some(envelope.contact)).await {
-            Ok(Some(answer)) => Ok(crate::json::to_string(&answer)),
-            Ok(None) => Err(runtime::error("no answer")),
-            Err(e) => Err(runtime::error(&e.to_string())),
-        }
+    pub fn serve(&self, text: String) -> Promise {
+        let authority = self.0.clone();
+        tasks::spawn(async move {
+            let Ok(envelope) = crate::json::from_str::<Envelope>(&text) else {
+                return Err(runtime::error("bad authority request"));
+            };
+            match authority
+                .run(Some(envelope.op), Some(envelope.contact))
+                .await
+            {
+                Ok(Some(answer)) => Ok(JsValue::from_str(&crate::json::to_string(&answer))),
+                Ok(None) => Err(runtime::error("no answer")),
+                Err(e) => Err(runtime::error(&e.to_string())),
+            }
+        })
     }
 
-    pub async fn alarm(&self) {
+    pub fn alarm(&self) -> Promise {
+        let authority = self.0.clone();
+        tasks::spawn(async move {
+            authority.alarm().await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+impl Authority {
+    async fn alarm(&self) {
         // The alarm that fired is spent: whatever `run` sets is the next one.
         self.alarm_at.set(None);
         if let Err(e) = self.run(None, None).await {

@@ -1,0 +1,126 @@
+//! Runs the worker's futures: one task per call from the runtime (a request, a remote call, an
+//! alarm), each answered by the promise the call returns.
+//!
+//! A task is polled at once when it starts, and again when a promise it awaits settles
+//! (`runtime::settle`), from that promise's own callback. wasm-bindgen-futures, which this
+//! replaces, made two closures per call and queued a microtask (a crossing into JavaScript and
+//! back) for every wake.
+
+use js_sys::{Function, Promise};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use wasm_bindgen::JsValue;
+
+type Work = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
+
+struct Task {
+    /// Out of its slot while it is being polled.
+    work: Option<Work>,
+    resolve: Function,
+    reject: Function,
+}
+
+thread_local! {
+    static TASKS: RefCell<Vec<Option<Task>>> = const { RefCell::new(Vec::new()) };
+    /// Tasks woken and not yet polled, in the order woken.
+    static READY: RefCell<VecDeque<usize>> = const { RefCell::new(VecDeque::new()) };
+    /// A task is being polled: a wake meanwhile is queued, and polled by the loop already running.
+    static RUNNING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Starts `work` as a task and gives the promise of its result.
+pub fn spawn<F>(work: F) -> Promise
+where
+    F: Future<Output = Result<JsValue, JsValue>> + 'static,
+{
+    let mut settlers = None;
+    let promise = Promise::new(&mut |resolve, reject| settlers = Some((resolve, reject)));
+    let Some((resolve, reject)) = settlers else {
+        return promise;
+    };
+    let task = Task {
+        work: Some(Box::pin(work)),
+        resolve,
+        reject,
+    };
+    let id = TASKS.with(|tasks| {
+        let mut tasks = tasks.borrow_mut();
+        match tasks.iter().position(Option::is_none) {
+            Some(free) => {
+                if let Some(slot) = tasks.get_mut(free) {
+                    *slot = Some(task);
+                }
+                free
+            }
+            None => {
+                tasks.push(Some(task));
+                tasks.len() - 1
+            }
+        }
+    });
+    wake(id);
+    promise
+}
+
+/// A task's waker: wakes it by its slot. A stale one (its task done, the slot reused) polls
+/// another task once for nothing, which a future allows.
+struct TaskWaker(usize);
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        wake(self.0);
+    }
+}
+
+fn wake(id: usize) {
+    READY.with(|ready| {
+        let mut ready = ready.borrow_mut();
+        if !ready.contains(&id) {
+            ready.push_back(id);
+        }
+    });
+    if RUNNING.with(|running| running.replace(true)) {
+        return;
+    }
+    while let Some(id) = READY.with(|ready| ready.borrow_mut().pop_front()) {
+        poll(id);
+    }
+    RUNNING.with(|running| running.set(false));
+}
+
+fn poll(id: usize) {
+    let taken = TASKS.with(|tasks| {
+        let mut tasks = tasks.borrow_mut();
+        let task = tasks.get_mut(id)?.as_mut()?;
+        Some((task.work.take()?, task.resolve.clone(), task.reject.clone()))
+    });
+    let Some((mut work, resolve, reject)) = taken else {
+        return;
+    };
+    let waker = Waker::from(Arc::new(TaskWaker(id)));
+    let outcome = work.as_mut().poll(&mut Context::from_waker(&waker));
+    match outcome {
+        Poll::Pending => TASKS.with(|tasks| {
+            if let Some(Some(task)) = tasks.borrow_mut().get_mut(id) {
+                task.work = Some(work);
+            }
+        }),
+        Poll::Ready(result) => {
+            TASKS.with(|tasks| {
+                if let Some(slot) = tasks.borrow_mut().get_mut(id) {
+                    *slot = None;
+                }
+            });
+            // The task's state goes before its promise settles.
+            drop(work);
+            let _ = match result {
+                Ok(value) => resolve.call1(&JsValue::UNDEFINED, &value),
+                Err(error) => reject.call1(&JsValue::UNDEFINED, &error),
+            };
+        }
+    }
+}
