@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import http from "node:http";
 import crypto from "node:crypto";
+import { spawn } from "node:child_process";
 import { cpuNs, workerdPids } from "./workerd-cpu.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
@@ -68,6 +69,12 @@ for (let round = 0; round < n; round++) {
     const body = JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "1", changes: [{ field: "messages", value }] }] });
     const key = process.env.FIRST_REQUEST === "badsig" ? "another secret" : SECRET;
     const signature = "sha256=" + crypto.createHmac("sha256", key).update(body).digest("hex");
+    // FIRST_REQUEST_PERF=<file prefix>: `perf record` of the workerd process over the request
+    // (where a first request's CPU goes: compilation, page faults, the work).
+    const perf = process.env.FIRST_REQUEST_PERF
+      ? spawn("perf", ["record", "-g", "-F", "20000", "-p", String(pid), "-o", `${process.env.FIRST_REQUEST_PERF}.${i}.${round}`], { stdio: "ignore" })
+      : null;
+    if (perf) await new Promise((r) => setTimeout(r, 500));
     const start = cpuNs(pid);
     const answer = process.env.FIRST_REQUEST === "health"
       ? await fetch(new URL("/healthz", base), { signal: AbortSignal.timeout(30_000) })
@@ -78,6 +85,10 @@ for (let round = 0; round < n; round++) {
     // benchmark's first-request figure.
     await new Promise((r) => setTimeout(r, 200));
     results[i].push((cpuNs(pid) - start) / 1e6);
+    if (perf) {
+      perf.kill("SIGINT");
+      await new Promise((r) => perf.on("exit", r));
+    }
     await mf.dispose();
   }
 }

@@ -49,6 +49,16 @@ pub enum Route {
 }
 
 impl Route {
+    /// Whether this route reads the caller's credentials (`Authorization`, the category header):
+    /// Meta's routes and the health check do not, and each header read is a crossing into
+    /// JavaScript.
+    pub fn reads_credentials(&self) -> bool {
+        !matches!(
+            self,
+            Route::Health | Route::WebhookVerify | Route::WebhookDelivery
+        )
+    }
+
     /// The most body this route reads; `None` reads none.
     pub fn body_limit(&self) -> Option<usize> {
         match self {
@@ -308,5 +318,26 @@ mod tests {
         );
         assert_eq!(Route::WebhookDelivery.body_limit(), Some(MAX_WEBHOOK_BODY));
         assert_eq!(Route::Health.body_limit(), None);
+    }
+
+    #[test]
+    fn every_route_that_checks_a_token_reads_the_credentials() {
+        // A route that calls `auth::scope_of` must be given the Authorization header.
+        for path in [
+            "/v1/contacts/1/messages",
+            "/v1/consent/check",
+            "/v1/account",
+            "/v1/messages",
+        ] {
+            for method in ["GET", "POST", "PUT", "DELETE"] {
+                let r = route(method, path);
+                if !matches!(r, Route::MethodNotAllowed(_) | Route::NotFound) {
+                    assert!(r.reads_credentials(), "{method} {path}");
+                }
+            }
+        }
+        assert!(route("POST", "/v24.0/1/messages").reads_credentials());
+        assert!(!route("POST", "/webhook").reads_credentials());
+        assert!(!route("GET", "/healthz").reads_credentials());
     }
 }

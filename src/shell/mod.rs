@@ -59,8 +59,14 @@ async fn serve(req: web_sys::Request, env: &Env) -> Result<web_sys::Response, Js
         route: route.clone(),
         query,
         signature: header(SIGNATURE_HEADER),
-        authorization: header("authorization"),
-        category: header(CATEGORY_HEADER),
+        authorization: route
+            .reads_credentials()
+            .then(|| header("authorization"))
+            .flatten(),
+        category: route
+            .reads_credentials()
+            .then(|| header(CATEGORY_HEADER))
+            .flatten(),
         body,
     };
     if route == Route::Health {
