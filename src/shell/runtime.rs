@@ -8,6 +8,7 @@
 //! this worker has none of, and its exports came with classes for R2, containers and minification.
 //! It stays in Cargo.lock only because worker-build checks for it; nothing links it.
 
+pub use super::tasks::settle;
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -154,121 +155,6 @@ pub fn error_message(thrown: &JsValue) -> Option<String> {
         .or_else(|| thrown.as_string())
 }
 
-/// Awaits a value that may be a promise.
-///
-/// wasm-bindgen-futures' `JsFuture` makes two closures per promise (each a JavaScript function
-/// registered for finalization, and released after); here every promise reports to one callback
-/// made once per instance, with the number of its slot, where its future finds the result, and
-/// the callback polls the waiting task at once (`tasks`). A known contact's text awaits about a
-/// dozen promises; this took its CPU from 0.83x to 0.75x of the previous build's (memory runs).
-pub fn settle(value: JsValue) -> Settle {
-    let id = SETTLING.with(|s| {
-        let mut slots = s.borrow_mut();
-        match slots.iter().position(|slot| matches!(slot, Slot::Free)) {
-            Some(free) => {
-                if let Some(slot) = slots.get_mut(free) {
-                    *slot = Slot::Waiting(None);
-                }
-                free
-            }
-            None => {
-                slots.push(Slot::Waiting(None));
-                slots.len() - 1
-            }
-        }
-    });
-    ON_SETTLED.with(|callback| settle_into(&value, id as u32, callback.as_ref()));
-    Settle { id, done: false }
-}
-
-enum Slot {
-    Free,
-    Waiting(Option<std::task::Waker>),
-    Done(Result<JsValue, JsValue>),
-    /// Its future was dropped before the promise settled: freed when it does.
-    Abandoned,
-}
-
-thread_local! {
-    static SETTLING: std::cell::RefCell<Vec<Slot>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// One callback for every promise awaited, made once per instance.
-    static ON_SETTLED: Closure<dyn FnMut(u32, bool, JsValue)> = Closure::new(on_settled);
-}
-
-fn on_settled(id: u32, ok: bool, value: JsValue) {
-    let waker = SETTLING.with(|s| {
-        let mut slots = s.borrow_mut();
-        let slot = slots.get_mut(id as usize)?;
-        let result = if ok { Ok(value) } else { Err(value) };
-        match std::mem::replace(slot, Slot::Done(result)) {
-            Slot::Waiting(waker) => waker,
-            _ => {
-                *slot = Slot::Free;
-                None
-            }
-        }
-    });
-    if let Some(waker) = waker {
-        waker.wake();
-    }
-}
-
-#[wasm_bindgen(
-    inline_js = "export function settle_into(value, id, done) { Promise.resolve(value).then((v) => done(id, true, v), (e) => done(id, false, e)); }"
-)]
-extern "C" {
-    fn settle_into(value: &JsValue, id: u32, done: &JsValue);
-}
-
-/// A promise being awaited (`settle`).
-pub struct Settle {
-    id: usize,
-    /// Its slot was freed when it gave its result (and may serve another promise since).
-    done: bool,
-}
-
-impl std::future::Future for Settle {
-    type Output = Result<JsValue, JsValue>;
-
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        let this = self.get_mut();
-        SETTLING.with(|s| {
-            let mut slots = s.borrow_mut();
-            let Some(slot) = slots.get_mut(this.id) else {
-                return std::task::Poll::Ready(Err(JsValue::UNDEFINED));
-            };
-            match std::mem::replace(slot, Slot::Free) {
-                Slot::Done(result) => {
-                    this.done = true;
-                    std::task::Poll::Ready(result)
-                }
-                _ => {
-                    *slot = Slot::Waiting(Some(cx.waker().clone()));
-                    std::task::Poll::Pending
-                }
-            }
-        })
-    }
-}
-
-impl Drop for Settle {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        SETTLING.with(|s| {
-            if let Some(slot) = s.borrow_mut().get_mut(self.id) {
-                if matches!(slot, Slot::Waiting(_)) {
-                    *slot = Slot::Abandoned;
-                }
-            }
-        });
-    }
-}
-
 pub fn log(line: &str) {
     web_sys::console::log_1(&JsValue::from_str(line));
 }
@@ -341,20 +227,29 @@ pub async fn read_body(
     }
 }
 
-/// A response with `status`, `headers` and a text body.
+/// A response with `status`, `headers` and a text body, made by the runtime in one call: the
+/// headers cross as one text (names and values separated by NUL, which neither may contain).
 pub fn response(
     status: u16,
     headers: &[(&str, &str)],
     body: &str,
 ) -> Result<web_sys::Response, JsValue> {
-    let init = web_sys::ResponseInit::new();
-    init.set_status(status);
-    if !headers.is_empty() {
-        let given = web_sys::Headers::new()?;
-        for (name, value) in headers {
-            given.set(name, value)?;
+    let mut block = String::new();
+    for (name, value) in headers {
+        for part in [name, value] {
+            if !block.is_empty() {
+                block.push('\0');
+            }
+            block.push_str(part);
         }
-        init.set_headers(&given);
     }
-    web_sys::Response::new_with_opt_str_and_init(Some(body), &init)
+    new_response(status, &block, body)
+}
+
+#[wasm_bindgen(
+    inline_js = "export function new_response(status, block, body) { const headers = {}; if (block) { const parts = block.split('\\0'); for (let i = 0; i + 1 < parts.length; i += 2) headers[parts[i]] = parts[i + 1]; } return new Response(body, { status, headers }); }"
+)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn new_response(status: u16, block: &str, body: &str) -> Result<web_sys::Response, JsValue>;
 }
