@@ -52,8 +52,13 @@ async fn serve(req: web_sys::Request, env: &Env) -> Result<web_sys::Response, Js
             Ok(body) => body,
             Err(refusal) => return respond(&route, refusal.into()),
         },
-        None => Vec::new(),
+        None => runtime::Body {
+            bytes: Vec::new(),
+            buffer: None,
+        },
     };
+    // The body's bytes move into the request; the platform keeps the runtime's copy of them.
+    let graph = WorkerGraph::with_body(&body.bytes, body.buffer);
     let config = load_config(env);
     let request = ApiRequest {
         route: route.clone(),
@@ -67,7 +72,7 @@ async fn serve(req: web_sys::Request, env: &Env) -> Result<web_sys::Response, Js
             .reads_credentials()
             .then(|| header(CATEGORY_HEADER))
             .flatten(),
-        body,
+        body: body.bytes,
     };
     if route == Route::Health {
         // Needs no store: it must answer even when the KV binding is missing.
@@ -83,11 +88,11 @@ async fn serve(req: web_sys::Request, env: &Env) -> Result<web_sys::Response, Js
     let kv = WorkerKv(&bound.kv);
     let kv = RetryRateLimited {
         kv: &kv,
-        platform: &WorkerGraph,
+        platform: &graph,
     };
     let world = http::World {
         kv: &kv,
-        platform: &WorkerGraph,
+        platform: &graph,
         authorities: &DurableAuthorities(&bound.persons),
     };
     let response = apart(http::handle(request, &config, &world, now())).await;
@@ -150,7 +155,7 @@ async fn read_capped(
     req: &web_sys::Request,
     content_length: Option<String>,
     limit: usize,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<runtime::Body, ApiError> {
     let declared = content_length.and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::PayloadTooLarge);

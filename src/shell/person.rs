@@ -116,13 +116,13 @@ impl Authority {
         let kv = WorkerKv(&bound.kv);
         let kv = RetryRateLimited {
             kv: &kv,
-            platform: &WorkerGraph,
+            platform: &WorkerGraph::default(),
         };
         let authorities = DurableAuthorities(&bound.persons);
         let host = Host {
             local: &local,
             kv: &kv,
-            graph: &WorkerGraph,
+            graph: &WorkerGraph::default(),
             authorities: &authorities,
             config: &config,
             keys: &keys,

@@ -181,6 +181,13 @@ pub enum BodyError {
     Unreadable,
 }
 
+/// A request's body as read: its bytes, and the runtime's buffer they were copied from when it
+/// was read whole (the same bytes, for the runtime's own HMAC: `graph`).
+pub struct Body {
+    pub bytes: Vec<u8>,
+    pub buffer: Option<Uint8Array>,
+}
+
 /// A request's body, at most `limit` bytes: read whole when its length is declared (the runtime
 /// enforces Content-Length, and the caller has checked it against the cap), else streamed and
 /// refused as soon as it passes the cap.
@@ -188,17 +195,24 @@ pub async fn read_body(
     req: &web_sys::Request,
     declared: bool,
     limit: usize,
-) -> Result<Vec<u8>, BodyError> {
+) -> Result<Body, BodyError> {
     let unreadable = |_| BodyError::Unreadable;
     if declared {
         let buffer = call_method(req, "arrayBuffer", &[])
             .await
             .map_err(unreadable)?;
-        return Ok(Uint8Array::new(&buffer).to_vec());
+        let buffer = Uint8Array::new(&buffer);
+        return Ok(Body {
+            bytes: buffer.to_vec(),
+            buffer: Some(buffer),
+        });
     }
     let stream = get(req, "body");
     if !stream.is_object() {
-        return Ok(Vec::new());
+        return Ok(Body {
+            bytes: Vec::new(),
+            buffer: None,
+        });
     }
     let reader = call_method(&stream, "getReader", &[])
         .await
@@ -211,7 +225,10 @@ pub async fn read_body(
         let returned = read.function.call0(&reader).map_err(unreadable)?;
         let chunk = settle(returned).await.map_err(unreadable)?;
         if get(&chunk, "done").is_truthy() {
-            return Ok(body);
+            return Ok(Body {
+                bytes: body,
+                buffer: None,
+            });
         }
         let bytes: Uint8Array = get(&chunk, "value").dyn_into().map_err(unreadable)?;
         if body.len() + bytes.length() as usize > limit {
