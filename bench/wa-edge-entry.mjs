@@ -9,11 +9,13 @@ import { memoryEnv, memoryState } from "./stand-ins.mjs";
 
 const inMemory = (env) => env.BENCH_STORAGE === "memory";
 
-export default class extends Worker {
-  constructor(ctx, env) {
-    super(ctx, inMemory(env) ? memoryEnv(env) : env);
-  }
-}
+const serve = Worker.prototype.fetch;
+
+export default {
+  fetch(request, env, ctx) {
+    return serve.call({ env: inMemory(env) ? memoryEnv(env) : env, ctx }, request);
+  },
+};
 
 export class Person extends DurableObject {
   constructor(state, env) {

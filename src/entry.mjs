@@ -5,7 +5,17 @@
 import { DurableObject } from "cloudflare:workers";
 import Worker, { Person as Authority } from "../build/index.js";
 
-export default Worker;
+// The worker's `fetch`, called as worker-build's entry class calls it (with `this.env` and
+// `this.ctx`) but without constructing that class for each request: worker-build exports it
+// wrapped in proxies that rebuild objects after a crash, which the worker's entry has none of (a
+// crash is recovered by wasm-bindgen, which starts a new instance before the next call).
+const serve = Worker.prototype.fetch;
+
+export default {
+  fetch(request, env, ctx) {
+    return serve.call({ env, ctx }, request);
+  },
+};
 
 export class Person extends DurableObject {
   constructor(ctx, env) {
