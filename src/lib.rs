@@ -19,6 +19,7 @@ pub mod json;
 pub mod platform;
 pub mod policy;
 pub mod send;
+pub mod settling;
 pub mod sort;
 pub mod sorted;
 pub mod store;

@@ -7,6 +7,7 @@
 //! replaces, made two closures per call and queued a microtask (a crossing into JavaScript and
 //! back) for every wake.
 
+use crate::settling::{Slots, Ticket};
 use js_sys::{Function, Promise};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -130,113 +131,68 @@ fn poll(id: usize) {
 ///
 /// wasm-bindgen-futures' `JsFuture` makes two closures per promise (each a JavaScript function
 /// registered for finalization, and released after); here every promise reports to one callback
-/// made once per instance, with the number of its slot, where its future finds the result, and
-/// the callback polls the waiting task at once (`tasks`). A known contact's text awaits about a
-/// dozen promises; this took its CPU from 0.83x to 0.75x of the previous build's (memory runs).
+/// made once per instance, with its ticket (`settling`), where its future finds the result, and
+/// the callback polls the waiting task at once. A known contact's text awaits about a dozen
+/// promises; this took its CPU from 0.83x to 0.75x of the previous build's (memory runs).
 pub fn settle(value: JsValue) -> Settle {
-    let id = SETTLING.with(|s| {
-        let mut slots = s.borrow_mut();
-        match slots.iter().position(|slot| matches!(slot, Slot::Free)) {
-            Some(free) => {
-                if let Some(slot) = slots.get_mut(free) {
-                    *slot = Slot::Waiting(None);
-                }
-                free
-            }
-            None => {
-                slots.push(Slot::Waiting(None));
-                slots.len() - 1
-            }
-        }
+    let ticket = SETTLING.with(|slots| slots.borrow_mut().open());
+    ON_SETTLED.with(|callback| {
+        settle_into(
+            &value,
+            ticket.index as u32,
+            ticket.generation,
+            callback.as_ref(),
+        )
     });
-    ON_SETTLED.with(|callback| settle_into(&value, id as u32, callback.as_ref()));
-    Settle { id, done: false }
-}
-
-enum Slot {
-    Free,
-    Waiting(Option<std::task::Waker>),
-    Done(Result<JsValue, JsValue>),
-    /// Its future was dropped before the promise settled: freed when it does.
-    Abandoned,
+    Settle { ticket }
 }
 
 thread_local! {
-    static SETTLING: std::cell::RefCell<Vec<Slot>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SETTLING: RefCell<Slots<Result<JsValue, JsValue>>> = const { RefCell::new(Slots::new()) };
     /// One callback for every promise awaited, made once per instance.
-    static ON_SETTLED: Closure<dyn FnMut(u32, bool, JsValue)> = Closure::new(on_settled);
+    static ON_SETTLED: Closure<dyn FnMut(u32, u32, bool, JsValue)> = Closure::new(on_settled);
 }
 
-fn on_settled(id: u32, ok: bool, value: JsValue) {
-    let waker = SETTLING.with(|s| {
-        let mut slots = s.borrow_mut();
-        let slot = slots.get_mut(id as usize)?;
-        let result = if ok { Ok(value) } else { Err(value) };
-        match std::mem::replace(slot, Slot::Done(result)) {
-            Slot::Waiting(waker) => waker,
-            _ => {
-                *slot = Slot::Free;
-                None
-            }
-        }
-    });
+fn on_settled(index: u32, generation: u32, ok: bool, value: JsValue) {
+    let ticket = Ticket {
+        index: index as usize,
+        generation,
+    };
+    let result = if ok { Ok(value) } else { Err(value) };
+    // The borrow ends before the wake, which polls the task (and may await again).
+    let waker = SETTLING.with(|slots| slots.borrow_mut().arrive(ticket, result));
     if let Some(waker) = waker {
         waker.wake();
     }
 }
 
 #[wasm_bindgen(
-    inline_js = "export function settle_into(value, id, done) { Promise.resolve(value).then((v) => done(id, true, v), (e) => done(id, false, e)); }"
+    inline_js = "export function settle_into(value, index, generation, done) { Promise.resolve(value).then((v) => done(index, generation, true, v), (e) => done(index, generation, false, e)); }"
 )]
 extern "C" {
-    fn settle_into(value: &JsValue, id: u32, done: &JsValue);
+    fn settle_into(value: &JsValue, index: u32, generation: u32, done: &JsValue);
 }
 
 /// A promise being awaited (`settle`).
 pub struct Settle {
-    id: usize,
-    /// Its slot was freed when it gave its result (and may serve another promise since).
-    done: bool,
+    ticket: Ticket,
 }
 
-impl std::future::Future for Settle {
+impl Future for Settle {
     type Output = Result<JsValue, JsValue>;
 
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        let this = self.get_mut();
-        SETTLING.with(|s| {
-            let mut slots = s.borrow_mut();
-            let Some(slot) = slots.get_mut(this.id) else {
-                return std::task::Poll::Ready(Err(JsValue::UNDEFINED));
-            };
-            match std::mem::replace(slot, Slot::Free) {
-                Slot::Done(result) => {
-                    this.done = true;
-                    std::task::Poll::Ready(result)
-                }
-                _ => {
-                    *slot = Slot::Waiting(Some(cx.waker().clone()));
-                    std::task::Poll::Pending
-                }
-            }
-        })
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let taken = SETTLING.with(|slots| slots.borrow_mut().take(self.ticket, cx.waker()));
+        match taken {
+            Some(result) => Poll::Ready(result),
+            None => Poll::Pending,
+        }
     }
 }
 
 impl Drop for Settle {
     fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        SETTLING.with(|s| {
-            if let Some(slot) = s.borrow_mut().get_mut(self.id) {
-                if matches!(slot, Slot::Waiting(_)) {
-                    *slot = Slot::Abandoned;
-                }
-            }
-        });
+        // After its result was taken the ticket matches nothing: this changes nothing then.
+        SETTLING.with(|slots| slots.borrow_mut().abandon(self.ticket));
     }
 }
