@@ -3,7 +3,7 @@
 //! (`settle`).
 //!
 //! A task is polled at once when it starts, and again when a promise it awaits settles
-//! (`runtime::settle`), from that promise's own callback. wasm-bindgen-futures, which this
+//! (`settle`), from that promise's own callback. wasm-bindgen-futures, which this
 //! replaces, made two closures per call and queued a microtask (a crossing into JavaScript and
 //! back) for every wake.
 
@@ -97,10 +97,9 @@ fn wake(id: usize) {
 fn poll(id: usize) {
     let taken = TASKS.with(|tasks| {
         let mut tasks = tasks.borrow_mut();
-        let task = tasks.get_mut(id)?.as_mut()?;
-        Some((task.work.take()?, task.resolve.clone(), task.reject.clone()))
+        tasks.get_mut(id)?.as_mut()?.work.take()
     });
-    let Some((mut work, resolve, reject)) = taken else {
+    let Some(mut work) = taken else {
         return;
     };
     let waker = Waker::from(Arc::new(TaskWaker(id)));
@@ -112,17 +111,15 @@ fn poll(id: usize) {
             }
         }),
         Poll::Ready(result) => {
-            TASKS.with(|tasks| {
-                if let Some(slot) = tasks.borrow_mut().get_mut(id) {
-                    *slot = None;
-                }
-            });
+            let done = TASKS.with(|tasks| tasks.borrow_mut().get_mut(id)?.take());
             // The task's state goes before its promise settles.
             drop(work);
-            let _ = match result {
-                Ok(value) => resolve.call1(&JsValue::UNDEFINED, &value),
-                Err(error) => reject.call1(&JsValue::UNDEFINED, &error),
-            };
+            if let Some(task) = done {
+                let _ = match result {
+                    Ok(value) => task.resolve.call1(&JsValue::UNDEFINED, &value),
+                    Err(error) => task.reject.call1(&JsValue::UNDEFINED, &error),
+                };
+            }
         }
     }
 }
