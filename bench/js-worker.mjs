@@ -11,6 +11,11 @@
 import { DurableObject } from "cloudflare:workers";
 
 const enc = new TextEncoder();
+// Like wa-edge: every answer is JSON, with the same headers (a client's browser must not sniff a
+// type, no cache may keep an answer).
+const HEADERS = { "x-content-type-options": "nosniff", "cache-control": "no-store" };
+const answer = (status, value) => Response.json(value, { status, headers: HEADERS });
+const refuse = (status, error, message) => answer(status, { error, message });
 const DAY = 86400;
 const STOP = new Set(["stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "parar", "baja"]);
 
@@ -132,32 +137,32 @@ export class Person extends DurableObject {
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
-    if (url.pathname !== "/webhook" || request.method !== "POST") return new Response("not found", { status: 404 });
+    if (url.pathname !== "/webhook" || request.method !== "POST") return refuse(404, "not_found", "no such endpoint");
     const body = await request.arrayBuffer();
-    if (body.byteLength > 3 * 1024 * 1024) return new Response("too large", { status: 413 });
+    if (body.byteLength > 3 * 1024 * 1024) return refuse(413, "payload_too_large", "body is larger than this endpoint accepts");
     const header = request.headers.get("x-hub-signature-256");
     // Like wa-edge: one log line per answer (its route, status and why; no personal data).
     if (!header) {
       console.log("webhook -> 401: rejected: missing_signature");
-      return new Response("missing", { status: 401 });
+      return refuse(401, "missing_signature", "X-Hub-Signature-256 is required");
     }
     const m = /^sha256=([0-9a-f]{64})$/.exec(header);
     if (!m) {
       console.log("webhook -> 403: rejected: malformed_signature");
-      return new Response("malformed", { status: 403 });
+      return refuse(403, "malformed_signature", "X-Hub-Signature-256 is not sha256=<64 hex>");
     }
     const appKey = await hmacKey(env.WHATSAPP_APP_SECRET);
     const ok = await crypto.subtle.verify("HMAC", appKey, hexToBytes(m[1]), body);
     if (!ok) {
       console.log("webhook -> 403: rejected: signature_mismatch");
-      return new Response("mismatch", { status: 403 });
+      return refuse(403, "signature_mismatch", "the signature does not match the body");
     }
     let payload;
     try {
       payload = JSON.parse(new TextDecoder().decode(body));
     } catch {
       console.log("webhook -> 200: signed but unparseable");
-      return Response.json({ status: "ignored" });
+      return answer(200, { status: "ignored" });
     }
     const contactKey = await hmacKey(env.CONTACT_KEY_SECRET);
     const now = Math.floor(Date.now() / 1000);
@@ -190,9 +195,9 @@ export default {
     try {
       await Promise.all([...calls, ...writes.map(([k, v, o]) => env.WHATSAPP_KV.put(k, v, o))]);
     } catch {
-      return new Response("authority failed", { status: 500 });
+      return refuse(500, "storage_unavailable", "authority failed");
     }
     console.log(`webhook -> 200: delivery {"stored":${writes.length},"persons":${persons.size}}; ${persons.size} person(s); `);
-    return Response.json({ status: "ok" });
+    return answer(200, { status: "ok" });
   },
 };
