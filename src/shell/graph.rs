@@ -51,7 +51,7 @@ impl Platform for WorkerGraph {
             ("content-type", "application/json"),
         ];
         // The error is a fixed word: it never names the URL or the token.
-        super::fetch::post_text(&js_sys::global(), url, &headers, body)
+        super::fetch::post_text(url, &headers, body)
             .await
             .map_err(|_| "fetch failed".to_string())
     }

@@ -43,11 +43,7 @@ pub struct WorkerKv<'a>(pub &'a KvBinding);
 /// KV's answer to a failed call: 429 is the one the core treats apart. The text is the
 /// runtime's message, never a key or a value.
 fn kv_error(e: JsValue) -> KvError {
-    let text = e
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "KV call failed".to_string());
+    let text = super::runtime::error_message(&e).unwrap_or_else(|| "KV call failed".to_string());
     if text.contains("429") || text.contains("Too Many Requests") {
         KvError::RateLimited
     } else {

@@ -52,26 +52,19 @@ async fn serve(req: web_sys::Request, env: &Env) -> Result<web_sys::Response, Js
             Ok(body) => body,
             Err(refusal) => return respond(&route, refusal.into()),
         },
-        None => runtime::Body {
-            bytes: Vec::new(),
-            buffer: None,
-        },
+        None => runtime::Body::default(),
     };
     // The body's bytes move into the request; the platform keeps the runtime's copy of them.
     let graph = WorkerGraph::with_body(&body.bytes, body.buffer);
     let config = load_config(env);
+    // Meta's routes and the health check read no credentials (a crossing saved per header).
+    let credential = |name: &str| route.reads_credentials().then(|| header(name)).flatten();
     let request = ApiRequest {
         route: route.clone(),
         query,
         signature: header(SIGNATURE_HEADER),
-        authorization: route
-            .reads_credentials()
-            .then(|| header("authorization"))
-            .flatten(),
-        category: route
-            .reads_credentials()
-            .then(|| header(CATEGORY_HEADER))
-            .flatten(),
+        authorization: credential("authorization"),
+        category: credential(CATEGORY_HEADER),
         body: body.bytes,
     };
     if route == Route::Health {

@@ -183,6 +183,7 @@ pub enum BodyError {
 
 /// A request's body as read: its bytes, and the runtime's buffer they were copied from when it
 /// was read whole (the same bytes, for the runtime's own HMAC: `graph`).
+#[derive(Default)]
 pub struct Body {
     pub bytes: Vec<u8>,
     pub buffer: Option<Uint8Array>,
@@ -209,10 +210,7 @@ pub async fn read_body(
     }
     let stream = get(req, "body");
     if !stream.is_object() {
-        return Ok(Body {
-            bytes: Vec::new(),
-            buffer: None,
-        });
+        return Ok(Body::default());
     }
     let reader = call_method(&stream, "getReader", &[])
         .await

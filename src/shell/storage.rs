@@ -5,7 +5,7 @@
 
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
 use crate::time::UnixTime;
-use js_sys::{self, Array, Function, Object, Reflect};
+use js_sys::{self, Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Durable Object storage behind the core's `Kv` trait. Its storage has no TTL or metadata, so
@@ -54,17 +54,9 @@ fn do_error(e: JsValue) -> KvError {
 impl DoStore {
     /// Calls `storage.<method>(args...)` and awaits its promise.
     async fn call(&self, method: &str, args: &[&JsValue]) -> Result<JsValue, KvError> {
-        let function: Function = Reflect::get(&self.storage, &JsValue::from_str(method))
-            .map_err(do_error)?
-            .dyn_into()
-            .map_err(do_error)?;
-        let promise = match args {
-            [] => function.call0(&self.storage),
-            [a] => function.call1(&self.storage, a),
-            [a, b, ..] => function.call2(&self.storage, a, b),
-        }
-        .map_err(do_error)?;
-        super::runtime::settle(promise).await.map_err(do_error)
+        super::runtime::call_method(&self.storage, method, args)
+            .await
+            .map_err(do_error)
     }
 
     /// Sets the object's alarm to `at_ms` (Unix milliseconds).
