@@ -15,13 +15,17 @@ pub fn signal_of(event: &Event, when: impl Fn(Option<UnixTime>) -> UnixTime) -> 
     let num =
         |n: &Option<crate::json::Number>| n.as_ref().map(|n| n.to_string()).unwrap_or_default();
     let text = |t: &Option<String>| t.clone().unwrap_or_default();
+    // The fields every template signal starts with.
+    let template = |id: &str, name: &Option<String>, language: &Option<String>| {
+        JsonObject::new()
+            .with("template_id", id)
+            .with("name", name)
+            .with("language", language)
+    };
     let (kind, identity, at, fields) = match event {
         Event::TemplateStatus { update: u, at } => {
             let id = num(&u.message_template_id);
-            let fields = JsonObject::new()
-                .with("template_id", &id)
-                .with("name", &u.message_template_name)
-                .with("language", &u.message_template_language)
+            let fields = template(&id, &u.message_template_name, &u.message_template_language)
                 .with("event", &u.event)
                 .with("reason", &u.reason);
             let identity = vec![id, text(&u.message_template_name)];
@@ -29,10 +33,7 @@ pub fn signal_of(event: &Event, when: impl Fn(Option<UnixTime>) -> UnixTime) -> 
         }
         Event::TemplateCategory { update: u, at } => {
             let id = num(&u.message_template_id);
-            let fields = JsonObject::new()
-                .with("template_id", &id)
-                .with("name", &u.message_template_name)
-                .with("language", &u.message_template_language)
+            let fields = template(&id, &u.message_template_name, &u.message_template_language)
                 .with("event", "CATEGORY_UPDATE")
                 .with("previous_category", &u.previous_category)
                 .with("category", &u.new_category);
@@ -41,10 +42,7 @@ pub fn signal_of(event: &Event, when: impl Fn(Option<UnixTime>) -> UnixTime) -> 
         }
         Event::TemplateQuality { update: u, at } => {
             let id = num(&u.message_template_id);
-            let fields = JsonObject::new()
-                .with("template_id", &id)
-                .with("name", &u.message_template_name)
-                .with("language", &u.message_template_language)
+            let fields = template(&id, &u.message_template_name, &u.message_template_language)
                 .with("previous", &u.previous_quality_score)
                 .with("new", &u.new_quality_score);
             (SignalKind::TemplateQuality, vec![id], when(*at), fields)
