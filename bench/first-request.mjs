@@ -13,6 +13,7 @@ import http from "node:http";
 import crypto from "node:crypto";
 import { spawn } from "node:child_process";
 import { cpuNs, workerdPids } from "./workerd-cpu.mjs";
+import { toolBindings, workerOptions } from "./worker-options.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const SECRET = "bench-app-secret";
@@ -40,23 +41,7 @@ const results = dirs.map(() => []);
 for (let round = 0; round < n; round++) {
   for (const [i, entry] of entries.entries()) {
     const before = new Set(workerdPids());
-    const mf = new Miniflare({
-      modules: true,
-      modulesRoot: root,
-      scriptPath: entry,
-      modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
-      durableObjects: { PERSON: "Person" },
-      kvNamespaces: ["WHATSAPP_KV"],
-      kvPersist: false,
-      durableObjectsPersist: false,
-      compatibilityDate: "2026-04-20",
-      bindings: {
-        WHATSAPP_APP_SECRET: SECRET, WHATSAPP_VERIFY_TOKEN: "v", WHATSAPP_ACCESS_TOKEN: "t", ADMIN_TOKEN: "a",
-        CONTACT_KEY_SECRET: "c", GRAPH_API_BASE: `http://127.0.0.1:${graph.address().port}`,
-        DEFAULT_REPLY: "Thanks, a person will answer soon.", MARK_AS_READ: "false", BENCH_STORAGE: "memory",
-      },
-      handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
-    });
+    const mf = new Miniflare(workerOptions(entry, toolBindings(SECRET, `http://127.0.0.1:${graph.address().port}`, "memory")));
     const base = await mf.ready;
     const pid = workerdPids().find((p) => !before.has(p));
     const c = "1555" + String(round * 2 + i).padStart(7, "0");

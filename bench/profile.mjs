@@ -4,6 +4,7 @@
 // Local only: the inspector listens on 127.0.0.1 and the load is bounded.
 import { Miniflare } from "miniflare";
 import { WebSocket } from "undici";
+import { toolBindings, workerOptions } from "./worker-options.mjs";
 import crypto from "node:crypto";
 import http from "node:http";
 import path from "node:path";
@@ -23,24 +24,11 @@ const STORAGE = process.env.PROFILE_STORAGE ?? "memory";
 // PROFILE_WORKER=js samples the JavaScript reference instead (bench/js-worker.mjs), to compare.
 const JS = process.env.PROFILE_WORKER === "js";
 const jsScript = STORAGE === "memory" ? "bench/memory-js.mjs" : "bench/js-worker.mjs";
-const mf = new Miniflare({
-  modules: true,
-  modulesRoot: root,
-  scriptPath: path.join(root, JS ? jsScript : "bench/wa-edge-entry.mjs"),
-  modulesRules: [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }],
-  durableObjects: { PERSON: "Person" },
-  kvNamespaces: ["WHATSAPP_KV"],
-  kvPersist: false,
-  durableObjectsPersist: false,
-  compatibilityDate: "2026-04-20",
-  inspectorPort,
-  bindings: {
-    WHATSAPP_APP_SECRET: SECRET, WHATSAPP_VERIFY_TOKEN: "v", WHATSAPP_ACCESS_TOKEN: "t", ADMIN_TOKEN: "a",
-    CONTACT_KEY_SECRET: "c", GRAPH_API_BASE: `http://127.0.0.1:${graph.address().port}`,
-    DEFAULT_REPLY: "Thanks, a person will answer soon.", MARK_AS_READ: "false", BENCH_STORAGE: STORAGE,
-  },
-  handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
-});
+const mf = new Miniflare(workerOptions(
+  path.join(root, JS ? jsScript : "bench/wa-edge-entry.mjs"),
+  toolBindings(SECRET, `http://127.0.0.1:${graph.address().port}`, STORAGE),
+  { inspectorPort },
+));
 const url = new URL("/webhook", await mf.ready).toString();
 
 let seq = 0;

@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { execFileSync } from "node:child_process";
+import { MODULE_RULES } from "./worker-options.mjs";
 import { cpuNs, mainCpuNs, workerdPids } from "./workerd-cpu.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -51,14 +52,12 @@ const bindings = {
 // (bench/stand-ins.mjs), so the CPU measured is the worker's own; "local" over Miniflare's local
 // KV and SQLite-backed storage inside workerd, as `npm start` runs; both by default.
 const STORAGES = (process.env.BENCH_STORAGE ?? "memory,local").split(",").map((x) => x.trim()).filter(Boolean);
-// build/index.js is an ES module: the imported copy needs saying so (only .mjs is by default).
-const wasmRules = [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }];
 const WORKERS = {
   "wa-edge": (storage) => ({
     modules: true,
     modulesRoot: root,
     scriptPath: path.join(root, "bench/wa-edge-entry.mjs"),
-    modulesRules: wasmRules,
+    modulesRules: MODULE_RULES,
     durableObjects: { PERSON: "Person" },
   }),
   js: (storage) => ({
@@ -84,7 +83,7 @@ if (process.env.BENCH_BASELINE) {
     modules: true,
     modulesRoot: root,
     scriptPath: entry,
-    modulesRules: wasmRules,
+    modulesRules: MODULE_RULES,
     durableObjects: { PERSON: "Person" },
   });
 }
