@@ -7,15 +7,12 @@
 // instead (no signature, no object, no store: the isolate's own first-request cost), and
 // FIRST_REQUEST=badsig a delivery signed with another secret (verified and refused: 403).
 import { Miniflare } from "miniflare";
-import fs from "node:fs";
-import path from "node:path";
 import http from "node:http";
 import crypto from "node:crypto";
 import { spawn } from "node:child_process";
 import { cpuNs, workerdPids } from "./workerd-cpu.mjs";
-import { toolBindings, workerOptions } from "./worker-options.mjs";
+import { buildEntry, toolBindings, workerOptions } from "./worker-options.mjs";
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const SECRET = "bench-app-secret";
 const dirs = process.argv.slice(2, 4);
 const n = Number(process.argv[4] ?? 5);
@@ -24,18 +21,8 @@ if (dirs.length !== 2) throw new Error("usage: node bench/first-request.mjs <bui
 const graph = http.createServer((req, res) => req.resume().on("end", () => res.end('{"messages":[{"id":"wamid.P"}]}')));
 await new Promise((r) => graph.listen(0, "127.0.0.1", r));
 
-
 // Each build behind the benchmark's memory entry, pointed at that build.
-const entries = dirs.map((d) => {
-  const dir = path.resolve(d);
-  const entry = path.join(dir, "first-request-entry.mjs");
-  let standIns = path.relative(dir, path.join(root, "bench/stand-ins.mjs"));
-  if (!standIns.startsWith(".")) standIns = "./" + standIns;
-  fs.writeFileSync(entry, fs.readFileSync(path.join(root, "bench/wa-edge-entry.mjs"), "utf8")
-    .replace('"../build/index.js"', '"./index.js"')
-    .replace('"./stand-ins.mjs"', JSON.stringify(standIns)));
-  return entry;
-});
+const entries = dirs.map(buildEntry);
 
 const results = dirs.map(() => []);
 for (let round = 0; round < n; round++) {

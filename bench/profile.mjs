@@ -49,7 +49,8 @@ const post = (d) => new Promise((resolve, reject) => {
 
 // Warm up before sampling, so compilation of the module is not what is measured
 // (PROFILE_WARMUP=0 PROFILE_REQUESTS=1 samples a fresh isolate's first request instead).
-const WARMUP = Number(process.env.PROFILE_WARMUP ?? 300);
+// 3,000, as the benchmark: V8 tiers wasm up slowly (see bench/run.mjs).
+const WARMUP = Number(process.env.PROFILE_WARMUP ?? 3000);
 for (let i = 0; i < WARMUP; i++) await post(delivery());
 
 const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();

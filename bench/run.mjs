@@ -17,8 +17,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const CONCURRENCY = 4;
 // Requests before measuring: long enough that V8 has compiled (and tiered up) the code, so the
-// steady state has no compilation in it. The first request is measured on its own.
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 300);
+// steady state has no compilation in it. The first request is measured on its own. V8 moves a
+// wasm function from its baseline compiler (Liftoff) to TurboFan only once the function has
+// used up a budget of executed code, so code that runs once per request tiers up slowly: over
+// a known contact's texts, TurboFan compilations went on until about the 3,000th request
+// (`node bench/compile-trace.mjs`), and after 300 the measurement still held Liftoff code and
+// the background compilations of the rest (about 100 µs per request on other threads).
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3000);
 const SECRET = "bench-app-secret";
 const PNID = "106540352242922";
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");

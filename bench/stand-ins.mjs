@@ -8,17 +8,32 @@
 // real storage (so they fire as they do in production).
 
 /// Keys kept in order, so a listing by prefix costs what it costs in a real store (a seek, then
-/// the matches), not a scan and sort of everything.
+/// the matches), not a scan and sort of everything. In sorted chunks of at most `CHUNK` keys,
+/// so a write costs about the same with 300 keys or 300,000 (a long warm-up of status batches
+/// writes that many, and one sorted array made each insert a copy of all of them).
+const CHUNK = 512;
+/// The first index in the sorted `keys` whose key is not below `key`.
+function lowerBound(keys, key) {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (keys[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 class Ordered {
-  keys = [];
+  chunks = [[]];
   values = new Map();
-  #at(key) {
+  /// The chunk that holds `key`, or would: the last one whose first key is not above it.
+  #chunk(key) {
     let lo = 0;
-    let hi = this.keys.length;
+    let hi = this.chunks.length - 1;
     while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.keys[mid] < key) lo = mid + 1;
-      else hi = mid;
+      const mid = (lo + hi + 1) >> 1;
+      if (this.chunks[mid][0] <= key) lo = mid;
+      else hi = mid - 1;
     }
     return lo;
   }
@@ -29,27 +44,41 @@ class Ordered {
     return this.values.get(key);
   }
   set(key, value) {
-    if (!this.values.has(key)) this.keys.splice(this.#at(key), 0, key);
+    if (!this.values.has(key)) {
+      const c = this.#chunk(key);
+      const keys = this.chunks[c];
+      keys.splice(lowerBound(keys, key), 0, key);
+      if (keys.length > 2 * CHUNK) this.chunks.splice(c + 1, 0, keys.splice(CHUNK));
+    }
     this.values.set(key, value);
   }
   delete(key) {
     if (!this.values.delete(key)) return false;
-    this.keys.splice(this.#at(key), 1);
+    const c = this.#chunk(key);
+    const keys = this.chunks[c];
+    keys.splice(lowerBound(keys, key), 1);
+    if (keys.length === 0 && this.chunks.length > 1) this.chunks.splice(c, 1);
     return true;
   }
   clear() {
-    this.keys = [];
+    this.chunks = [[]];
     this.values.clear();
   }
   /// Keys from `start` (or the prefix) while they carry the prefix, at most `limit`.
   *range(prefix = "", start = prefix, limit = Infinity) {
     let n = 0;
-    for (let i = this.#at(start); i < this.keys.length && n < limit; i++) {
-      const key = this.keys[i];
-      if (!key.startsWith(prefix)) return;
-      if (key === start && start !== prefix) continue;
-      n++;
-      yield key;
+    let c = this.#chunk(start);
+    let i = lowerBound(this.chunks[c], start);
+    for (; c < this.chunks.length; c++, i = 0) {
+      const keys = this.chunks[c];
+      for (; i < keys.length && n < limit; i++) {
+        const key = keys[i];
+        if (!key.startsWith(prefix)) return;
+        if (key === start && start !== prefix) continue;
+        n++;
+        yield key;
+      }
+      if (n >= limit) return;
     }
   }
 }

@@ -2,6 +2,7 @@
 // bench/first-request.mjs; bench/run.mjs shares the module rules): ES modules and compiled wasm
 // from under the project, the person objects, a KV namespace, nothing persisted, one
 // compatibility date, and the worker's output drained (printing it would measure the terminal).
+import fs from "node:fs";
 import path from "node:path";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
@@ -35,4 +36,17 @@ export function toolBindings(secret, graphBase, storage) {
     CONTACT_KEY_SECRET: "c", GRAPH_API_BASE: graphBase,
     DEFAULT_REPLY: "Thanks, a person will answer soon.", MARK_AS_READ: "false", BENCH_STORAGE: storage,
   };
+}
+
+/// The benchmark's wa-edge entry (bench/wa-edge-entry.mjs) for the build in `dir` (a copy of
+/// build/ inside the project: workerd loads modules only from under it), written into `dir`.
+export function buildEntry(dir) {
+  const at = path.resolve(dir);
+  const entry = path.join(at, "first-request-entry.mjs");
+  let standIns = path.relative(at, path.join(root, "bench/stand-ins.mjs"));
+  if (!standIns.startsWith(".")) standIns = "./" + standIns;
+  fs.writeFileSync(entry, fs.readFileSync(path.join(root, "bench/wa-edge-entry.mjs"), "utf8")
+    .replace('"../build/index.js"', '"./index.js"')
+    .replace('"./stand-ins.mjs"', JSON.stringify(standIns)));
+  return entry;
 }
