@@ -33,7 +33,8 @@ const url = new URL("/webhook", await mf.ready).toString();
 
 let seq = 0;
 function delivery() {
-  const from = WORKLOAD === "known" ? "15550001111" : `1555${String(seq).padStart(7, "0")}`;
+  // Known: 20 regular customers in turn, as in bench/run.mjs.
+  const from = WORKLOAD === "known" ? `155500011${String(seq % 20).padStart(2, "0")}` : `1555${String(seq).padStart(7, "0")}`;
   const msg = { from, id: `wamid.P${process.pid}${seq++}`, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: "hello, a question" } };
   const body = Buffer.from(JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "W", changes: [{ field: "messages",
     value: { messaging_product: "whatsapp", metadata: { phone_number_id: "106540352242922" }, contacts: [{ profile: { name: "P" }, wa_id: from }], messages: [msg] } }] }] }));
