@@ -5,11 +5,9 @@
 // how the benchmark's warm-up was chosen (bench/run.mjs) and how a change to the first path is
 // checked: what it compiles, not only what it costs.
 //
-// V8 reports this only under a flag (`--trace-wasm-compilation-times`), and Miniflare passes no
-// V8 flags to workerd: the tool writes a copy of Miniflare's module that adds the flag to the
-// workerd config it assembles (next to the original in node_modules, which is left as it is),
-// and refuses to run if that config assembly changed. Local only: the worker and a fake Graph
-// API listen on 127.0.0.1, and the load is bounded.
+// V8 reports this only under a flag (`--trace-wasm-compilation-times`), which Miniflare does not
+// pass to workerd: bench/v8-flags.mjs loads a copy of Miniflare that does. Local only: the
+// worker and a fake Graph API listen on 127.0.0.1, and the load is bounded.
 //
 // TRACE_WORKLOAD=known (default: the same contact's texts, the first one new) or new (a new
 // contact each time); TRACE_WINDOW=250 requests per line; TRACE_NAMES=<module.wasm> names the
@@ -19,25 +17,17 @@ import fs from "node:fs";
 import http from "node:http";
 import crypto from "node:crypto";
 import path from "node:path";
-import { createRequire } from "node:module";
 import { buildEntry, toolBindings, workerOptions } from "./worker-options.mjs";
 import { labeller, readModule } from "./wasm-module.mjs";
+import { miniflareWithV8Flags } from "./v8-flags.mjs";
 
-const require = createRequire(import.meta.url);
 const dir = process.argv[2] ?? "build";
 const N = Number(process.argv[3] ?? 3000);
 const WINDOW = Number(process.env.TRACE_WINDOW ?? 250);
 const WORKLOAD = process.env.TRACE_WORKLOAD ?? "known";
 const SECRET = "bench-app-secret";
 
-// Miniflare with the flag: its config assembly ends with these lines; the copy adds `v8Flags`.
-const original = require.resolve("miniflare");
-const anchor = "structuredLogging: this.#structuredWorkerdLogs\n    };";
-const source = fs.readFileSync(original, "utf8");
-if (source.split(anchor).length !== 2) throw new Error(`${original}: the config assembly changed; update the anchor in bench/compile-trace.mjs`);
-const patched = path.join(path.dirname(original), "index.compile-trace.js");
-fs.writeFileSync(patched, source.replace(anchor, 'structuredLogging: this.#structuredWorkerdLogs,\n      v8Flags: ["--trace-wasm-compilation-times"]\n    };'));
-const { Miniflare } = require(patched);
+const Miniflare = miniflareWithV8Flags("compile-trace", ["--trace-wasm-compilation-times"]);
 
 // Names, when the named module has the same code as the build's.
 const built = readModule(fs.readFileSync(path.join(dir, "index_bg.wasm")));

@@ -1,0 +1,123 @@
+// `node bench/perf-steady.mjs [build dir] [requests]`: where a warmed worker's CPU goes, read
+// by `perf` with V8 naming its generated code, so nothing is attached to the isolate (the
+// inspector that `npm run bench:profile` uses makes V8 run wasm differently, and counts native
+// time against whatever JavaScript called it). wa-edge (the build's memory entry) and the
+// JavaScript reference run one after the other, each warmed with 3,000 known contacts' texts
+// (20 regular customers in turn, as in bench/run.mjs), then sampled over `requests` more (1,500).
+// Per worker: the share and µs per request of wasm (TurboFan and Liftoff code), JavaScript
+// compiled by V8 (wa-edge's glue, the reference's own code), workerd and V8's runtime (builtins,
+// interpreter, GC, the runtime's APIs), the kernel; then the largest wasm functions. µs include
+// perf's own overhead: compare the two workers, not with the benchmark's figures.
+//
+// Needs `perf` (Debian: linux-perf). V8 names its code only under `--perf-basic-prof`, which
+// bench/v8-flags.mjs passes. Local only: the workers and a fake Graph API listen on 127.0.0.1.
+import fs from "node:fs";
+import http from "node:http";
+import crypto from "node:crypto";
+import path from "node:path";
+import { execFileSync, spawn } from "node:child_process";
+import { buildEntry, toolBindings, workerOptions } from "./worker-options.mjs";
+import { workerdPids } from "./workerd-cpu.mjs";
+import { miniflareWithV8Flags } from "./v8-flags.mjs";
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const dir = process.argv[2] ?? "build";
+const N = Number(process.argv[3] ?? 1500);
+const WARMUP = 3000;
+const HZ = 2000;
+const SECRET = "bench-app-secret";
+try {
+  execFileSync("perf", ["--version"], { stdio: "ignore" });
+} catch {
+  throw new Error("perf is not installed (Debian: apt install linux-perf)");
+}
+const Miniflare = miniflareWithV8Flags("perf-steady", ["--perf-basic-prof"]);
+
+const graph = http.createServer((req, res) => req.resume().on("end", () => res.end('{"messages":[{"id":"wamid.P"}]}')));
+await new Promise((r) => graph.listen(0, "127.0.0.1", r));
+
+let seq = 0;
+function delivery() {
+  const from = `155500011${String(seq % 20).padStart(2, "0")}`;
+  const message = { from, id: `wamid.P${process.pid}.${seq++}`, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: "and another question" } };
+  const body = Buffer.from(JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "W", changes: [{ field: "messages",
+    value: { messaging_product: "whatsapp", metadata: { phone_number_id: "106540352242922" }, contacts: [{ profile: { name: "P" }, wa_id: from }], messages: [message] } }] }] }));
+  return { body, signature: "sha256=" + crypto.createHmac("sha256", SECRET).update(body).digest("hex") };
+}
+
+/// Samples of one worker over N requests after the warm-up: [{ dso, symbol, samples }].
+async function sample(scriptPath, label) {
+  const before = new Set(workerdPids());
+  const mf = new Miniflare(workerOptions(scriptPath, toolBindings(SECRET, `http://127.0.0.1:${graph.address().port}`, "memory")));
+  const url = new URL("/webhook", await mf.ready);
+  const pid = workerdPids().find((p) => !before.has(p));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const post = (d) => new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "POST", agent, headers: { "content-length": d.body.length, "x-hub-signature-256": d.signature } }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`${label}: answered ${res.statusCode}`));
+      res.resume().on("end", resolve);
+    });
+    req.on("error", reject);
+    req.end(d.body);
+  });
+  const load = async (n) => {
+    let left = n;
+    await Promise.all(Array.from({ length: 4 }, async () => { while (left-- > 0) await post(delivery()); }));
+  };
+  await load(WARMUP);
+  const data = path.join(root, "bench/results", `perf-steady-${label}.data`);
+  fs.mkdirSync(path.dirname(data), { recursive: true });
+  const perf = spawn("perf", ["record", "-F", String(HZ), "-p", String(pid), "-o", data], { stdio: "ignore" });
+  // perf attaches before the load starts (it prints nothing to wait on).
+  await new Promise((r) => setTimeout(r, 500));
+  await load(N);
+  perf.kill("SIGINT");
+  await new Promise((r) => perf.on("exit", r));
+  agent.destroy();
+  await mf.dispose();
+  const report = execFileSync("perf", ["report", "-i", data, "--stdio", "-n", "--no-children", "--sort", "dso,sym", "-g", "none"], { maxBuffer: 64 << 20, stdio: ["ignore", "pipe", "ignore"] }).toString();
+  const rows = [];
+  for (const line of report.split("\n")) {
+    const m = /^\s+[\d.]+%\s+(\d+)\s+(\S.*?)\s+\[[.k]\]\s+(.*)$/.exec(line);
+    if (m) rows.push({ samples: Number(m[1]), dso: m[2], symbol: m[3].trim() });
+  }
+  return rows;
+}
+
+function category({ dso, symbol }) {
+  if (dso.startsWith("[JIT]")) {
+    if (symbol.endsWith("-turbofan")) return "wasm, TurboFan";
+    if (symbol.endsWith("-liftoff")) return "wasm, Liftoff";
+    return "JavaScript compiled by V8";
+  }
+  if (dso === "workerd") return /Liftoff/.test(symbol) ? "wasm, Liftoff" : "workerd and V8 runtime";
+  if (dso.includes("kernel")) return "kernel";
+  return "libraries (libc, libm)";
+}
+
+const workers = [
+  ["wa-edge", buildEntry(dir)],
+  ["js", path.join(root, "bench/memory-js.mjs")],
+];
+const results = [];
+for (const [label, script] of workers) results.push([label, await sample(script, label)]);
+graph.close();
+
+const perRequest = (samples) => (samples / HZ / N) * 1e6;
+console.log(`${N} known contacts' texts after ${WARMUP} warm-up requests, perf at ${HZ} Hz (µs per request include perf's overhead)\n`);
+const cats = ["wasm, TurboFan", "wasm, Liftoff", "JavaScript compiled by V8", "workerd and V8 runtime", "kernel", "libraries (libc, libm)"];
+console.log(`${"".padEnd(28)}${results.map(([l]) => l.padStart(18)).join("")}`);
+for (const c of [...cats, "total"]) {
+  const cells = results.map(([, rows]) => {
+    const all = rows.reduce((a, r) => a + r.samples, 0);
+    const n = rows.filter((r) => c === "total" || category(r) === c).reduce((a, r) => a + r.samples, 0);
+    return `${perRequest(n).toFixed(0).padStart(7)} µs ${(100 * n / all).toFixed(1).padStart(5)} %`;
+  });
+  console.log(`${c.padEnd(28)}${cells.join("")}`);
+}
+const [, wa] = results[0];
+const wasmAll = wa.filter((r) => category(r).startsWith("wasm")).sort((a, b) => b.samples - a.samples);
+console.log("\nwa-edge's largest wasm functions (µs per request):");
+for (const r of wasmAll.slice(0, Number(process.env.PERF_TOP ?? 20))) {
+  console.log(`  ${perRequest(r.samples).toFixed(1).padStart(6)}  ${r.symbol.replace(/^JS:/, "").slice(0, 120)}`);
+}
