@@ -31,7 +31,9 @@ try {
 } catch {
   throw new Error("perf is not installed (Debian: apt install linux-perf)");
 }
-const Miniflare = miniflareWithV8Flags("perf-steady", ["--perf-basic-prof"]);
+// `--perf-basic-prof` also turns V8's own log on, a file per isolate in the working directory:
+// sent nowhere.
+const Miniflare = miniflareWithV8Flags("perf-steady", ["--perf-basic-prof", "--logfile=/dev/null", "--no-logfile-per-isolate"]);
 
 const graph = http.createServer((req, res) => req.resume().on("end", () => res.end('{"messages":[{"id":"wamid.P"}]}')));
 await new Promise((r) => graph.listen(0, "127.0.0.1", r));
@@ -76,6 +78,8 @@ async function sample(scriptPath, label) {
   agent.destroy();
   await mf.dispose();
   const report = execFileSync("perf", ["report", "-i", data, "--stdio", "-n", "--no-children", "--sort", "dso,sym", "-g", "none"], { maxBuffer: 64 << 20, stdio: ["ignore", "pipe", "ignore"] }).toString();
+  // The map V8 wrote for perf (/tmp/perf-<pid>.map) has served its report.
+  fs.rmSync(`/tmp/perf-${pid}.map`, { force: true });
   const rows = [];
   for (const line of report.split("\n")) {
     const m = /^\s+[\d.]+%\s+(\d+)\s+(\S.*?)\s+\[[.k]\]\s+(.*)$/.exec(line);
