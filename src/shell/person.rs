@@ -113,16 +113,18 @@ impl Authority {
         let keys = KeyScheme::new(secret);
         let bound = bindings(&self.env)
             .map_err(|missing| KvError::Unavailable(format!("{missing} is not bound")))?;
+        // The object's sends and its KV retries share one platform (it holds no request body).
+        let graph = WorkerGraph::default();
         let kv = WorkerKv(&bound.kv);
         let kv = RetryRateLimited {
             kv: &kv,
-            platform: &WorkerGraph::default(),
+            platform: &graph,
         };
         let authorities = DurableAuthorities(&bound.persons);
         let host = Host {
             local: &local,
             kv: &kv,
-            graph: &WorkerGraph::default(),
+            graph: &graph,
             authorities: &authorities,
             config: &config,
             keys: &keys,

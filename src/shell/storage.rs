@@ -44,10 +44,7 @@ fn encode(
 
 /// A storage call that failed: its message (never a key or a value), shortened.
 fn do_error(e: JsValue) -> KvError {
-    let message = e
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .unwrap_or_else(|| "storage call failed".into());
+    let message = super::runtime::error_message(&e).unwrap_or_else(|| "storage call failed".into());
     KvError::Unavailable(message.chars().take(200).collect())
 }
 
