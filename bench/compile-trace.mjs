@@ -14,10 +14,8 @@
 // functions (default .build-next/index_bg.wasm after `KEEP_WASM_NAMES=1 bash scripts/build.sh`;
 // used only when its code is the build's).
 import fs from "node:fs";
-import http from "node:http";
-import crypto from "node:crypto";
 import path from "node:path";
-import { buildEntry, toolBindings, workerOptions } from "./worker-options.mjs";
+import { buildEntry, fakeGraph, signedText, toolBindings, workerOptions } from "./worker-options.mjs";
 import { labeller, readModule } from "./wasm-module.mjs";
 import { miniflareWithV8Flags } from "./v8-flags.mjs";
 
@@ -37,10 +35,9 @@ const sameCode = named && named.names.size > 0 && named.sections.get(10) === bui
 const label = labeller(sameCode ? named.names : new Map());
 if (!sameCode) console.log(`(no names: ${namesFile} is not a named build of this code)`);
 
-const graph = http.createServer((req, res) => req.resume().on("end", () => res.end('{"messages":[{"id":"wamid.T"}]}')));
-await new Promise((r) => graph.listen(0, "127.0.0.1", r));
+const graph = await fakeGraph();
 const output = [];
-const mf = new Miniflare(workerOptions(buildEntry(dir), toolBindings(SECRET, `http://127.0.0.1:${graph.address().port}`, "memory"), {
+const mf = new Miniflare(workerOptions(buildEntry(dir), toolBindings(SECRET, graph.base, "memory"), {
   handleRuntimeStdio(stdout, stderr) {
     stdout.on("data", (d) => output.push(d));
     stderr.resume();
@@ -51,10 +48,7 @@ const url = new URL("/webhook", await mf.ready);
 let seq = 0;
 async function deliver() {
   const from = WORKLOAD === "known" ? "15550001111" : `1555${String(seq).padStart(7, "0")}`;
-  const message = { from, id: `wamid.T${process.pid}.${seq++}`, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: "hello, a question" } };
-  const body = JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "W", changes: [{ field: "messages",
-    value: { messaging_product: "whatsapp", metadata: { phone_number_id: "106540352242922" }, contacts: [{ profile: { name: "T" }, wa_id: from }], messages: [message] } }] }] });
-  const signature = "sha256=" + crypto.createHmac("sha256", SECRET).update(body).digest("hex");
+  const { body, signature } = signedText(SECRET, from, `wamid.T${process.pid}.${seq++}`, "hello, a question");
   const answer = await fetch(url, { method: "POST", headers: { "x-hub-signature-256": signature }, body, signal: AbortSignal.timeout(30_000) });
   await answer.text();
   if (answer.status !== 200) throw new Error(`delivery answered ${answer.status}`);
@@ -63,7 +57,7 @@ for (let i = 0; i <= N; i++) await deliver();
 // The last compilations and log lines reach stdout after the last answer.
 await new Promise((r) => setTimeout(r, 500));
 await mf.dispose();
-graph.close();
+graph.server.close();
 
 // The worker logs one line per delivery: compilations are placed by the deliveries logged
 // before them (the first request's compilations come before its own line).

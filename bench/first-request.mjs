@@ -7,19 +7,16 @@
 // instead (no signature, no object, no store: the isolate's own first-request cost), and
 // FIRST_REQUEST=badsig a delivery signed with another secret (verified and refused: 403).
 import { Miniflare } from "miniflare";
-import http from "node:http";
-import crypto from "node:crypto";
 import { spawn } from "node:child_process";
 import { cpuNs, workerdPids } from "./workerd-cpu.mjs";
-import { buildEntry, toolBindings, workerOptions } from "./worker-options.mjs";
+import { buildEntry, fakeGraph, signedText, toolBindings, workerOptions } from "./worker-options.mjs";
 
 const SECRET = "bench-app-secret";
 const dirs = process.argv.slice(2, 4);
 const n = Number(process.argv[4] ?? 5);
 if (dirs.length !== 2) throw new Error("usage: node bench/first-request.mjs <build dir> <build dir> [n]");
 
-const graph = http.createServer((req, res) => req.resume().on("end", () => res.end('{"messages":[{"id":"wamid.P"}]}')));
-await new Promise((r) => graph.listen(0, "127.0.0.1", r));
+const graph = await fakeGraph();
 
 // Each build behind the benchmark's memory entry, pointed at that build.
 const entries = dirs.map(buildEntry);
@@ -28,19 +25,12 @@ const results = dirs.map(() => []);
 for (let round = 0; round < n; round++) {
   for (const [i, entry] of entries.entries()) {
     const before = new Set(workerdPids());
-    const mf = new Miniflare(workerOptions(entry, toolBindings(SECRET, `http://127.0.0.1:${graph.address().port}`, "memory")));
+    const mf = new Miniflare(workerOptions(entry, toolBindings(SECRET, graph.base, "memory")));
     const base = await mf.ready;
     const pid = workerdPids().find((p) => !before.has(p));
     const c = "1555" + String(round * 2 + i).padStart(7, "0");
-    const value = {
-      messaging_product: "whatsapp",
-      metadata: { display_phone_number: "15550000000", phone_number_id: "106540352242922" },
-      contacts: [{ profile: { name: "First" }, wa_id: c }],
-      messages: [{ from: c, id: `wamid.first.${c}`, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: "hello" } }],
-    };
-    const body = JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "1", changes: [{ field: "messages", value }] }] });
     const key = process.env.FIRST_REQUEST === "badsig" ? "another secret" : SECRET;
-    const signature = "sha256=" + crypto.createHmac("sha256", key).update(body).digest("hex");
+    const { body, signature } = signedText(key, c, `wamid.first.${c}`, "hello");
     // FIRST_REQUEST_PERF=<file prefix>: `perf record` of the workerd process over the request
     // (where a first request's CPU goes: compilation, page faults, the work).
     const perf = process.env.FIRST_REQUEST_PERF
@@ -68,4 +58,4 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const [i, d] of dirs.entries()) {
   console.log(`${d}: first request CPU median ${median(results[i]).toFixed(1)} ms (${results[i].map((x) => x.toFixed(1)).join(", ")})`);
 }
-graph.close();
+graph.server.close();

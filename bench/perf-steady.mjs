@@ -13,10 +13,9 @@
 // bench/v8-flags.mjs passes. Local only: the workers and a fake Graph API listen on 127.0.0.1.
 import fs from "node:fs";
 import http from "node:http";
-import crypto from "node:crypto";
 import path from "node:path";
 import { execFileSync, spawn } from "node:child_process";
-import { buildEntry, toolBindings, workerOptions } from "./worker-options.mjs";
+import { buildEntry, fakeGraph, regularCustomer, signedText, toolBindings, workerOptions } from "./worker-options.mjs";
 import { workerdPids } from "./workerd-cpu.mjs";
 import { miniflareWithV8Flags } from "./v8-flags.mjs";
 
@@ -37,24 +36,18 @@ try {
 // sent nowhere.
 const Miniflare = miniflareWithV8Flags("perf-steady", ["--perf-basic-prof", "--logfile=/dev/null", "--no-logfile-per-isolate"]);
 
-const graph = http.createServer((req, res) => req.resume().on("end", () => res.end('{"messages":[{"id":"wamid.P"}]}')));
-await new Promise((r) => graph.listen(0, "127.0.0.1", r));
+const graph = await fakeGraph();
 
 let seq = 0;
 function delivery() {
-  const from = `155500011${String(seq % 20).padStart(2, "0")}`;
-  const message = { from, id: `wamid.P${process.pid}.${seq++}`, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: "and another question" } };
-  const value = { messaging_product: "whatsapp", metadata: { phone_number_id: "106540352242922" }, contacts: [{ profile: { name: "P" }, wa_id: from }], messages: [message] };
   // PERF_PAYLOAD_KB pads the delivery to that size (as the benchmark's 1 MB workload does).
-  if (PAD_KB) value.padding = "x".repeat(PAD_KB * 1024);
-  const body = Buffer.from(JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "W", changes: [{ field: "messages", value }] }] }));
-  return { body, signature: "sha256=" + crypto.createHmac("sha256", SECRET).update(body).digest("hex") };
+  return signedText(SECRET, regularCustomer(seq), `wamid.P${process.pid}.${seq++}`, "and another question", PAD_KB * 1024);
 }
 
 /// Samples of one worker over N requests after the warm-up: [{ dso, symbol, samples }].
 async function sample(scriptPath, label) {
   const before = new Set(workerdPids());
-  const mf = new Miniflare(workerOptions(scriptPath, toolBindings(SECRET, `http://127.0.0.1:${graph.address().port}`, "memory")));
+  const mf = new Miniflare(workerOptions(scriptPath, toolBindings(SECRET, graph.base, "memory")));
   const url = new URL("/webhook", await mf.ready);
   const pid = workerdPids().find((p) => !before.has(p));
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -109,7 +102,7 @@ const workers = [
 ];
 const results = [];
 for (const [label, script] of workers) results.push([label, await sample(script, label)]);
-graph.close();
+graph.server.close();
 
 const perRequest = (samples) => (samples / HZ / N) * 1e6;
 console.log(`${N} known contacts' texts${PAD_KB ? ` of ${PAD_KB} KB` : ""} after ${WARMUP} warm-up requests, perf at ${HZ} Hz (µs per request include perf's overhead)\n`);

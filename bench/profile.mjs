@@ -4,8 +4,7 @@
 // Local only: the inspector listens on 127.0.0.1 and the load is bounded.
 import { Miniflare } from "miniflare";
 import { WebSocket } from "undici";
-import { toolBindings, workerOptions } from "./worker-options.mjs";
-import crypto from "node:crypto";
+import { fakeGraph, regularCustomer, signedText, toolBindings, workerOptions } from "./worker-options.mjs";
 import http from "node:http";
 import path from "node:path";
 
@@ -14,8 +13,7 @@ const WORKLOAD = process.env.PROFILE_WORKLOAD ?? "known";
 const N = Number(process.env.PROFILE_REQUESTS ?? 600);
 const SECRET = "bench-app-secret";
 
-const graph = http.createServer((req, res) => req.resume().on("end", () => res.end('{"messages":[{"id":"wamid.P"}]}')));
-await new Promise((r) => graph.listen(0, "127.0.0.1", r));
+const graph = await fakeGraph();
 
 const inspectorPort = 9300 + (process.pid % 500);
 // PROFILE_STORAGE: "memory" (the benchmark's in-memory KV and storage, so the worker's own work
@@ -26,20 +24,15 @@ const JS = process.env.PROFILE_WORKER === "js";
 const jsScript = STORAGE === "memory" ? "bench/memory-js.mjs" : "bench/js-worker.mjs";
 const mf = new Miniflare(workerOptions(
   path.join(root, JS ? jsScript : "bench/wa-edge-entry.mjs"),
-  toolBindings(SECRET, `http://127.0.0.1:${graph.address().port}`, STORAGE),
+  toolBindings(SECRET, graph.base, STORAGE),
   { inspectorPort },
 ));
 const url = new URL("/webhook", await mf.ready).toString();
 
 let seq = 0;
 function delivery() {
-  // Known: 20 regular customers in turn, as in bench/run.mjs.
-  const from = WORKLOAD === "known" ? `155500011${String(seq % 20).padStart(2, "0")}` : `1555${String(seq).padStart(7, "0")}`;
-  const msg = { from, id: `wamid.P${process.pid}${seq++}`, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: "hello, a question" } };
-  const body = Buffer.from(JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "W", changes: [{ field: "messages",
-    value: { messaging_product: "whatsapp", metadata: { phone_number_id: "106540352242922" }, contacts: [{ profile: { name: "P" }, wa_id: from }], messages: [msg] } }] }] }));
-  const key = WORKLOAD === "badsig" ? "other" : SECRET;
-  return { body, signature: "sha256=" + crypto.createHmac("sha256", key).update(body).digest("hex") };
+  const from = WORKLOAD === "known" ? regularCustomer(seq) : `1555${String(seq).padStart(7, "0")}`;
+  return signedText(WORKLOAD === "badsig" ? "other" : SECRET, from, `wamid.P${process.pid}.${seq++}`, "hello, a question");
 }
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 const post = (d) => new Promise((resolve, reject) => {
@@ -74,7 +67,7 @@ await Promise.all(Array.from({ length: 4 }, async () => { while (queue.length) a
 const { profile } = await cdp("Profiler.stop");
 ws.close();
 await mf.dispose();
-graph.close();
+graph.server.close();
 agent.destroy();
 
 // Self time per function from the samples.

@@ -2,7 +2,9 @@
 // bench/first-request.mjs; bench/run.mjs shares the module rules): ES modules and compiled wasm
 // from under the project, the person objects, a KV namespace, nothing persisted, one
 // compatibility date, and the worker's output drained (printing it would measure the terminal).
+import crypto from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
@@ -49,4 +51,26 @@ export function buildEntry(dir) {
     .replace('"../build/index.js"', '"./index.js"')
     .replace('"./stand-ins.mjs"', JSON.stringify(standIns)));
   return entry;
+}
+
+/// A fake Graph API on 127.0.0.1 that answers every send as sent: the server (to close) and the
+/// base URL to give the worker (`toolBindings`).
+export async function fakeGraph() {
+  const server = http.createServer((req, res) => req.resume().on("end", () => res.end('{"messages":[{"id":"wamid.bench"}]}')));
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { server, base: `http://127.0.0.1:${server.address().port}` };
+}
+
+/// The `n`th of the 20 regular customers whose texts are a known contact's (as in bench/run.mjs).
+export const regularCustomer = (n) => `155500011${String(n % 20).padStart(2, "0")}`;
+
+/// A delivery of one text from `from` with message id `id`, signed with `secret` (another secret
+/// makes a bad signature), its value padded with `padding` characters as the large payloads are:
+/// the body's bytes and the signature header.
+export function signedText(secret, from, id, text, padding = 0) {
+  const message = { from, id, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: text } };
+  const value = { messaging_product: "whatsapp", metadata: { phone_number_id: "106540352242922" }, contacts: [{ profile: { name: "Bench" }, wa_id: from }], messages: [message] };
+  if (padding) value.padding = "x".repeat(padding);
+  const body = Buffer.from(JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "W", changes: [{ field: "messages", value }] }] }));
+  return { body, signature: "sha256=" + crypto.createHmac("sha256", secret).update(body).digest("hex") };
 }
