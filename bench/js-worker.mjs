@@ -5,6 +5,11 @@
 // wa-edge's person authority asks the number's authority), reads its own storage in one bulk get,
 // decides, commits markers, consent, state, the queued KV writes and the outbox in one put,
 // flushes the queue to KV together and sends from its alarm; statuses go to KV from the worker.
+// Since the fifth session of 2026-11-30 (issue 13) it also makes the storage calls wa-edge's
+// design makes, as the benchmark's stand-ins counted them: an object remembers whose it is, a
+// person's first request reads consent and state from KV, the alarm asks the numbers' pauses
+// again and marks a send as leaving before it goes, the reply's record is queued in storage
+// before KV, and the next wake is scheduled for the purge.
 // It is what wa-edge is compared against, not a second product: the comparison is about the
 // language and runtime, not the design. Like wa-edge, the worker and objects call an object's
 // `serve` through its stub (RPC), with a JSON text in and out.
@@ -46,6 +51,36 @@ export class Person extends DurableObject {
     super(state, env);
     this.state = state;
     this.env = env;
+    // Like wa-edge: whose object this is, remembered in storage on its first request (its alarm
+    // needs it), and when this instance last set the alarm for (Unix seconds), so that a request
+    // whose wake is no earlier sets none.
+    this.who = null;
+    this.alarmAt = null;
+    this.contactState = null;
+  }
+
+  async #remember(who) {
+    if (this.who === who) return;
+    this.who = who;
+    await this.state.storage.put("who", who);
+  }
+
+  /// Like wa-edge's `next_wake`: an alarm still ahead and no later than `at` stays.
+  async #wake(at) {
+    const now = Math.floor(Date.now() / 1000);
+    if (this.alarmAt !== null && this.alarmAt > now && this.alarmAt <= at) return;
+    await this.state.storage.setAlarm(at * 1000);
+    this.alarmAt = at;
+  }
+
+  /// The pauses of these business numbers' objects (Meta's 131048), asked of each.
+  async #paused(numbers) {
+    const paused = new Set();
+    for (const n of numbers) {
+      const answer = await this.env.PERSON.getByName(n).serve(JSON.stringify({ op: "paused", number: n }));
+      if (JSON.parse(answer).paused) paused.add(n);
+    }
+    return paused;
   }
 
   async serve(text) {
@@ -53,20 +88,28 @@ export class Person extends DurableObject {
     const env = this.env;
     const storage = this.state.storage;
     // A business number's own object: is it paused (Meta's 131048)?
-    if (body.op === "paused") return JSON.stringify({ paused: Boolean(await storage.get("paused")) });
+    if (body.op === "paused") {
+      await this.#remember(body.number);
+      return JSON.stringify({ paused: Boolean(await storage.get("paused")) });
+    }
     const { contact: c, items, numbers } = body;
+    await this.#remember(c);
     const now = Math.floor(Date.now() / 1000);
     // The numbers' objects first (their pauses), then this object's storage only.
-    let paused = false;
-    for (const n of numbers) {
-      const answer = await env.PERSON.getByName(n).serve('{"op":"paused"}');
-      paused ||= JSON.parse(answer).paused;
-    }
+    const paused = (await this.#paused(numbers)).size > 0;
     const keys = ["seeded", `consent:${c}`, `c:${c}:state`, ...items.map((i) => `d:m:${i.mk}`)];
     const found = await storage.get(keys);
+    if (!found.get("seeded")) {
+      // Like wa-edge: a person's first request reads from KV what storage lacks (consent and
+      // sending state kept there before the object existed), and commits that on its own.
+      const kept = await env.WHATSAPP_KV.get([`consent:${c}`, `c:${c}:state`]);
+      const seed = { seeded: "1" };
+      for (const [k, v] of kept) if (v !== null && !found.has(k)) found.set(k, (seed[k] = v));
+      await storage.put(seed);
+    }
     const consent = JSON.parse(found.get(`consent:${c}`) ?? '{"status":"unknown","history":[]}');
     const state = JSON.parse(found.get(`c:${c}:state`) ?? "{}");
-    const commit = { seeded: "1" };
+    const commit = {};
     const queue = [];
     const outbox = [];
     let dirty = false;
@@ -80,12 +123,12 @@ export class Person extends DurableObject {
         consent.status = "opted_out";
         consent.history.push({ status: "opted_out", at, source: "keyword", message_id: msg.id });
         dirty = true;
-        outbox.push({ to: msg.from, pnid, body: env.OPT_OUT_CONFIRMATION ?? "unsubscribed", reply_to: msg.id });
+        outbox.push({ to: msg.from, pnid, number: numbers[0], body: env.OPT_OUT_CONFIRMATION ?? "unsubscribed", reply_to: msg.id });
         action = "opted_out";
       }
       state.last_inbound = Math.max(state.last_inbound ?? 0, at);
       if (!action && !paused && consent.status !== "opted_out" && env.DEFAULT_REPLY && now - at < DAY && !(state.last_default_reply > now - DAY)) {
-        outbox.push({ to: msg.from, pnid, body: env.DEFAULT_REPLY, reply_to: msg.id });
+        outbox.push({ to: msg.from, pnid, number: numbers[0], body: env.DEFAULT_REPLY, reply_to: msg.id });
         state.last_default_reply = now;
         action = "default_reply";
       }
@@ -94,6 +137,7 @@ export class Person extends DurableObject {
       commit[`d:m:${mk}`] = JSON.stringify({ v: "1", e: now + 8 * DAY });
     }
     commit[`c:${c}:state`] = JSON.stringify(state);
+    this.contactState = state;
     if (dirty) {
       commit[`consent:${c}`] = JSON.stringify(consent);
       queue.push([`consent:${c}`, JSON.stringify(consent), {}]);
@@ -101,36 +145,57 @@ export class Person extends DurableObject {
     for (const [k, v, o] of queue) commit[`q:${k}`] = JSON.stringify({ v, o });
     outbox.forEach((o, i) => (commit[`o:${now}:${i}`] = JSON.stringify(o)));
     await storage.put(commit);
-    // After the commit: the queue to KV, then the outbox from the alarm.
+    // After the commit: the queue to KV, then the outbox from the alarm; otherwise a wake in a
+    // day to purge what expired (as wa-edge's requests schedule it).
     await Promise.all(queue.map(([k, v, o]) => env.WHATSAPP_KV.put(k, v, o)));
     await storage.delete(queue.map(([k]) => `q:${k}`));
-    if (outbox.length) await storage.setAlarm(Date.now());
+    await this.#wake(outbox.length ? now : now + DAY);
     return JSON.stringify({ stored: items.length });
   }
 
   async alarm() {
+    this.alarmAt = null;
     const env = this.env;
+    const storage = this.state.storage;
     const contactKey = await hmacKey(env.CONTACT_KEY_SECRET);
     const now = Math.floor(Date.now() / 1000);
-    const pending = await this.state.storage.list({ prefix: "o:" });
+    const c = this.who ?? (this.who = await storage.get("who"));
+    const pending = await storage.list({ prefix: "o:" });
+    // Like wa-edge: the numbers' pauses asked again just before sending (a 131048 may have come
+    // since the decision).
+    const paused = await this.#paused(new Set([...pending.values()].map((raw) => JSON.parse(raw).number)));
     for (const [key, raw] of pending) {
       const o = JSON.parse(raw);
+      if (paused.has(o.number)) continue;
+      // Like wa-edge: marked as leaving, with the pacing state, in one write before it goes, so
+      // that a worker stopped mid-send is seen and not sent twice.
+      // (wa-edge reads it from its mirror of storage; this instance keeps the last it wrote.)
+      const state = this.contactState ?? JSON.parse((await storage.get(`c:${c}:state`)) ?? "{}");
+      state.last_outbound = now;
+      await storage.put({ [key]: JSON.stringify({ ...o, sending: true }), [`c:${c}:state`]: JSON.stringify(state) });
+      this.contactState = state;
       const r = await fetch(`${env.GRAPH_API_BASE}/v24.0/${o.pnid}/messages`, {
         method: "POST",
         headers: { authorization: `Bearer ${env.WHATSAPP_ACCESS_TOKEN}`, "content-type": "application/json" },
         body: JSON.stringify({ messaging_product: "whatsapp", to: o.to, type: "text", text: { body: o.body }, context: { message_id: o.reply_to } }),
       });
       const sent = await r.json();
-      // Like wa-edge: the reply goes into the contact's history (one more write).
+      // Like wa-edge: the reply goes into the contact's history, queued in storage first, then
+      // to KV.
       const id = sent?.messages?.[0]?.id ?? "unsent";
-      const c = await hashId(contactKey, "contact", o.to);
       const mk = await hashId(contactKey, "message", id);
       const record = { id, direction: "outbound", at: now, type: "text", text: o.body };
-      await env.WHATSAPP_KV.put(`c:${c}:m:${mk}`, JSON.stringify(record), { expiration: now + 30 * DAY, metadata: { t: now, d: "out" } });
-      await this.state.storage.delete(key);
+      const q = `q:c:${c}:m:${mk}`;
+      const options = { expiration: now + 30 * DAY, metadata: { t: now, d: "out" } };
+      await storage.put({ [q]: JSON.stringify({ v: JSON.stringify(record), o: options }) });
+      await storage.delete([key]);
+      await env.WHATSAPP_KV.put(`c:${c}:m:${mk}`, JSON.stringify(record), options);
+      await storage.delete([q]);
       // Like wa-edge: a log line per send, with the contact's keyed hash only.
       console.log(`sent default_reply to contact ${c}`);
     }
+    // Like wa-edge: the next wake is when the oldest dedupe marker expires (8 days).
+    await this.#wake(now + 8 * DAY);
   }
 }
 

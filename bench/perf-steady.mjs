@@ -4,7 +4,7 @@
 // time against whatever JavaScript called it). wa-edge (the build's memory entry) and the
 // JavaScript reference run one after the other, each warmed with 3,000 known contacts' texts
 // (20 regular customers in turn, as in bench/run.mjs), then sampled over `requests` more (1,500).
-// Per worker: the share and µs per request of wasm (TurboFan and Liftoff code), JavaScript
+// PERF_WORKLOAD=new|stop samples a new contact's text or STOP instead. Per worker: the share and µs per request of wasm (TurboFan and Liftoff code), JavaScript
 // compiled by V8 (wa-edge's glue, the reference's own code), workerd and V8's runtime (builtins,
 // interpreter, GC, the runtime's APIs), the kernel; then the largest wasm functions. µs include
 // perf's own overhead: compare the two workers, not with the benchmark's figures.
@@ -38,10 +38,17 @@ const Miniflare = miniflareWithV8Flags("perf-steady", ["--perf-basic-prof", "--l
 
 const graph = await fakeGraph();
 
+// PERF_WORKLOAD: `known` (a regular customer's text), `new` (a text from someone new each
+// time: a new authority per request) or `stop` (a STOP from someone new).
+const WORKLOAD = process.env.PERF_WORKLOAD ?? "known";
+if (!["known", "new", "stop"].includes(WORKLOAD)) throw new Error(`PERF_WORKLOAD is known, new or stop, not ${WORKLOAD}`);
 let seq = 0;
 function delivery() {
+  const n = seq++;
+  const from = WORKLOAD === "known" ? regularCustomer(n) : `1556${String(n).padStart(7, "0")}`;
+  const text = { known: "and another question", new: "hello, is my order on its way?", stop: "STOP" }[WORKLOAD];
   // PERF_PAYLOAD_KB pads the delivery to that size (as the benchmark's 1 MB workload does).
-  return signedText(SECRET, regularCustomer(seq), `wamid.P${process.pid}.${seq++}`, "and another question", PAD_KB * 1024);
+  return signedText(SECRET, from, `wamid.P${process.pid}.${n}`, text, PAD_KB * 1024);
 }
 
 /// Samples of one worker over N requests after the warm-up: [{ dso, symbol, samples }].
@@ -105,7 +112,7 @@ for (const [label, script] of workers) results.push([label, await sample(script,
 graph.server.close();
 
 const perRequest = (samples) => (samples / HZ / N) * 1e6;
-console.log(`${N} known contacts' texts${PAD_KB ? ` of ${PAD_KB} KB` : ""} after ${WARMUP} warm-up requests, perf at ${HZ} Hz (µs per request include perf's overhead)\n`);
+console.log(`${N} ${{ known: "known contacts' texts", new: "new contacts' texts", stop: "STOPs from new contacts" }[WORKLOAD]}${PAD_KB ? ` of ${PAD_KB} KB` : ""} after ${WARMUP} warm-up requests, perf at ${HZ} Hz (µs per request include perf's overhead)\n`);
 const cats = ["wasm, TurboFan", "wasm, Liftoff", "JavaScript compiled by V8", "workerd and V8 runtime", "kernel", "libraries (libc, libm)"];
 console.log(`${"".padEnd(28)}${results.map(([l]) => l.padStart(18)).join("")}`);
 for (const c of [...cats, "total"]) {
@@ -121,4 +128,27 @@ const wasmAll = wa.filter((r) => category(r).startsWith("wasm")).sort((a, b) => 
 console.log("\nwa-edge's largest wasm functions (µs per request):");
 for (const r of wasmAll.slice(0, Number(process.env.PERF_TOP ?? 20))) {
   console.log(`  ${perRequest(r.samples).toFixed(1).padStart(6)}  ${r.symbol.replace(/^JS:/, "").slice(0, 120)}`);
+}
+// Functions V8 never moved to TurboFan: each call also pays Liftoff's frame setup.
+const liftoff = wasmAll.filter((r) => category(r) === "wasm, Liftoff");
+console.log(`\nwa-edge's wasm still in Liftoff (${liftoff.length} symbols, µs per request):`);
+for (const r of liftoff.slice(0, Number(process.env.PERF_TOP ?? 20))) {
+  console.log(`  ${perRequest(r.samples).toFixed(1).padStart(6)}  ${r.symbol.replace(/^JS:/, "").slice(0, 120)}`);
+}
+// Where wa-edge's calls cost the runtime, the kernel and libc more than the reference's do.
+const outside = (rows) => {
+  const m = new Map();
+  for (const r of rows.filter((r) => !category(r).startsWith("wasm") && !r.dso.startsWith("[JIT]"))) {
+    const k = `${r.dso.slice(0, 12).padEnd(12)} ${r.symbol.slice(0, 100)}`;
+    m.set(k, (m.get(k) ?? 0) + r.samples);
+  }
+  return m;
+};
+const [ours, theirs] = results.map(([, rows]) => outside(rows));
+const diffs = [...new Set([...ours.keys(), ...theirs.keys()])]
+  .map((k) => [k, (ours.get(k) ?? 0) - (theirs.get(k) ?? 0)])
+  .sort((a, b) => b[1] - a[1]);
+console.log("\noutside the wasm, where wa-edge costs most more than JS (µs per request, wa-edge js):");
+for (const [k, d] of diffs.slice(0, Number(process.env.PERF_TOP ?? 20))) {
+  console.log(`  ${perRequest(d).toFixed(1).padStart(6)}  ${perRequest(ours.get(k) ?? 0).toFixed(1).padStart(6)} ${perRequest(theirs.get(k) ?? 0).toFixed(1).padStart(6)}  ${k}`);
 }

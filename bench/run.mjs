@@ -212,6 +212,9 @@ async function run(name, workload, storage) {
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (left-- > 0) await post(url, workload.make(), agent);
   }));
+  // What the worker asks of the stand-ins while measured (memory storage; not the floor).
+  const counted = storage === "memory" && name !== "floor";
+  const ops0 = counted ? await opCounts(url, agent) : {};
   const cpu0 = pid ? cpuNs(pid) : 0;
   const main0 = pid ? mainCpuNs(pid) : 0;
   const start = performance.now();
@@ -228,6 +231,8 @@ async function run(name, workload, storage) {
   const wall = (performance.now() - start) / 1000;
   const cpu = pid ? (cpuNs(pid) - cpu0) / n / 1000 : NaN;
   const mainCpu = pid ? (mainCpuNs(pid) - main0) / n / 1000 : NaN;
+  const ops1 = counted ? await opCounts(url, agent) : {};
+  const ops = Object.fromEntries(Object.keys(ops1).map((k) => [k, (ops1[k] - (ops0[k] ?? 0)) / n]));
   agent.destroy();
   await mf.dispose();
   latencies.sort((a, b) => a - b);
@@ -239,7 +244,35 @@ async function run(name, workload, storage) {
   if (wrong.length) {
     throw new Error(`${workload.name} on ${name} (${storage} storage): expected every answer to be ${expected}, got ${JSON.stringify(Object.fromEntries(statuses))} (first ${warm.status})`);
   }
-  return { rps: n / wall, p50: q(0.5), p99: q(0.99), cpuUs: cpu, mainCpuUs: mainCpu, firstCpuMs, firstMainMs, startupMs, firstStatus: warm.status, statuses: Object.fromEntries(statuses) };
+  return { rps: n / wall, p50: q(0.5), p99: q(0.99), cpuUs: cpu, mainCpuUs: mainCpu, firstCpuMs, firstMainMs, startupMs, firstStatus: warm.status, statuses: Object.fromEntries(statuses), ops };
+}
+
+/// The stand-ins' operation counts so far (bench/stand-ins.mjs), from the worker's isolate.
+function opCounts(url, agent) {
+  return new Promise((resolve, reject) => {
+    http.get(new URL("/__bench/ops", url), { agent }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (d) => (text += d)).on("end", () => {
+        try {
+          resolve(JSON.parse(text));
+        } catch {
+          reject(new Error(`/__bench/ops answered ${res.statusCode}: ${text.slice(0, 100)}`));
+        }
+      });
+    }).on("error", reject);
+  });
+}
+
+/// "KV 1 get, 1 put; storage 1 get, 3 put; alarm 1 set; object 2 serve, 1 alarm", from counts
+/// per request (bench/stand-ins.mjs names), leaving out what is under 0.05.
+function describeOps(ops) {
+  const groups = [["kv", "KV"], ["storage", "storage"], ["alarm", "alarm"], ["object", "object"]];
+  return groups.map(([prefix, label]) => {
+    const parts = Object.entries(ops)
+      .filter(([k, v]) => k.startsWith(`${prefix}.`) && v >= 0.05)
+      .map(([k, v]) => `${Number(v.toFixed(1))} ${k.slice(prefix.length + 1)}`);
+    return parts.length ? `${label} ${parts.join(", ")}` : "";
+  }).filter(Boolean).join("; ");
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -287,8 +320,9 @@ for (const storage of STORAGES) {
     ? "**Worker-only CPU**: KV and Durable Object storage are the same in-memory stand-ins for both workers (`bench/stand-ins.mjs`). Above the floor: the CPU µs per request over the do-nothing worker's (all threads), and wa-edge's as a ratio of JS's."
     : "**With local storage**: Miniflare's local KV and SQLite-backed Durable Object storage inside workerd, as `npm start` runs (their CPU is in the numbers and dominates them).");
   lines.push("");
-  lines.push("| workload | worker | req/s | p50 ms | p99 ms | CPU µs/req, all threads (min–max) | main thread µs/req | Rust/JS CPU (all, main) | above floor µs (Rust/JS) | KV r/w/list per req | DO requests, r/w per req |");
-  lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
+  const seen = storage === "memory";
+  lines.push(`| workload | worker | req/s | p50 ms | p99 ms | CPU µs/req, all threads (min–max) | main thread µs/req | Rust/JS CPU (all, main) | above floor µs (Rust/JS) | KV r/w/list per req | DO requests, r/w per req |${seen ? " calls on the stand-ins per req, measured |" : ""}`);
+  lines.push(`|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|${seen ? "---|" : ""}`);
   for (const w of WORKLOADS) {
     const per = results[storage][w.name];
     const cpu = Object.fromEntries(Object.entries(per).map(([k, rs]) => [k, median(rs.map((r) => r.cpuUs))]));
@@ -301,7 +335,7 @@ for (const storage of STORAGES) {
       const k = kvOps[w.name];
       const ops = name === "wa-edge" && k ? `${k.reads}/${k.writes}/${k.lists}` : "";
       const dos = name === "wa-edge" && k ? `${k.do_requests}, ${k.do_reads}/${k.do_writes}` : "";
-      lines.push(`| ${w.name} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${median(rs.map((r) => r.cpuUs)).toFixed(0)} (${spread(rs.map((r) => r.cpuUs))}) | ${median(rs.map((r) => r.mainCpuUs)).toFixed(0)} | ${ratioJs} | ${above} | ${ops} | ${dos} |`);
+      lines.push(`| ${w.name} | ${name} | ${median(rs.map((r) => r.rps)).toFixed(0)} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${median(rs.map((r) => r.cpuUs)).toFixed(0)} (${spread(rs.map((r) => r.cpuUs))}) | ${median(rs.map((r) => r.mainCpuUs)).toFixed(0)} | ${ratioJs} | ${above} | ${ops} | ${dos} |${seen ? ` ${name === "floor" ? "" : describeOps(rs[rs.length - 1].ops)} |` : ""}`);
     }
   }
 }

@@ -7,6 +7,19 @@
 // Map), `put` (key and value, or an object), `delete`, `list` in key order, alarms passed to the
 // real storage (so they fire as they do in production).
 
+/// Every call a worker makes on the stand-ins, by name (`kv.get`, `storage.put`, `alarm.set`,
+/// ...), and the objects' own entry points (`object.serve`, counted by the entries): the
+/// benchmark reads them over `GET /__bench/ops` before and after measuring, so both workers'
+/// operations per request are seen, not assumed. A bulk get or put is one call.
+const counts = new Map();
+export function count(name) {
+  counts.set(name, (counts.get(name) ?? 0) + 1);
+}
+/// The counts so far, as `GET /__bench/ops` answers them.
+export function opCounts() {
+  return Response.json(Object.fromEntries(counts));
+}
+
 /// Keys kept in order, so a listing by prefix costs what it costs in a real store (a seek, then
 /// the matches), not a scan and sort of everything. In sorted chunks of at most `CHUNK` keys,
 /// so a write costs about the same with 300 keys or 300,000 (a long warm-up of status batches
@@ -95,6 +108,7 @@ export class MemoryKv {
     return e;
   }
   async get(key, options) {
+    count("kv.get");
     const json = (options === "json" || options?.type === "json");
     const value = (k) => {
       const e = this.#live(k);
@@ -105,17 +119,21 @@ export class MemoryKv {
     return value(key);
   }
   async getWithMetadata(key) {
+    count("kv.getWithMetadata");
     const e = this.#live(key);
     return { value: e ? e.value : null, metadata: e?.metadata ?? null };
   }
   async put(key, value, options = {}) {
+    count("kv.put");
     const expiration = options.expiration ?? (options.expirationTtl ? Math.floor(Date.now() / 1000) + options.expirationTtl : undefined);
     this.#data.set(key, { value: String(value), expiration, metadata: options.metadata });
   }
   async delete(key) {
+    count("kv.delete");
     this.#data.delete(key);
   }
   async list({ prefix = "", cursor, limit = 1000 } = {}) {
+    count("kv.list");
     const keys = [];
     for (const name of this.#data.range(prefix, cursor ?? prefix, limit + 1)) {
       const e = this.#live(name);
@@ -134,6 +152,7 @@ export class MemoryStorage {
     this.#real = real;
   }
   async get(key) {
+    count("storage.get");
     if (Array.isArray(key)) {
       const out = new Map();
       for (const k of key) if (this.#data.has(k)) out.set(k, this.#data.get(k));
@@ -142,28 +161,35 @@ export class MemoryStorage {
     return this.#data.get(key);
   }
   async put(key, value) {
+    count("storage.put");
     if (typeof key === "object") for (const [k, v] of Object.entries(key)) this.#data.set(k, v);
     else this.#data.set(key, value);
   }
   async delete(key) {
+    count("storage.delete");
     if (Array.isArray(key)) return key.filter((k) => this.#data.delete(k)).length;
     return this.#data.delete(key);
   }
   async deleteAll() {
+    count("storage.deleteAll");
     this.#data.clear();
   }
   async list({ prefix = "", start, limit } = {}) {
+    count("storage.list");
     const out = new Map();
     for (const k of this.#data.range(prefix, start ?? prefix, limit ?? Infinity)) out.set(k, this.#data.get(k));
     return out;
   }
   setAlarm(at, options) {
+    count("alarm.set");
     return this.#real.setAlarm(at, options);
   }
   getAlarm(options) {
+    count("alarm.get");
     return this.#real.getAlarm(options);
   }
   deleteAlarm(options) {
+    count("alarm.delete");
     return this.#real.deleteAlarm(options);
   }
   sync() {

@@ -5,7 +5,7 @@
 // too, for builds from before the authorities were called by RPC (a baseline).
 import { DurableObject } from "cloudflare:workers";
 import Worker, { Person as ShippedPerson } from "../build/index.js";
-import { memoryEnv, memoryState } from "./stand-ins.mjs";
+import { count, memoryEnv, memoryState, opCounts } from "./stand-ins.mjs";
 
 const inMemory = (env) => env.BENCH_STORAGE === "memory";
 
@@ -13,6 +13,8 @@ const serve = Worker.prototype.fetch;
 
 export default {
   fetch(request, env, ctx) {
+    // The stand-ins' operation counts, for the benchmark (memory storage only).
+    if (inMemory(env) && request.url.endsWith("/__bench/ops")) return opCounts();
     return serve.call({ env: inMemory(env) ? memoryEnv(env) : env, ctx }, request);
   },
 };
@@ -25,14 +27,17 @@ export class Person extends DurableObject {
   }
 
   fetch(request) {
+    count("object.fetch");
     return this.authority.fetch(request);
   }
 
   serve(text) {
+    count("object.serve");
     return this.authority.serve(text);
   }
 
   alarm() {
+    count("object.alarm");
     return this.authority.alarm();
   }
 }
