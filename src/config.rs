@@ -6,6 +6,7 @@ use crate::policy::cooldown::{DEFAULT_REPLY_COOLDOWN_HOURS, MAX_REPLY_COOLDOWN_H
 use crate::policy::keywords::Keywords;
 use crate::policy::pacing::{DEFAULT_PAIR_BURST, MAX_PAIR_BURST};
 use crate::policy::retention::{DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS};
+use crate::store::keys::KeyScheme;
 
 pub const DEFAULT_GRAPH_API_BASE: &str = "https://graph.facebook.com";
 pub const DEFAULT_GRAPH_API_VERSION: &str = "v24.0";
@@ -114,6 +115,9 @@ pub struct Config {
     pub keywords: Keywords,
     /// Invalid variables, reported by /healthz and by every request that depends on them.
     pub problems: Vec<ConfigError>,
+    /// The contacts' key scheme, keyed once with `CONTACT_KEY_SECRET` (when set) instead of on
+    /// every request: keying costs two SHA-256 blocks, and the worker and each object did it.
+    keys: Option<KeyScheme>,
 }
 
 /// Reads variables by name, collecting what is wrong instead of stopping at the first problem.
@@ -232,7 +236,7 @@ impl Config {
             lookup,
             problems: Vec::new(),
         };
-        let secrets = Secret::REQUIRED
+        let secrets: Vec<(Secret, String)> = Secret::REQUIRED
             .iter()
             .chain(Secret::OPTIONAL.iter())
             .filter_map(|s| r.get(s.name()).map(|v| (*s, v)))
@@ -282,9 +286,14 @@ impl Config {
             .get("GRAPH_API_VERSION")
             .map(|v| v.trim().to_string())
             .unwrap_or_else(|| DEFAULT_GRAPH_API_VERSION.to_string());
+        let keys = secrets
+            .iter()
+            .find(|(s, _)| *s == Secret::ContactKeySecret)
+            .map(|(_, v)| KeyScheme::new(v));
         Config {
             replies,
             keywords,
+            keys,
             secrets,
             graph_api_base,
             graph_api_version,
@@ -308,6 +317,13 @@ impl Config {
     /// The secret's value, or an error naming it.
     pub fn require(&self, which: Secret) -> Result<&str, ConfigError> {
         self.secret(which).ok_or(ConfigError::Missing(which.name()))
+    }
+
+    /// The contacts' key scheme, or an error naming `CONTACT_KEY_SECRET`.
+    pub fn keys(&self) -> Result<&KeyScheme, ConfigError> {
+        self.keys
+            .as_ref()
+            .ok_or(ConfigError::Missing(Secret::ContactKeySecret.name()))
     }
 
     /// Fails on the first invalid variable, so a misconfigured worker refuses work loudly.

@@ -4,7 +4,7 @@
 use crate::authority::number::number_authority;
 use crate::authority::resolve::call_person;
 use crate::authority::{Answer, Authorities, Op};
-use crate::config::{Config, Secret};
+use crate::config::Config;
 use crate::context::Ctx;
 use crate::http::auth::{scope_of, Scope};
 use crate::http::error::ApiError;
@@ -14,7 +14,7 @@ use crate::ids::WaId;
 use crate::json::{JsonObject, RawJson};
 use crate::sorted::SortedMap;
 use crate::store::account;
-use crate::store::keys::{self, classify_contact_key, ContactKey, ContactKeyKind, KeyScheme};
+use crate::store::keys::{self, classify_contact_key, ContactKey, ContactKeyKind};
 use crate::store::kv::{list_all, Kv, ListedKey};
 use crate::store::records::{MessageRecord, StatusRecord};
 use crate::store::{consent as consent_store, RecordMeta};
@@ -35,8 +35,7 @@ pub async fn handle<K: Kv, A: Authorities>(
     if scope != Scope::Admin && req.route != Route::SendMessage {
         return Err(ApiError::Forbidden);
     }
-    let keys = KeyScheme::new(config.require(Secret::ContactKeySecret)?);
-    let ctx = Ctx::new(kv, &keys, config, now);
+    let ctx = Ctx::new(kv, config.keys()?, config, now);
     match &req.route {
         Route::ContactMessages(raw) => history(&ctx, authorities, &wa_id(raw)?, &req).await,
         Route::EraseContact(raw) => erase(&ctx, authorities, &wa_id(raw)?).await,
@@ -48,7 +47,7 @@ pub async fn handle<K: Kv, A: Authorities>(
         Route::ResumeSending => {
             // The numbers' authorities first: they decide; the KV signals only show it.
             for number in account::paused_numbers(kv).await? {
-                let authority = number_authority(&keys, &number);
+                let authority = number_authority(ctx.keys, &number);
                 authorities.call(&authority, &Op::ResumeNumber).await?;
             }
             let resumed = account::resume_all(kv).await?;

@@ -18,7 +18,6 @@ use crate::json::{JsonObject, RawJson};
 use crate::platform::Platform;
 use crate::send::graph::messages_url;
 use crate::store::consent::Scope;
-use crate::store::keys::KeyScheme;
 use crate::store::kv::Kv;
 use crate::time::UnixTime;
 
@@ -65,8 +64,7 @@ async fn serve<K: Kv, G: Platform, A: Authorities>(
         "invalid_phone_number_id",
         "the path's phone number id must be Meta's numeric id",
     ))?;
-    let keys = KeyScheme::new(config.require(Secret::ContactKeySecret)?);
-    let ctx = Ctx::new(world.kv, &keys, config, now);
+    let ctx = Ctx::new(world.kv, config.keys()?, config, now);
     match parse(&req.body, req.category.as_deref())? {
         Parsed::PassThrough(body) => pass_through(config, world.platform, &number, &body).await,
         Parsed::Send(mut request) => {

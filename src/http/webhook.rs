@@ -11,7 +11,6 @@ use crate::http::response::Response;
 use crate::http::{Request, World, MAX_WEBHOOK_BODY};
 use crate::json::JsonObject;
 use crate::platform::Platform;
-use crate::store::keys::KeyScheme;
 use crate::store::kv::Kv;
 use crate::time::UnixTime;
 use crate::webhook::handshake::{verify_subscription, HandshakeError};
@@ -67,7 +66,7 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
     now: UnixTime,
 ) -> Result<Response, ApiError> {
     let app_secret = config.require(Secret::AppSecret)?;
-    let contact_secret = config.require(Secret::ContactKeySecret)?;
+    let keys = config.keys()?;
     config.check_valid()?;
     if req.body.len() > MAX_WEBHOOK_BODY {
         return Err(ApiError::PayloadTooLarge);
@@ -93,9 +92,8 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
             return Ok(response.with_log(format!("signed but unparseable: {why}; {notes}")));
         }
     };
-    let keys = KeyScheme::new(contact_secret);
-    let split = route::split(&keys, events);
-    let ctx = Ctx::new(world.kv, &keys, config, now);
+    let split = route::split(keys, events);
+    let ctx = Ctx::new(world.kv, keys, config, now);
     let (mut summary, _) = ingest(&ctx, split.rest).await?;
     let calls = split
         .persons

@@ -9,9 +9,8 @@ use super::tasks;
 use super::{bindings, load_config, now};
 use crate::authority::mirror::{Mirror, Mirrored};
 use crate::authority::{Answer, Authorities, Host, Op};
-use crate::config::Secret;
 use crate::platform::apart;
-use crate::store::keys::{ContactKey, KeyScheme};
+use crate::store::keys::ContactKey;
 use crate::store::kv::{Kv, KvError, RetryRateLimited};
 use js_sys::Promise;
 use std::cell::Cell;
@@ -107,10 +106,9 @@ impl Authority {
             },
         };
         let config = load_config(&self.env);
-        let secret = config
-            .secret(Secret::ContactKeySecret)
-            .ok_or_else(|| KvError::Unavailable("CONTACT_KEY_SECRET is not set".into()))?;
-        let keys = KeyScheme::new(secret);
+        let keys = config
+            .keys()
+            .map_err(|_| KvError::Unavailable("CONTACT_KEY_SECRET is not set".into()))?;
         let bound = bindings(&self.env)
             .map_err(|missing| KvError::Unavailable(format!("{missing} is not bound")))?;
         // The object's sends and its KV retries share one platform (it holds no request body).
@@ -127,7 +125,7 @@ impl Authority {
             graph: &graph,
             authorities: &authorities,
             config: &config,
-            keys: &keys,
+            keys,
             contact: ContactKey(contact),
         };
         let (answer, wake) = match op {

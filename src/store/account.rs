@@ -160,7 +160,7 @@ pub async fn load_grouped<K: Kv>(kv: &K) -> Result<Vec<(SignalKind, Vec<RawJson>
 /// metadata) pauses the empty id, which `GET /v1/account` shows and a resume lifts like any.
 pub fn pause_key(keys: &KeyScheme, phone_number_id: Option<&PhoneNumberId>) -> String {
     let id = phone_number_id.map(|p| p.as_str()).unwrap_or("");
-    keys::account_signal(SignalKind::Pause.key_kind(), &keys.event(&[id]))
+    keys::account_signal(SignalKind::Pause.key_kind(), &keys.number(id))
 }
 
 /// Is automatic sending from this number paused (131048)?

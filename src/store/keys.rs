@@ -8,14 +8,32 @@
 use crate::crypto::HmacSha256;
 use crate::ids::{MessageId, WaId};
 use hmac::Mac;
+use std::cell::RefCell;
 
 /// 16 bytes of HMAC: collision-free in practice, short enough to keep keys far under 512 B.
 const HASH_BYTES: usize = 16;
 
+/// How many business numbers' hashes a scheme remembers (`KeyScheme::number`): a business has a
+/// few; past this many the memory starts again rather than grow.
+const REMEMBERED_NUMBERS: usize = 16;
+
+/// Built once per configuration (`Config::keys`), so per isolate in the worker.
+#[derive(Clone)]
 pub struct KeyScheme {
     /// The HMAC already keyed: each hash clones it instead of deriving the key's pads again
     /// (half the SHA-256 blocks of a short id's hash).
     keyed: HmacSha256,
+    /// Business numbers' hashes (phone number id → hash), remembered: a delivery needs its
+    /// number's up to four times (its pause, its authority, in the worker and the object), and
+    /// a number id is the business's, not a person's.
+    numbers: RefCell<Vec<(String, String)>>,
+}
+
+impl std::fmt::Debug for KeyScheme {
+    /// Never the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyScheme")
+    }
 }
 
 /// A contact's pseudonymous key (hex), safe to show in logs and keys.
@@ -43,6 +61,7 @@ impl KeyScheme {
         KeyScheme {
             keyed: HmacSha256::new_from_slice(contact_key_secret.as_bytes())
                 .expect("HMAC accepts keys of any length"),
+            numbers: RefCell::new(Vec::new()),
         }
     }
 
@@ -54,7 +73,7 @@ impl KeyScheme {
         mac.update(b"\0");
         mac.update(value.as_bytes());
         let mac: [u8; 32] = mac.finalize().into_bytes().into();
-        hex::encode(mac.get(..HASH_BYTES).unwrap_or(&mac))
+        lower_hex(mac.get(..HASH_BYTES).unwrap_or(&mac))
     }
 
     pub fn contact(&self, wa_id: &WaId) -> ContactKey {
@@ -65,11 +84,44 @@ impl KeyScheme {
         MessageKey(self.hash("message", id.as_str()))
     }
 
+    /// A business number's hash, as `event(&[phone_number_id])` makes it (its pause's key and
+    /// its authority's name depend on that), remembered.
+    pub fn number(&self, phone_number_id: &str) -> String {
+        let known = self
+            .numbers
+            .borrow()
+            .iter()
+            .find(|(id, _)| id == phone_number_id)
+            .map(|(_, hash)| hash.clone());
+        if let Some(hash) = known {
+            return hash;
+        }
+        let hash = self.event(&[phone_number_id]);
+        let mut numbers = self.numbers.borrow_mut();
+        if numbers.len() >= REMEMBERED_NUMBERS {
+            numbers.clear();
+        }
+        numbers.push((phone_number_id.to_owned(), hash.clone()));
+        hash
+    }
+
     /// For events without a message id (user_preferences, account signals): a stable hash of
     /// their identifying parts, so redeliveries land on the same key.
     pub fn event(&self, parts: &[&str]) -> String {
         self.hash("event", &parts.join("\0"))
     }
+}
+
+/// Lower-case hex, written into a string of the right size at once (`hex::encode` grew its
+/// string a character at a time, for every key of every request).
+fn lower_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        for nibble in [b >> 4, b & 0x0f] {
+            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+        }
+    }
+    out
 }
 
 pub fn contact_prefix(c: &ContactKey) -> String {
@@ -203,6 +255,24 @@ mod tests {
             keys.contact(&WaId::new("15551234567")).0,
             "2eb2596867cd31836f24415799a9d7a4"
         );
+    }
+
+    #[test]
+    fn a_numbers_hash_is_its_event_hash_remembered_or_not() {
+        // Its pause's KV key and its authority's name were built from `event` before numbers
+        // were remembered: the bytes must not change, first time, remembered, or forgotten.
+        let keys = KeyScheme::new("secret");
+        let expected = "4b0b923f87b5a06dd1826dabf9727652";
+        assert_eq!(keys.event(&["106540352242922"]), expected);
+        for round in 0..2 {
+            assert_eq!(keys.number("106540352242922"), expected, "round {round}");
+            // More numbers than are remembered: the memory starts again, the hashes stay.
+            for n in 0..REMEMBERED_NUMBERS + 1 {
+                let id = format!("1065403522{n:05}");
+                assert_eq!(keys.number(&id), keys.event(&[&id]));
+            }
+        }
+        assert_ne!(KeyScheme::new("other").number("106540352242922"), expected);
     }
 
     #[test]
