@@ -175,7 +175,19 @@ function post(url, d, agent) {
   });
 }
 
+/// The end of the current run's workerd stderr (see `handleRuntimeStdio` below).
+let stderrTail = "";
+
 async function run(name, workload, storage) {
+  stderrTail = "";
+  try {
+    return await measure(name, workload, storage);
+  } catch (e) {
+    throw new Error(`${e.message}\nworkerd's stderr, last lines:\n${stderrTail.trim() || "(nothing)"}`);
+  }
+}
+
+async function measure(name, workload, storage) {
   const before = new Set(workerdPids());
   const t0 = performance.now();
   const mf = new Miniflare({
@@ -186,10 +198,14 @@ async function run(name, workload, storage) {
     kvPersist: false,
     durableObjectsPersist: false,
     compatibilityDate: "2026-04-20",
-    // Drain the workers' logs: printing them would measure the terminal.
+    // Drain the workers' logs: printing them would measure the terminal. The last lines of
+    // workerd's stderr are kept, to say why if a request fails (a reset connection stopped
+    // some local-storage runs, with nothing to tell its cause).
     handleRuntimeStdio(stdout, stderr) {
       stdout.resume();
-      stderr.resume();
+      stderr.setEncoding("utf8").on("data", (d) => {
+        stderrTail = (stderrTail + d).slice(-4000);
+      });
     },
   });
   const url = new URL("/webhook", await mf.ready).toString();
