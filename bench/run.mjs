@@ -180,7 +180,7 @@ function post(url, d, agent, retried = false) {
         resent++;
         resolve(post(url, d, agent, true));
       } else {
-        reject(e);
+        reject(new Error(`${e.message} (${e.code ?? "no code"}, ${req.reusedSocket ? "a reused" : "a new"} connection)`));
       }
     });
     req.end(d.body);
@@ -189,13 +189,20 @@ function post(url, d, agent, retried = false) {
 
 /// The end of the current run's workerd stderr (see `handleRuntimeStdio` below).
 let stderrTail = "";
+/// The current run's Miniflare, to dispose of if the run fails.
+let current = null;
+/// Where the current run is (first request, warm-up or measured, and how many were answered).
+let phase = "";
 
 async function run(name, workload, storage) {
   stderrTail = "";
+  phase = "starting";
   try {
     return await measure(name, workload, storage);
   } catch (e) {
-    throw new Error(`${e.message}\nworkerd's stderr, last lines:\n${stderrTail.trim() || "(nothing)"}`);
+    // The failed run's workerd goes with it.
+    await current?.dispose().catch(() => {});
+    throw new Error(`${name}, ${workload.name}, ${storage} storage, ${phase}: ${e.message}\nworkerd's stderr, last lines:\n${stderrTail.trim() || "(nothing)"}`);
   }
 }
 
@@ -220,6 +227,7 @@ async function measure(name, workload, storage) {
       });
     },
   });
+  current = mf;
   const url = new URL("/webhook", await mf.ready).toString();
   const pid = workerdPids().find((p) => !before.has(p));
   if (pid) execFileSync("taskset", ["-pc", "0", String(pid)], { stdio: "ignore" });
@@ -230,6 +238,7 @@ async function measure(name, workload, storage) {
   const first = workload.make();
   const [firstAll0, firstMain0] = pid ? [cpuNs(pid), mainCpuNs(pid)] : [0, 0];
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  phase = "first request";
   const warm = await post(url, first, agent);
   const firstCpuMs = pid ? (cpuNs(pid) - firstAll0) / 1e6 : NaN;
   const firstMainMs = pid ? (mainCpuNs(pid) - firstMain0) / 1e6 : NaN;
@@ -238,7 +247,10 @@ async function measure(name, workload, storage) {
   const warmups = Math.round((workload.warmup ?? WARMUP[storage]) * Math.min(1, SCALE));
   let left = warmups;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (left-- > 0) await post(url, workload.make(), agent);
+    while (left-- > 0) {
+      await post(url, workload.make(), agent);
+      phase = `warm-up, ${warmups - left} sent`;
+    }
   }));
   // What the worker asks of the stand-ins while measured (memory storage; not the floor).
   const counted = storage === "memory" && name !== "floor";
@@ -252,6 +264,7 @@ async function measure(name, workload, storage) {
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (next < n) {
       const r = await post(url, requests[next++], agent);
+      phase = `measured, ${latencies.length + 1} answered`;
       latencies.push(r.ms);
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     }
@@ -307,11 +320,21 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const spread = (xs) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
 
 const results = {};
+const rerun = [];
 for (let round = 0; round < ROUNDS; round++) {
   for (const storage of STORAGES) {
     for (const w of WORKLOADS) {
       for (const name of Object.keys(WORKERS)) {
-        const r = await run(name, w, storage);
+        let r;
+        try {
+          r = await run(name, w, storage);
+        } catch (e) {
+          // Once per run, a whole worker's run is measured again in a fresh workerd (a reset
+          // connection has stopped a few full runs after 20 minutes): said here and in the output.
+          process.stderr.write(`round ${round + 1}: measured again after: ${e.message}\n`);
+          rerun.push(`${name}, ${w.name}, ${storage} storage, round ${round + 1}: ${e.message.split("\n")[0]}`);
+          r = await run(name, w, storage);
+        }
         (((results[storage] ??= {})[w.name] ??= {})[name] ??= []).push(r);
         process.stderr.write(`round ${round + 1} ${storage.padEnd(6)} ${w.name.padEnd(24)} ${name.padEnd(8)} ${r.rps.toFixed(0).padStart(6)} req/s  cpu ${r.cpuUs.toFixed(0).padStart(6)} µs  main ${r.mainCpuUs.toFixed(0).padStart(6)} µs  first ${r.firstCpuMs.toFixed(1)} ms  ${JSON.stringify(r.statuses)}\n`);
       }
@@ -370,6 +393,7 @@ for (const storage of STORAGES) {
 lines.push("");
 const all = Object.values(results).flatMap((byWorkload) => Object.values(byWorkload));
 const overAll = (k, f) => median(all.flatMap((per) => per[k].map(f)));
+for (const why of rerun) lines.push(`Measured again in a fresh workerd: ${why}.`);
 if (resent) lines.push(`Requests sent again after a pooled connection was reset before it was read: ${resent}.`);
 lines.push(`wasm: ${wasm.length} bytes raw, ${gz} bytes gzipped. V8 compile of the module in Node: ${compile.length ? median(compile).toFixed(1) + " ms" : "n/a (Node 20's V8 lacks the exception-handling opcodes wasm-bindgen emits; see the start-up line)"}.`);
 lines.push(`Start to first answer (workerd start + load + first request), median: wa-edge ${overAll("wa-edge", (r) => r.startupMs).toFixed(0)} ms, JS ${overAll("js", (r) => r.startupMs).toFixed(0)} ms, floor ${overAll("floor", (r) => r.startupMs).toFixed(0)} ms.`);
