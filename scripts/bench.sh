@@ -9,8 +9,8 @@ bash scripts/build.sh >&2
 cargo run --quiet --locked --release --features testing --example kv_ops > target/bench-kv-ops.json
 # Miniflare keeps each run's Durable Object storage under the temporary directory, even unpersisted
 # (one SQLite file per object: every new contact's, and the alarms of the memory runs). On disk
-# its file creation and syncs were kernel time counted against whichever worker made the object,
-# and moved the new-contact and STOP figures by a third between rounds; tmpfs keeps it in memory.
+# its file creation and syncs were kernel time counted against whichever worker made the object
+# (two fifths of a new contact's CPU under perf, for both workers); tmpfs keeps it in memory.
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
   export TMPDIR=/dev/shm
 fi
