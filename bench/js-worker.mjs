@@ -113,7 +113,7 @@ export class Person extends DurableObject {
     const queue = [];
     const outbox = [];
     let dirty = false;
-    for (const { msg, pnid, mk } of items) {
+    for (const { msg, pnid, mk, number } of items) {
       if (found.get(`d:m:${mk}`)) continue;
       const at = Number(msg.timestamp) || now;
       const text = msg.text?.body ?? "";
@@ -123,12 +123,12 @@ export class Person extends DurableObject {
         consent.status = "opted_out";
         consent.history.push({ status: "opted_out", at, source: "keyword", message_id: msg.id });
         dirty = true;
-        outbox.push({ to: msg.from, pnid, number: numbers[0], body: env.OPT_OUT_CONFIRMATION ?? "unsubscribed", reply_to: msg.id });
+        outbox.push({ to: msg.from, pnid, number, body: env.OPT_OUT_CONFIRMATION ?? "unsubscribed", reply_to: msg.id });
         action = "opted_out";
       }
       state.last_inbound = Math.max(state.last_inbound ?? 0, at);
       if (!action && !paused && consent.status !== "opted_out" && env.DEFAULT_REPLY && now - at < DAY && !(state.last_default_reply > now - DAY)) {
-        outbox.push({ to: msg.from, pnid, number: numbers[0], body: env.DEFAULT_REPLY, reply_to: msg.id });
+        outbox.push({ to: msg.from, pnid, number, body: env.DEFAULT_REPLY, reply_to: msg.id });
         state.last_default_reply = now;
         action = "default_reply";
       }
@@ -242,7 +242,7 @@ export default {
           const mk = await hashId(contactKey, "message", msg.id);
           const number = await hashId(contactKey, "number", pnid ?? "");
           const p = persons.get(c) ?? { items: [], numbers: new Set() };
-          p.items.push({ msg, pnid, mk });
+          p.items.push({ msg, pnid, mk, number });
           p.numbers.add(number);
           persons.set(c, p);
         }

@@ -203,8 +203,10 @@ async function run(name, workload, storage) {
   try {
     return await measure(name, workload, storage);
   } catch (e) {
+    if (e.wrongAnswers) throw e;
     // The failed run's workerd goes with it.
     await current?.dispose().catch(() => {});
+    current = null;
     throw new Error(`${name}, ${workload.name}, ${storage} storage, ${phase}: ${e.message}\nworkerd's stderr, last lines:\n${stderrTail.trim() || "(nothing)"}`);
   }
 }
@@ -279,6 +281,7 @@ async function measure(name, workload, storage) {
   const ops = Object.fromEntries(Object.keys(ops1).map((k) => [k, (ops1[k] - (ops0[k] ?? 0)) / n]));
   agent.destroy();
   await mf.dispose();
+  current = null;
   latencies.sort((a, b) => a - b);
   const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
   // A benchmark of wrong answers measures nothing: every answer must be the expected one (the
@@ -286,7 +289,10 @@ async function measure(name, workload, storage) {
   const expected = name === "floor" ? 200 : (workload.expect ?? 200);
   const wrong = [...statuses.keys(), warm.status].filter((s) => s !== expected);
   if (wrong.length) {
-    throw new Error(`${workload.name} on ${name} (${storage} storage): expected every answer to be ${expected}, got ${JSON.stringify(Object.fromEntries(statuses))} (first ${warm.status})`);
+    const e = new Error(`${workload.name} on ${name} (${storage} storage): expected every answer to be ${expected}, got ${JSON.stringify(Object.fromEntries(statuses))} (first ${warm.status})`);
+    // Wrong answers stop the benchmark: they are never measured again.
+    e.wrongAnswers = true;
+    throw e;
   }
   return { rps: n / wall, p50: q(0.5), p99: q(0.99), cpuUs: cpu, mainCpuUs: mainCpu, firstCpuMs, firstMainMs, startupMs, firstStatus: warm.status, statuses: Object.fromEntries(statuses), ops };
 }
@@ -332,6 +338,7 @@ for (let round = 0; round < ROUNDS; round++) {
         try {
           r = await run(name, w, storage);
         } catch (e) {
+          if (e.wrongAnswers) throw e;
           // Once per run, a whole worker's run is measured again in a fresh workerd (a reset
           // connection has stopped a few full runs after 20 minutes): said here and in the output.
           process.stderr.write(`round ${round + 1}: measured again after: ${e.message}\n`);
