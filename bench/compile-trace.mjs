@@ -12,7 +12,7 @@
 // TRACE_WORKLOAD=known (default: the same contact's texts, the first one new) or new (a new
 // contact each time); TRACE_WINDOW=250 requests per line; TRACE_NAMES=<module.wasm> names the
 // functions (default .build-next/index_bg.wasm after `KEEP_WASM_NAMES=1 bash scripts/build.sh`;
-// used only when its code is the build's).
+// used only when its code is the build's); TRACE_FIRST=all lists all the first request compiled.
 import fs from "node:fs";
 import path from "node:path";
 import { buildEntry, fakeGraph, signedText, toolBindings, workerOptions } from "./worker-options.mjs";
@@ -85,7 +85,9 @@ for (const line of Buffer.concat(output).toString("utf8").split("\n")) {
 const sum = (xs, f) => xs.reduce((a, x) => a + f(x), 0);
 console.log(`${WORKLOAD} workload, ${N + 1} deliveries (${served} logged), build ${dir}`);
 console.log(`first request: ${first.length} functions compiled, ${sum(first, (f) => f.body)} bytes of wasm, ${(sum(first, (f) => f.us) / 1000).toFixed(1)} ms compiling`);
-for (const f of [...first].sort((a, b) => b.us - a.us).slice(0, 12)) {
+// TRACE_FIRST=all lists every function the first request compiled, not only the 12 dearest.
+const shown = process.env.TRACE_FIRST === "all" ? first.length : 12;
+for (const f of [...first].sort((a, b) => b.us - a.us).slice(0, shown)) {
   console.log(`  ${String(f.us).padStart(6)} µs ${String(f.body).padStart(6)} B  ${label(f.index).slice(0, 110)}`);
 }
 console.log("\nrequests          Liftoff: functions, bytes, ms     TurboFan: functions, bytes, ms");

@@ -19,7 +19,7 @@ if (dirs.length !== 2) throw new Error("usage: node bench/first-request.mjs <bui
 const graph = await fakeGraph();
 
 // Each build behind the benchmark's memory entry, pointed at that build.
-const entries = dirs.map(buildEntry);
+const entries = dirs.map((dir) => buildEntry(dir));
 
 const results = dirs.map(() => []);
 for (let round = 0; round < n; round++) {

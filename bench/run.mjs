@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { execFileSync } from "node:child_process";
-import { MODULE_RULES } from "./worker-options.mjs";
+import { MODULE_RULES, buildEntry } from "./worker-options.mjs";
 import { cpuNs, mainCpuNs, workerdPids } from "./workerd-cpu.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -84,12 +84,7 @@ const WORKERS = {
 // same run). workerd only loads modules from under the project's root.
 if (process.env.BENCH_BASELINE) {
   // The baseline runs as wa-edge does: bench/wa-edge-entry.mjs, pointed at its build.
-  const dir = path.resolve(process.env.BENCH_BASELINE);
-  const entry = path.join(dir, "bench-entry.mjs");
-  const standIns = path.relative(dir, path.join(root, "bench/stand-ins.mjs"));
-  fs.writeFileSync(entry, fs.readFileSync(path.join(root, "bench/wa-edge-entry.mjs"), "utf8")
-    .replace('"../build/index.js"', '"./index.js"')
-    .replace('"./stand-ins.mjs"', JSON.stringify(standIns.startsWith(".") ? standIns : `./${standIns}`)));
+  const entry = buildEntry(process.env.BENCH_BASELINE, "bench-entry.mjs");
   WORKERS.baseline = (storage) => ({
     modules: true,
     modulesRoot: root,

@@ -41,15 +41,18 @@ export function toolBindings(secret, graphBase, storage) {
 }
 
 /// The benchmark's wa-edge entry (bench/wa-edge-entry.mjs) for the build in `dir` (a copy of
-/// build/ inside the project: workerd loads modules only from under it), written into `dir`.
-export function buildEntry(dir) {
+/// build/ inside the project: workerd loads modules only from under it), written into `dir` as
+/// `name`, its imports pointed at that build and the stand-ins.
+export function buildEntry(dir, name = "first-request-entry.mjs") {
   const at = path.resolve(dir);
-  const entry = path.join(at, "first-request-entry.mjs");
-  let standIns = path.relative(at, path.join(root, "bench/stand-ins.mjs"));
-  if (!standIns.startsWith(".")) standIns = "./" + standIns;
+  const entry = path.join(at, name);
+  const from = (file) => {
+    const relative = path.relative(at, path.join(root, file));
+    return JSON.stringify(relative.startsWith(".") ? relative : "./" + relative);
+  };
   fs.writeFileSync(entry, fs.readFileSync(path.join(root, "bench/wa-edge-entry.mjs"), "utf8")
     .replace('"../build/index.js"', '"./index.js"')
-    .replace('"./stand-ins.mjs"', JSON.stringify(standIns)));
+    .replace('"./stand-ins.mjs"', from("bench/stand-ins.mjs")));
   return entry;
 }
 
