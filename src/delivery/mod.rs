@@ -23,8 +23,27 @@ use crate::store::{keys, templates};
 use crate::webhook::Event;
 use plan::{Plan, Summary};
 
-/// Applies every event of a delivery. Err means "answer 500": nothing was marked done.
+/// Applies every event of a person's part of a delivery (their authority's). Err means "answer
+/// 500": nothing was marked done.
 pub async fn ingest<K: Kv>(
+    ctx: &Ctx<'_, K>,
+    events: Vec<Event>,
+) -> Result<(Summary, Vec<Outbound>), KvError> {
+    ingest_events::<K, true>(ctx, events).await
+}
+
+/// Applies the events of a delivery that belong to no person (the worker's: statuses that are
+/// only stored, account events). A message or preference among them names no one (`route::split`
+/// sends every one that does to its person) and is invalid, as a person's authority would count
+/// it; the message path is not compiled into the worker's copy of this function.
+pub async fn ingest_unrouted<K: Kv>(
+    ctx: &Ctx<'_, K>,
+    events: Vec<Event>,
+) -> Result<(Summary, Vec<Outbound>), KvError> {
+    ingest_events::<K, false>(ctx, events).await
+}
+
+async fn ingest_events<K: Kv, const PERSONS: bool>(
     ctx: &Ctx<'_, K>,
     events: Vec<Event>,
 ) -> Result<(Summary, Vec<Outbound>), KvError> {
@@ -34,6 +53,9 @@ pub async fn ingest<K: Kv>(
     apart(plan.prefetch(ctx.kv, prefetch_keys(ctx, &events))).await?;
     for event in events {
         match event {
+            Event::Message { .. } | Event::UserPreference { .. } if !PERSONS => {
+                plan.summary.invalid += 1
+            }
             Event::Message {
                 phone_number_id,
                 profile,

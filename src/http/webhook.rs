@@ -5,7 +5,7 @@ use crate::authority::route;
 use crate::authority::{resolve, Answer, Authorities};
 use crate::config::{Config, Secret};
 use crate::context::Ctx;
-use crate::delivery::ingest;
+use crate::delivery::ingest_unrouted;
 use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::http::{Request, World, MAX_WEBHOOK_BODY};
@@ -94,7 +94,7 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
     };
     let split = route::split(keys, events);
     let ctx = Ctx::new(world.kv, keys, config, now);
-    let (mut summary, _) = ingest(&ctx, split.rest).await?;
+    let (mut summary, _) = ingest_unrouted(&ctx, split.rest).await?;
     let calls = split
         .persons
         .iter()

@@ -556,3 +556,34 @@ fn mark_as_read_can_be_turned_off() {
     let (_, outbox) = off.deliver_at(&text("wamid.MR1", T0, "hi"), T0 + 1);
     assert!(outbox.iter().all(|o| o.purpose != Purpose::MarkRead));
 }
+
+#[test]
+fn a_message_or_preference_naming_no_one_is_invalid_and_stored_nowhere() {
+    let w = World::new();
+    // An empty `from` and no card: no person to give it to, so no authority gets it, and the
+    // worker neither stores it under an empty contact nor answers it.
+    let body = text("wamid.NOONE", T0, "hello")
+        .replace(r#""wa_id":"16505551234""#, r#""wa_id":"""#)
+        .replace(r#""from":"16505551234""#, r#""from":"""#);
+    let (reply, outbox) = w.deliver(&body);
+    assert_eq!(reply.status, 200);
+    let log = reply.log.clone().unwrap_or_default();
+    assert!(
+        log.contains(r#""stored":0"#) && log.contains(r#""invalid":1"#),
+        "{log}"
+    );
+    assert!(outbox.is_empty());
+    assert_eq!(w.kv.keys(), Vec::<String>::new());
+    let preference = json!({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"user_preferences","value":{
+        "messaging_product":"whatsapp","metadata":{"phone_number_id":"PNID"},
+        "user_preferences":[{"wa_id":"","detail":"User requested to stop marketing messages","category":"marketing_messages","value":"stop","timestamp":T0}]}}]}]})
+    .to_string();
+    let (reply, _) = w.deliver(&preference);
+    assert_eq!(reply.status, 200);
+    assert!(reply
+        .log
+        .clone()
+        .unwrap_or_default()
+        .contains(r#""invalid":1"#));
+    assert_eq!(w.kv.keys(), Vec::<String>::new());
+}
