@@ -23,6 +23,7 @@ pub mod settling;
 pub mod sort;
 pub mod sorted;
 pub mod store;
+pub mod text;
 pub mod time;
 pub mod webhook;
 

@@ -7,6 +7,7 @@ use crate::authority::outbox::key_of_callback;
 use crate::ids::{IdKind, PhoneNumberId, WaId};
 use crate::json::{to_string, JsonObject};
 use crate::store::keys::{ContactKey, KeyScheme};
+use crate::text::concat;
 use crate::webhook::identity::ids_of;
 use crate::webhook::status::{Status, StatusKind};
 use crate::webhook::{Event, Profile};
@@ -29,11 +30,16 @@ impl PersonPart {
 
     /// The part as a delivery body in Meta's shape.
     pub fn body(&self) -> String {
-        let changes: Vec<&str> = self.changes.iter().map(|(_, c)| c.as_str()).collect();
-        format!(
-            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"authority","changes":[{}]}}]}}"#,
-            changes.join(",")
-        )
+        let mut parts =
+            vec![r#"{"object":"whatsapp_business_account","entry":[{"id":"authority","changes":["#];
+        for (i, (_, change)) in self.changes.iter().enumerate() {
+            if i > 0 {
+                parts.push(",");
+            }
+            parts.push(change);
+        }
+        parts.push("]}]}");
+        concat(&parts)
     }
 }
 
@@ -76,24 +82,34 @@ fn person_change(event: &Event) -> Option<String> {
             profile,
             raw,
             ..
-        } => Some(format!(
-            r#"{{"field":"messages","value":{{"metadata":{{"phone_number_id":{}}},"contacts":[{}],"messages":[{raw}]}}}}"#,
-            to_string(phone_number_id),
-            card(&ids, Some(profile))
-        )),
+        } => Some(concat(&[
+            r#"{"field":"messages","value":{"metadata":{"phone_number_id":"#,
+            &to_string(phone_number_id),
+            r#"},"contacts":["#,
+            &card(&ids, Some(profile)),
+            r#"],"messages":["#,
+            raw,
+            "]}}",
+        ])),
         Event::Status {
             phone_number_id,
             status,
             raw,
             ..
-        } if changes_person(status) => Some(format!(
-            r#"{{"field":"messages","value":{{"metadata":{{"phone_number_id":{}}},"contacts":[{}],"statuses":[{raw}]}}}}"#,
-            to_string(phone_number_id),
-            card(&ids, None)
-        )),
-        Event::UserPreference { raw, .. } => Some(format!(
-            r#"{{"field":"user_preferences","value":{{"user_preferences":[{raw}]}}}}"#
-        )),
+        } if changes_person(status) => Some(concat(&[
+            r#"{"field":"messages","value":{"metadata":{"phone_number_id":"#,
+            &to_string(phone_number_id),
+            r#"},"contacts":["#,
+            &card(&ids, None),
+            r#"],"statuses":["#,
+            raw,
+            "]}}",
+        ])),
+        Event::UserPreference { raw, .. } => Some(concat(&[
+            r#"{"field":"user_preferences","value":{"user_preferences":["#,
+            raw,
+            "]}}",
+        ])),
         _ => None,
     }
     .filter(|_| !ids.is_empty())

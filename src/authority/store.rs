@@ -95,7 +95,7 @@ impl<S: Kv> Kv for AuthorityKv<'_, S> {
             self.local.put(key, value, expires, None).await?;
         }
         if home != Home::Local {
-            let queued = format!("{QUEUE_PREFIX}{key}");
+            let queued = crate::text::concat(&[QUEUE_PREFIX, key]);
             self.local.put(&queued, value, expires, metadata).await?;
         }
         Ok(())

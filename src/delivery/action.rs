@@ -1,8 +1,8 @@
-//! What wa-edge decided on an inbound message, recorded on it before the 200. `Display` gives
+//! What wa-edge decided on an inbound message, recorded on it before the 200. `Action::text` gives
 //! the strings stored in message records (`opted_out`, `auto_reply:hours`, `no_reply_paced`...),
 //! so stored data reads the same whatever the enum's shape.
 
-use std::fmt;
+use crate::text::concat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsentAction {
@@ -54,19 +54,19 @@ pub enum Action {
     NoReply(NoReply),
 }
 
-impl fmt::Display for ConsentAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl ConsentAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
             ConsentAction::OptedOut => "opted_out",
             ConsentAction::MarketingOptedOut => "marketing_opted_out",
             ConsentAction::OptedIn => "opted_in",
-        })
+        }
     }
 }
 
-impl fmt::Display for NoReply {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl NoReply {
+    pub fn as_str(self) -> &'static str {
+        match self {
             NoReply::OptedOut => "opted_out",
             NoReply::NumberPaused => "number_paused",
             NoReply::WindowClosed => "window_closed",
@@ -75,25 +75,27 @@ impl fmt::Display for NoReply {
             NoReply::Cooldown => "cooldown",
             NoReply::NoNumber => "no_number",
             NoReply::Coalesced => "coalesced",
-        })
+        }
     }
 }
 
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Action::Help(HelpOutcome::Sent) => f.write_str("help"),
-            Action::Help(HelpOutcome::WindowClosed) => f.write_str("help_not_sent_window_closed"),
-            Action::Help(HelpOutcome::Coalesced) => f.write_str("help_coalesced"),
-            Action::Consent(action, ConsentOutcome::Recorded) => write!(f, "{action}"),
-            Action::Consent(action, ConsentOutcome::Superseded) => write!(f, "{action}_superseded"),
+impl Action {
+    /// The string stored in the message's record.
+    pub fn text(&self) -> String {
+        let (head, tail) = match self {
+            Action::Help(HelpOutcome::Sent) => ("help", ""),
+            Action::Help(HelpOutcome::WindowClosed) => ("help_not_sent_window_closed", ""),
+            Action::Help(HelpOutcome::Coalesced) => ("help_coalesced", ""),
+            Action::Consent(action, ConsentOutcome::Recorded) => (action.as_str(), ""),
+            Action::Consent(action, ConsentOutcome::Superseded) => (action.as_str(), "_superseded"),
             Action::Consent(action, ConsentOutcome::ConfirmationNotSent) => {
-                write!(f, "{action}_confirmation_not_sent_window_closed")
+                (action.as_str(), "_confirmation_not_sent_window_closed")
             }
-            Action::AutoReply { rule } => write!(f, "auto_reply:{rule}"),
-            Action::DefaultReply => f.write_str("default_reply"),
-            Action::NoReply(why) => write!(f, "no_reply_{why}"),
-        }
+            Action::AutoReply { rule } => return concat(&["auto_reply:", rule]),
+            Action::DefaultReply => ("default_reply", ""),
+            Action::NoReply(why) => ("no_reply_", why.as_str()),
+        };
+        concat(&[head, tail])
     }
 }
 
@@ -141,7 +143,7 @@ mod tests {
             ),
         ];
         for (action, stored) in cases {
-            assert_eq!(action.to_string(), stored);
+            assert_eq!(action.text(), stored);
         }
     }
 }

@@ -58,7 +58,7 @@ pub async fn on_message<K: Kv>(
     }
     let mut record =
         MessageRecord::inbound(id, &message, &content, at, profile, phone_number_id.clone());
-    record.action = action.map(|a| a.to_string());
+    record.action = action.map(|a| a.text());
     if let Some(expires) = expires_at(at, ctx.config.retention_days, ctx.now) {
         let key = keys::message_record(&contact, &mk);
         let meta = RecordMeta::message(at, Direction::Inbound);

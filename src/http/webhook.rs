@@ -12,6 +12,7 @@ use crate::http::{Request, World, MAX_WEBHOOK_BODY};
 use crate::json::JsonObject;
 use crate::platform::Platform;
 use crate::store::kv::Kv;
+use crate::text::{concat, decimal};
 use crate::time::UnixTime;
 use crate::webhook::handshake::{verify_subscription, HandshakeError};
 use crate::webhook::signature::{verify_on, SecretUsed, Verifier};
@@ -81,7 +82,7 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
     )
     .await
     .map_err(ApiError::Signature)?;
-    let mut notes = format!("verified by {}", verifier_name(verified.verifier));
+    let mut notes = concat(&["verified by ", verifier_name(verified.verifier)]);
     if verified.secret == SecretUsed::Previous {
         notes.push_str(" with the previous app secret");
     }
@@ -108,7 +109,16 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
     let persons = split.persons.len();
     let summary = crate::json::to_string(&summary);
     let response = Response::json(200, JsonObject::new().with("status", "ok"));
-    Ok(response.with_log(format!("delivery {summary}; {persons} person(s); {notes}")))
+    let persons = decimal(persons as u64);
+    let line = concat(&[
+        "delivery ",
+        &summary,
+        "; ",
+        &persons,
+        " person(s); ",
+        &notes,
+    ]);
+    Ok(response.with_log(line))
 }
 
 fn verifier_name(v: Verifier) -> &'static str {

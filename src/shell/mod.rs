@@ -163,7 +163,14 @@ async fn read_capped(
 
 fn respond(route: &Route, reply: Response) -> Result<web_sys::Response, JsValue> {
     if let Some(line) = &reply.log {
-        runtime::log(&format!("{} -> {}: {}", route.name(), reply.status, line));
+        let status = crate::text::decimal(u64::from(reply.status));
+        runtime::log(&crate::text::concat(&[
+            route.name(),
+            " -> ",
+            &status,
+            ": ",
+            line,
+        ]));
     }
     let mut headers = vec![
         ("content-type", reply.content_type),

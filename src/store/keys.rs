@@ -7,6 +7,7 @@
 
 use crate::crypto::HmacSha256;
 use crate::ids::{MessageId, WaId};
+use crate::text::concat;
 use hmac::Mac;
 use std::cell::RefCell;
 
@@ -125,11 +126,11 @@ fn lower_hex(bytes: &[u8]) -> String {
 }
 
 pub fn contact_prefix(c: &ContactKey) -> String {
-    format!("c:{}:", c.0)
+    concat(&["c:", &c.0, ":"])
 }
 
 pub fn message_record(c: &ContactKey, m: &MessageKey) -> String {
-    format!("c:{}:m:{}", c.0, m.0)
+    concat(&["c:", &c.0, ":m:", &m.0])
 }
 
 /// One key per (message, status): statuses never overwrite each other, so an out-of-order
@@ -140,33 +141,33 @@ pub fn status_record(c: &ContactKey, m: &MessageKey, status: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(32)
         .collect();
-    format!("c:{}:s:{}:{}", c.0, m.0, status)
+    concat(&["c:", &c.0, ":s:", &m.0, ":", &status])
 }
 
 /// Per-contact sending state (window, pacing, cooldown): under the contact prefix, so erased.
 pub fn contact_state(c: &ContactKey) -> String {
-    format!("c:{}:state", c.0)
+    concat(&["c:", &c.0, ":state"])
 }
 
 pub fn dedupe_message(m: &MessageKey) -> String {
-    format!("d:m:{}", m.0)
+    concat(&["d:m:", &m.0])
 }
 
 pub fn consent(c: &ContactKey) -> String {
-    format!("consent:{}", c.0)
+    concat(&["consent:", &c.0])
 }
 
 pub const ACCOUNT_PREFIX: &str = "a:";
 
 /// What the worker learned of a template (its category), by a hash of its name.
 pub fn template(keys: &KeyScheme, name: &str) -> String {
-    format!("tc:{}", keys.event(&["template", name]))
+    concat(&["tc:", &keys.event(&["template", name])])
 }
 
 /// An account signal: `kind` is `SignalKind::key_kind`, `id` a keyed hash of what identifies it,
 /// so redeliveries land on the same key.
 pub fn account_signal(kind: &str, id: &str) -> String {
-    format!("{ACCOUNT_PREFIX}{kind}:{id}")
+    concat(&[ACCOUNT_PREFIX, kind, ":", id])
 }
 
 /// What a key is, from its layout above (for stores that route or keep keys by kind).
