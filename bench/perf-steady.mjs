@@ -73,7 +73,10 @@ async function sample(scriptPath, label) {
   await load(WARMUP);
   const data = path.join(root, "bench/results", `perf-steady-${label}.data`);
   fs.mkdirSync(path.dirname(data), { recursive: true });
-  const perf = spawn("perf", ["record", "-F", String(HZ), "-p", String(pid), "-o", data], { stdio: "ignore" });
+  // PERF_CALLERS=1 records call graphs too, and keeps V8's map of its code, for
+  // `perf report -G -i bench/results/perf-steady-<worker>.data` (the map is left in /tmp).
+  const callGraph = process.env.PERF_CALLERS === "1" ? ["-g"] : [];
+  const perf = spawn("perf", ["record", ...callGraph, "-F", String(HZ), "-p", String(pid), "-o", data], { stdio: "ignore" });
   // perf attaches before the load starts (it prints nothing to wait on).
   await new Promise((r) => setTimeout(r, 500));
   await load(N);
@@ -82,8 +85,9 @@ async function sample(scriptPath, label) {
   agent.destroy();
   await mf.dispose();
   const report = execFileSync("perf", ["report", "-i", data, "--stdio", "-n", "--no-children", "--sort", "dso,sym", "-g", "none"], { maxBuffer: 64 << 20, stdio: ["ignore", "pipe", "ignore"] }).toString();
-  // The map V8 wrote for perf (/tmp/perf-<pid>.map) has served its report.
-  fs.rmSync(`/tmp/perf-${pid}.map`, { force: true });
+  // The map V8 wrote for perf (/tmp/perf-<pid>.map) has served its report, unless the call
+  // graphs are to be read from the saved data.
+  if (callGraph.length === 0) fs.rmSync(`/tmp/perf-${pid}.map`, { force: true });
   const rows = [];
   for (const line of report.split("\n")) {
     const m = /^\s+[\d.]+%\s+(\d+)\s+(\S.*?)\s+\[[.k]\]\s+(.*)$/.exec(line);
