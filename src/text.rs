@@ -1,4 +1,4 @@
-//! Strings made of parts, at their exact size, without `core::fmt`: the keys and request bodies
+//! Strings made of parts and numbers, without `core::fmt`: the keys and request bodies
 //! each delivery builds (a dozen per known contact's text). Through `format!` each part went
 //! through the formatting machinery (its padding and its dynamic calls: about 4 % of a
 //! message's instructions natively, and small functions that wasm runs unoptimised).
@@ -14,23 +14,28 @@ pub fn concat(parts: &[&str]) -> String {
 
 /// A number in decimal (what `to_string` writes for it).
 pub fn decimal(n: u64) -> String {
+    let mut out = String::new();
+    push_decimal(&mut out, n);
+    out
+}
+
+/// Appends a number's decimal digits (the JSON writer's integers too).
+pub fn push_decimal(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    let mut rest = n;
     loop {
         at -= 1;
         if let Some(d) = digits.get_mut(at) {
-            *d = b'0' + (rest % 10) as u8;
+            *d = b'0' + (n % 10) as u8;
         }
-        rest /= 10;
-        if rest == 0 {
+        n /= 10;
+        if n == 0 {
             break;
         }
     }
-    digits
-        .get(at..)
-        .map(|d| d.iter().map(|&b| char::from(b)).collect())
-        .unwrap_or_default()
+    for d in digits.get(at..).unwrap_or_default() {
+        out.push(char::from(*d));
+    }
 }
 
 #[cfg(test)]

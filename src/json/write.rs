@@ -206,30 +206,11 @@ impl ToJson for bool {
     }
 }
 
-/// Digits of an unsigned integer, without `core::fmt`.
-fn write_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        if let Some(d) = digits.get_mut(at) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for d in digits.get(at..).unwrap_or_default() {
-        out.push(char::from(*d));
-    }
-}
-
 macro_rules! unsigned {
     ($($t:ty),*) => {$(
         impl ToJson for $t {
             fn write_json(&self, out: &mut String) {
-                write_u64(out, *self as u64);
+                crate::text::push_decimal(out, *self as u64);
             }
         }
     )*};
@@ -241,7 +222,7 @@ impl ToJson for i64 {
         if *self < 0 {
             out.push('-');
         }
-        write_u64(out, self.unsigned_abs());
+        crate::text::push_decimal(out, self.unsigned_abs());
     }
 }
 
