@@ -199,3 +199,31 @@ fn account_signals_show_in_the_account_endpoint() {
         "{account}"
     );
 }
+
+#[test]
+fn a_message_naming_no_one_is_counted_invalid_and_stored_nowhere() {
+    // A worker of its own: its KV must hold nothing afterwards.
+    let graph = FakeGraph::start();
+    let persist = std::env::temp_dir().join(format!("wa-edge-e2e-no-one-{}", unique()));
+    let w = start(graph, persist, &[]);
+    let value = json!({
+        "messaging_product": "whatsapp",
+        "metadata": { "phone_number_id": number_for(&contact()) },
+        "contacts": [{ "profile": { "name": "Nobody" }, "wa_id": "" }],
+        "messages": [text_message("", &message_id(), now(), "hello")],
+    });
+    let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "WABA1",
+        "changes": [{ "field": "messages", "value": value }]}]})
+    .to_string();
+    let from = w.log_text().len();
+    let r = w.deliver(&body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let line = w.log_after(from, "webhook delivery");
+    assert!(
+        line.contains(r#""stored":0"#) && line.contains(r#""invalid":1"#),
+        "{line}"
+    );
+    assert!(line.contains("0 person(s)"), "{line}");
+    assert_eq!(w.kv_keys().len(), 0, "nothing is stored for no one");
+    w.kill();
+}

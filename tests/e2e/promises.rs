@@ -4,7 +4,6 @@
 
 use crate::harness::*;
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 /// A utility template through the send API: needs no open window and no earlier message.
 fn send_template(w: &Worker, wa: &str) -> HttpResponse {
@@ -199,20 +198,6 @@ fn a_timestamp_from_the_future_counts_from_arrival() {
     );
 }
 
-/// Waits (bounded) until the log holds `needle` after byte `from`, and returns that part.
-fn log_after(w: &Worker, from: usize, needle: &str) -> String {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let text = w.log_text();
-        let new = text.get(from..).unwrap_or_default().to_string();
-        if new.contains(needle) {
-            return new;
-        }
-        assert!(Instant::now() < deadline, "the log never showed {needle}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn bodies_of_16_kib_or_more_are_verified_by_webcrypto() {
     let w = worker();
@@ -224,7 +209,7 @@ fn bodies_of_16_kib_or_more_are_verified_by_webcrypto() {
     );
     let from = w.log_text().len();
     assert_eq!(w.deliver(&small).status, 200);
-    let line = log_after(w, from, "verified by");
+    let line = w.log_after(from, "verified by");
     assert!(line.contains("verified by rust"), "{line}");
 
     let long = "x".repeat(20 * 1024);
@@ -235,7 +220,7 @@ fn bodies_of_16_kib_or_more_are_verified_by_webcrypto() {
     );
     let from = w.log_text().len();
     assert_eq!(w.deliver(&large).status, 200);
-    let line = log_after(w, from, "verified by");
+    let line = w.log_after(from, "verified by");
     assert!(line.contains("verified by webcrypto"), "{line}");
 }
 
@@ -253,7 +238,7 @@ fn the_log_holds_no_phone_number_and_no_message_text() {
     // The worker's lines, without wrangler's own access log of request paths (which a
     // deployment does not have in the worker's output).
     let from = 0;
-    let text = log_after(w, from, "help");
+    let text = w.log_after(from, "help");
     let worker_lines: Vec<&str> = text.lines().filter(|l| !l.contains("[wrangler:")).collect();
     assert!(
         worker_lines.iter().any(|l| l.contains("delivery")),

@@ -316,6 +316,20 @@ impl Worker {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits (bounded) until the log holds `needle` after byte `from`, and returns that part.
+    pub fn log_after(&self, from: usize, needle: &str) -> String {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let text = self.log_text();
+            let new = text.get(from..).unwrap_or_default().to_string();
+            if new.contains(needle) {
+                return new;
+            }
+            assert!(Instant::now() < deadline, "the log never showed {needle}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Delivers a text from `wa_id` with the given timestamp; returns its message id.
     pub fn say_at(&self, wa_id: &str, at: u64, text: &str) -> String {
         self.say_to(&super::payloads::number_for(wa_id), wa_id, at, text)
