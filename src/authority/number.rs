@@ -19,9 +19,10 @@ const BUDGET_PREFIX: &str = "budget:";
 /// The authority of a business number: named by a keyed hash of its id, with a prefix no
 /// person's name has (theirs are plain hex).
 pub fn number_authority(keys: &KeyScheme, phone_number_id: &PhoneNumberId) -> ContactKey {
-    let mut name = String::from("n");
-    name.push_str(&keys.number(phone_number_id.as_str()));
-    ContactKey(name)
+    ContactKey(crate::text::concat(&[
+        "n",
+        &keys.number(phone_number_id.as_str()),
+    ]))
 }
 
 impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {

@@ -50,7 +50,7 @@ async fn ingest_events<K: Kv, const PERSONS: bool>(
     let mut plan = Plan::default();
     // Each kind's handling is its own function (`apart`): a delivery of messages compiles and
     // runs the message path, not the statuses' and preferences' inlined beside it.
-    apart(plan.prefetch(ctx.kv, prefetch_keys(ctx, &events))).await?;
+    apart(plan.prefetch(ctx.kv, prefetch_keys(ctx, &events, PERSONS))).await?;
     for event in events {
         match event {
             Event::Message { .. } | Event::UserPreference { .. } if !PERSONS => {
@@ -110,8 +110,9 @@ fn on_account_event<K>(ctx: &Ctx<'_, K>, plan: &mut Plan, event: &Event) -> Resu
     Ok(())
 }
 
-/// Every key the delivery will read, so they come in one bulk read.
-fn prefetch_keys<K>(ctx: &Ctx<'_, K>, events: &[Event]) -> Vec<String> {
+/// Every key the delivery will read, so they come in one bulk read; a message's only where
+/// messages are applied (`persons`), since elsewhere they are counted invalid unread.
+fn prefetch_keys<K>(ctx: &Ctx<'_, K>, events: &[Event], persons: bool) -> Vec<String> {
     let keys = ctx.keys;
     let mut wanted = Vec::new();
     let contact = |wa: &WaId, out: &mut Vec<String>| {
@@ -125,7 +126,7 @@ fn prefetch_keys<K>(ctx: &Ctx<'_, K>, events: &[Event]) -> Vec<String> {
                 message,
                 phone_number_id,
                 ..
-            } => {
+            } if persons => {
                 if let (Some(sender), Some(id)) = (message.sender(), message.id.as_ref()) {
                     wanted.push(keys::dedupe_message(&keys.message(id)));
                     contact(sender, &mut wanted);
