@@ -1,12 +1,13 @@
 //! Typed identifiers, so a phone-number id can never be passed where a contact id belongs.
 
-use crate::json::{FromJson, ShapeError, ToJson, Value};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
@@ -24,17 +25,6 @@ macro_rules! id_type {
             }
         }
 
-        impl ToJson for $name {
-            fn write_json(&self, out: &mut String) {
-                self.0.write_json(out);
-            }
-        }
-
-        impl<'a> FromJson<'a> for $name {
-            fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-                String::from_json(value).map(Self)
-            }
-        }
     };
 }
 
@@ -53,16 +43,18 @@ id_type!(
 );
 
 /// Which of Meta's identifiers a `WaId` is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum IdKind {
     /// A `wa_id`: the digits of a phone number.
+    #[serde(rename = "phone")]
     Phone,
     /// A business-scoped user id, `CC.<digits>`: one per person and business portfolio.
+    #[serde(rename = "bsuid")]
     Bsuid,
     /// A parent BSUID, `CC.ENT.<digits>`: one per person across a business's portfolios.
+    #[serde(rename = "parent_bsuid")]
     ParentBsuid,
 }
-crate::json::string_enum!(IdKind { Phone = "phone", Bsuid = "bsuid", ParentBsuid = "parent_bsuid" });
 
 impl PhoneNumberId {
     /// Meta's phone number ids are digits. Anything else (a path, a query) is refused before it

@@ -15,15 +15,11 @@ pub mod crypto;
 pub mod delivery;
 pub mod http;
 pub mod ids;
-pub mod json;
 pub mod platform;
 pub mod policy;
 pub mod send;
-pub mod settling;
-pub mod sort;
-pub mod sorted;
+pub mod serde_ext;
 pub mod store;
-pub mod text;
 pub mod time;
 pub mod webhook;
 

@@ -16,43 +16,42 @@ use super::store::{Batch, QUEUE_PREFIX};
 use super::{Answer, Authorities, Host, SEEDED_KEY};
 use crate::context::Ctx;
 use crate::ids::{IdKind, WaId};
-use crate::json::RawJson;
 use crate::platform::Platform;
-use crate::sorted::SortedSet;
+use crate::serde_ext::RawJson;
 use crate::store::consent::{self, ConsentRecord};
 use crate::store::contact_state;
 use crate::store::keys::{kind_of, ContactKey, KeyKind};
 use crate::store::kv::{list_all, Kv, KvError};
 use crate::store::write as store_write;
 use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 /// Where an authority keeps who it is.
 pub const IDENTITY_KEY: &str = "identity";
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 pub struct IdentityRecord {
     /// The person moved to this authority: every request goes there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward: Option<ContactKey>,
     /// Forwarded, and the copy handed over is dropped: nothing is left to carry on.
+    #[serde(default)]
     pub released: bool,
     /// The keys of every other id of the person (their authorities forward here).
-    pub linked: SortedSet<ContactKey>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub linked: BTreeSet<ContactKey>,
     /// Ids seen with the person whose authorities are not merged yet: sends wait for them.
-    pub pending: SortedSet<ContactKey>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub pending: BTreeSet<ContactKey>,
     /// The ids themselves, for the admin API.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ids: Vec<WaId>,
     /// The phone number the person last wrote from (or changed to): automatic replies to them
     /// go there, with `to`, even when their message carried only a BSUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<WaId>,
 }
-crate::json::json_object!(IdentityRecord {
-    forward: skip,
-    released: or_default,
-    linked: skip,
-    pending: skip,
-    ids: skip,
-    phone: skip,
-});
 
 impl IdentityRecord {
     /// Notes ids seen in a delivery; whether anything changed.
@@ -100,40 +99,32 @@ pub async fn load<K: Kv>(local: &K) -> Result<IdentityRecord, KvError> {
     match local.get(IDENTITY_KEY).await? {
         None => Ok(IdentityRecord::default()),
         // Unreadable links fail closed: the request errs, nothing is decided without them.
-        Some(v) => crate::json::from_str(&v).map_err(|_| KvError::Corrupt("identity")),
+        Some(v) => crate::serde_ext::from_str(&v).map_err(|_| KvError::Corrupt("identity")),
     }
 }
 
 pub async fn save<K: Kv>(local: &K, record: &IdentityRecord) -> Result<(), KvError> {
-    let value = crate::json::to_string(record);
+    let value = crate::serde_ext::to_string(record);
     local.put(IDENTITY_KEY, &value, None, None).await
 }
 
 /// One stored key of an authority, as handed over.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Entry {
     pub key: String,
     pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<UnixTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<RawJson>,
 }
-crate::json::json_object!(Entry {
-    key: req,
-    value: req,
-    expires: skip,
-    metadata: skip,
-});
 
 /// Everything an authority held for the person when it handed them over.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 pub struct Export {
     pub identity: IdentityRecord,
     pub entries: Vec<Entry>,
 }
-crate::json::json_object!(Export {
-    identity: req,
-    entries: req,
-});
 
 impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
     /// A person who moved: where to, with the copy to carry on while it is kept.
@@ -240,7 +231,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                         _ => entry.key.clone(),
                     };
                     if batch.get(&key).await?.is_none() {
-                        if let Ok(item) = crate::json::from_str::<Pending>(&entry.value) {
+                        if let Ok(item) = crate::serde_ext::from_str::<Pending>(&entry.value) {
                             outbox::save(&batch, &key, &item).await?;
                         }
                     }

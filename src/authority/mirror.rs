@@ -8,15 +8,15 @@
 //! go to the storage first, so durability is the storage's: the mirror only changes what reads
 //! cost. A write that fails drops the mirror (the storage's truth is read again next time).
 
-use crate::sorted::SortedMap;
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
 use crate::time::UnixTime;
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 
 /// The copy, owned by the object for its lifetime; empty until a request first needs it.
 #[derive(Default)]
 pub struct Mirror {
-    entries: RefCell<Option<SortedMap<String, Write>>>,
+    entries: RefCell<Option<BTreeMap<String, Write>>>,
     /// Counts writes and drops: a load that saw a write land while it read the storage (it cannot
     /// under Durable Objects' input gates, but the mirror does not rely on them) is not kept.
     epoch: Cell<u64>,
@@ -33,7 +33,7 @@ impl Mirror {
     fn follow(
         &self,
         written: Result<(), KvError>,
-        change: impl FnOnce(&mut SortedMap<String, Write>),
+        change: impl FnOnce(&mut BTreeMap<String, Write>),
     ) -> Result<(), KvError> {
         self.epoch.set(self.epoch.get() + 1);
         let mut entries = self.entries.borrow_mut();
@@ -71,7 +71,7 @@ impl<S: Kv> Mirrored<'_, S> {
     }
 
     /// A key's value in the copy, unless it has expired.
-    fn value_in(&self, copy: &SortedMap<String, Write>, key: &str) -> Option<String> {
+    fn value_in(&self, copy: &BTreeMap<String, Write>, key: &str) -> Option<String> {
         copy.get(key)
             .filter(|w| self.live(w))
             .map(|w| w.value.clone())
@@ -85,7 +85,7 @@ impl<S: Kv> Mirrored<'_, S> {
     /// the caller then reads the storage itself.
     async fn read<T>(
         &self,
-        f: impl FnOnce(&SortedMap<String, Write>) -> T,
+        f: impl FnOnce(&BTreeMap<String, Write>) -> T,
     ) -> Result<Option<T>, KvError> {
         self.load().await?;
         Ok(self.mirror.entries.borrow().as_ref().map(f))
@@ -114,15 +114,18 @@ impl<S: Kv> Kv for Mirrored<'_, S> {
     async fn list(&self, prefix: &str, cursor: Option<String>) -> Result<ListPage, KvError> {
         let found = self
             .read(|m| {
-                m.iter_from(prefix)
-                    .take_while(|(k, _)| k.starts_with(prefix))
-                    .filter(|(_, w)| self.live(w))
-                    .map(|(k, w)| ListedKey {
-                        name: k.clone(),
-                        expiration: w.expires.map(|e| e.0),
-                        metadata: w.metadata.clone(),
-                    })
-                    .collect()
+                m.range::<str, _>((
+                    std::ops::Bound::Included(prefix),
+                    std::ops::Bound::Unbounded,
+                ))
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .filter(|(_, w)| self.live(w))
+                .map(|(k, w)| ListedKey {
+                    name: k.clone(),
+                    expiration: w.expires.map(|e| e.0),
+                    metadata: w.metadata.clone(),
+                })
+                .collect()
             })
             .await?;
         match found {
@@ -145,7 +148,7 @@ impl<S: Kv> Kv for Mirrored<'_, S> {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<crate::json::RawJson>,
+        metadata: Option<crate::serde_ext::RawJson>,
     ) -> Result<(), KvError> {
         let written = self.inner.put(key, value, expires, metadata.clone()).await;
         self.mirror.follow(written, |m| {
@@ -188,7 +191,7 @@ impl<S: Kv> Kv for Mirrored<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::RawJson;
+    use crate::serde_ext::RawJson;
     use crate::testing::{block_on, MemoryKv};
 
     fn mirrored<'a>(inner: &'a MemoryKv, mirror: &'a Mirror, now: u64) -> Mirrored<'a, MemoryKv> {

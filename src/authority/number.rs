@@ -6,9 +6,9 @@
 use super::{Answer, Authorities, Host, Op};
 use crate::ids::PhoneNumberId;
 use crate::platform::Platform;
-use crate::sorted::SortedSet;
 use crate::store::keys::{ContactKey, KeyScheme};
 use crate::store::kv::{Kv, KvError};
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 
 /// The key of the pause in a number authority's storage.
@@ -19,10 +19,7 @@ const BUDGET_PREFIX: &str = "budget:";
 /// The authority of a business number: named by a keyed hash of its id, with a prefix no
 /// person's name has (theirs are plain hex).
 pub fn number_authority(keys: &KeyScheme, phone_number_id: &PhoneNumberId) -> ContactKey {
-    ContactKey(crate::text::concat(&[
-        "n",
-        &keys.number(phone_number_id.as_str()),
-    ]))
+    ContactKey(["n", &keys.number(phone_number_id.as_str())].concat())
 }
 
 impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
@@ -94,7 +91,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         &self,
         numbers: impl IntoIterator<Item = PhoneNumberId>,
     ) -> Result<HashMap<String, Option<String>>, KvError> {
-        let numbers: SortedSet<PhoneNumberId> = numbers.into_iter().collect();
+        let numbers: BTreeSet<PhoneNumberId> = numbers.into_iter().collect();
         let mut out = HashMap::new();
         for number in numbers {
             let authority = number_authority(self.keys, &number);

@@ -13,38 +13,35 @@ use crate::send::Outbound;
 use crate::store::keys::ContactKey;
 use crate::store::kv::{Kv, KvError};
 use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
 
 pub const OUTBOX_PREFIX: &str = "o:";
 const SEQUENCE_KEY: &str = "o#";
 
 /// One pending send and where its retries stand.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Pending {
     pub outbound: Outbound,
     /// When it may go (pacing and back-offs move it later).
     pub due: UnixTime,
+    #[serde(default)]
     pub pair_waits: u32,
+    #[serde(default)]
     pub throttled: bool,
+    #[serde(default)]
     pub transient_retried: bool,
     /// Marked before the request leaves: found still set, the send may have gone out.
+    #[serde(default)]
     pub sending: bool,
     /// When it was marked as leaving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sending_since: Option<UnixTime>,
     /// Found interrupted, and given Meta's statuses a full wait from then: statuses sent to a
     /// worker that was down arrive when it is back, so the wait counts from the authority's
     /// return, not from the interruption.
+    #[serde(default)]
     pub awaiting_status: bool,
 }
-crate::json::json_object!(Pending {
-    outbound: req,
-    due: req,
-    pair_waits: or_default,
-    throttled: or_default,
-    transient_retried: or_default,
-    sending: or_default,
-    sending_since: skip,
-    awaiting_status: or_default,
-});
 
 /// What Meta echoes for a send of this outbox (`biz_opaque_callback_data`): the prefix says it
 /// is wa-edge's, the rest is the item's key.
@@ -115,7 +112,7 @@ fn item_key(tag: &str, seq: u64) -> String {
 }
 
 pub async fn save<K: Kv>(local: &K, key: &str, item: &Pending) -> Result<(), KvError> {
-    let value = crate::json::to_string(item);
+    let value = crate::serde_ext::to_string(item);
     local.put(key, &value, None, None).await
 }
 
@@ -124,7 +121,7 @@ pub async fn get<K: Kv>(local: &K, key: &str) -> Result<Option<Pending>, KvError
     Ok(local
         .get(key)
         .await?
-        .and_then(|v| crate::json::from_str(&v).ok()))
+        .and_then(|v| crate::serde_ext::from_str(&v).ok()))
 }
 
 /// Every pending send, oldest first. An unreadable item is dropped from the list (and logged by
@@ -136,10 +133,10 @@ pub async fn load<K: Kv>(local: &K) -> Result<Vec<(String, Pending)>, KvError> {
     let mut items: Vec<(String, Pending)> = names
         .into_iter()
         .zip(values)
-        .filter_map(|(name, v)| Some((name, crate::json::from_str(&v?).ok()?)))
+        .filter_map(|(name, v)| Some((name, crate::serde_ext::from_str(&v?).ok()?)))
         .collect();
     // Merged outboxes interleave by when each send is due, then by their order.
-    crate::sort::by(&mut items, |(ka, a), (kb, b)| (a.due, ka).cmp(&(b.due, kb)));
+    items.sort_by(|(ka, a), (kb, b)| (a.due, ka).cmp(&(b.due, kb)));
     Ok(items)
 }
 

@@ -4,24 +4,28 @@
 use super::identity;
 use crate::delivery::plan::Summary;
 use crate::ids::{PhoneNumberId, WaId};
-use crate::json::{
-    object, unknown_variant, variant, variant_with, write_str, Fields, FromJson, ShapeError,
-    ToJson, Value,
-};
 use crate::policy::meta_errors::ErrorAction;
 use crate::send::OutboundBody;
 use crate::store::consent::{ConsentChange, ConsentRecord, Scope};
 use crate::store::keys::ContactKey;
 use crate::store::kv::KvError;
 use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
+
+// The protocol is serde's default (external) tagging: a variant without fields is its name, one
+// with fields `{"name":{...}}`. Both ends are the same build; an object and a worker of
+// different versions during a deploy answer unreadable, which the worker reports as
+// unavailable (Meta retries, the markers keep it exactly once).
 
 /// A request to a person's authority.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     /// The person's part of a verified delivery, in Meta's envelope (`route`).
     Deliver {
         body: String,
         /// The keys of every id the part names: all must be linked here before it is decided.
+        #[serde(default)]
         ids: Vec<ContactKey>,
     },
     /// A send API message, validated by the worker.
@@ -61,7 +65,8 @@ pub enum Op {
 }
 
 /// Why the send API refused, or what Meta answered.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SendAnswer {
     Sent {
         id: String,
@@ -89,12 +94,14 @@ pub enum SendAnswer {
         meta_code: Option<i64>,
         http_status: u16,
         /// Meta's error object as it came, for the gateway to answer with unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         meta_body: Option<String>,
     },
 }
 
 /// The authority's answer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Answer {
     Delivered {
         summary: Summary,
@@ -103,6 +110,7 @@ pub enum Answer {
     Consent {
         record: ConsentRecord,
         /// Every id of the person this authority knows (for the admin API).
+        #[serde(default)]
         ids: Vec<WaId>,
     },
     Erased {
@@ -137,262 +145,6 @@ pub enum Answer {
     },
 }
 
-// The protocol is written as serde's default (external) tagging wrote it: a variant without
-// fields is its name, one with fields `{"name":{...}}`. Both ends are the same build; an object
-// and a worker of different versions during a deploy answer 400/unreadable, which the worker
-// reports as unavailable (Meta retries, the markers keep it exactly once).
-
-impl ToJson for Op {
-    fn write_json(&self, out: &mut String) {
-        match self {
-            Op::Deliver { body, ids } => variant_with(out, "deliver", |f| {
-                f.field("body", body).field("ids", ids);
-            }),
-            Op::Send {
-                to,
-                from,
-                body,
-                marketing,
-            } => variant_with(out, "send", |f| {
-                f.field("to", to)
-                    .field("from", from)
-                    .field("body", body)
-                    .field("marketing", marketing);
-            }),
-            Op::GetConsent => write_str(out, "get_consent"),
-            Op::PutConsent { change } => variant_with(out, "put_consent", |f| {
-                f.field("change", change);
-            }),
-            Op::Erase => write_str(out, "erase"),
-            Op::Outbox => write_str(out, "outbox"),
-            Op::Identity => write_str(out, "identity"),
-            Op::Handover { to } => variant_with(out, "handover", |f| {
-                f.field("to", to);
-            }),
-            Op::Absorb { from, export } => variant_with(out, "absorb", |f| {
-                f.field("from", from).field("export", export);
-            }),
-            Op::Release => write_str(out, "release"),
-            Op::NumberPaused => write_str(out, "number_paused"),
-            Op::PauseNumber => write_str(out, "pause_number"),
-            Op::ResumeNumber => write_str(out, "resume_number"),
-            Op::TakeBudget { day, limit } => variant_with(out, "take_budget", |f| {
-                f.field("day", day).field("limit", limit);
-            }),
-        }
-    }
-}
-
-impl<'a> FromJson<'a> for Op {
-    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-        let (name, v) = variant(value)?;
-        let o = || object(v);
-        Ok(match &*name {
-            "deliver" => Op::Deliver {
-                body: o()?.req("body")?,
-                ids: o()?.or_default("ids")?,
-            },
-            "send" => Op::Send {
-                to: o()?.req("to")?,
-                from: o()?.opt("from")?,
-                body: o()?.req("body")?,
-                marketing: o()?.req("marketing")?,
-            },
-            "get_consent" => Op::GetConsent,
-            "put_consent" => Op::PutConsent {
-                change: o()?.req("change")?,
-            },
-            "erase" => Op::Erase,
-            "outbox" => Op::Outbox,
-            "identity" => Op::Identity,
-            "handover" => Op::Handover {
-                to: o()?.req("to")?,
-            },
-            "absorb" => Op::Absorb {
-                from: o()?.req("from")?,
-                export: o()?.req("export")?,
-            },
-            "release" => Op::Release,
-            "number_paused" => Op::NumberPaused,
-            "pause_number" => Op::PauseNumber,
-            "resume_number" => Op::ResumeNumber,
-            "take_budget" => Op::TakeBudget {
-                day: o()?.req("day")?,
-                limit: o()?.req("limit")?,
-            },
-            _ => return Err(unknown_variant()),
-        })
-    }
-}
-
-impl ToJson for SendAnswer {
-    fn write_json(&self, out: &mut String) {
-        match self {
-            SendAnswer::Sent { id } => variant_with(out, "sent", |f| {
-                f.field("id", id);
-            }),
-            SendAnswer::OptedOut { scope } => variant_with(out, "opted_out", |f| {
-                f.field("scope", scope);
-            }),
-            SendAnswer::WindowClosed => write_str(out, "window_closed"),
-            SendAnswer::Undeliverable { code } => variant_with(out, "undeliverable", |f| {
-                f.field("code", code);
-            }),
-            SendAnswer::PairRateLimited {
-                retry_after_seconds,
-            } => variant_with(out, "pair_rate_limited", |f| {
-                f.field("retry_after_seconds", retry_after_seconds);
-            }),
-            SendAnswer::NumberPaused => write_str(out, "number_paused"),
-            SendAnswer::FromRequired => write_str(out, "from_required"),
-            SendAnswer::IdentityUnresolved => write_str(out, "identity_unresolved"),
-            SendAnswer::MarketingCapped => write_str(out, "marketing_capped"),
-            SendAnswer::RampBudgetUsed => write_str(out, "ramp_budget_used"),
-            SendAnswer::Failed {
-                action,
-                meta_code,
-                http_status,
-                meta_body,
-            } => variant_with(out, "failed", |f| {
-                f.field("action", action)
-                    .field("meta_code", meta_code)
-                    .field("http_status", http_status)
-                    .some("meta_body", meta_body);
-            }),
-        }
-    }
-}
-
-impl<'a> FromJson<'a> for SendAnswer {
-    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-        let (name, v) = variant(value)?;
-        let o = || object(v);
-        Ok(match &*name {
-            "sent" => SendAnswer::Sent {
-                id: o()?.req("id")?,
-            },
-            "opted_out" => SendAnswer::OptedOut {
-                scope: o()?.opt("scope")?,
-            },
-            "window_closed" => SendAnswer::WindowClosed,
-            "undeliverable" => SendAnswer::Undeliverable {
-                code: o()?.opt("code")?,
-            },
-            "pair_rate_limited" => SendAnswer::PairRateLimited {
-                retry_after_seconds: o()?.req("retry_after_seconds")?,
-            },
-            "number_paused" => SendAnswer::NumberPaused,
-            "from_required" => SendAnswer::FromRequired,
-            "identity_unresolved" => SendAnswer::IdentityUnresolved,
-            "marketing_capped" => SendAnswer::MarketingCapped,
-            "ramp_budget_used" => SendAnswer::RampBudgetUsed,
-            "failed" => SendAnswer::Failed {
-                action: o()?.req("action")?,
-                meta_code: o()?.opt("meta_code")?,
-                http_status: o()?.req("http_status")?,
-                meta_body: o()?.opt("meta_body")?,
-            },
-            _ => return Err(unknown_variant()),
-        })
-    }
-}
-
-impl ToJson for Answer {
-    fn write_json(&self, out: &mut String) {
-        match self {
-            Answer::Delivered { summary } => variant_with(out, "delivered", |f| {
-                f.field("summary", summary);
-            }),
-            Answer::Send(answer) => Fields::new(out).field("send", answer).end(),
-            Answer::Consent { record, ids } => variant_with(out, "consent", |f| {
-                f.field("record", record).field("ids", ids);
-            }),
-            Answer::Erased {
-                suppression_kept,
-                dropped_sends,
-            } => variant_with(out, "erased", |f| {
-                f.field("suppression_kept", suppression_kept)
-                    .field("dropped_sends", dropped_sends);
-            }),
-            Answer::Paused { paused } => variant_with(out, "paused", |f| {
-                f.field("paused", paused);
-            }),
-            Answer::Budget { taken, used } => variant_with(out, "budget", |f| {
-                f.field("taken", taken).field("used", used);
-            }),
-            Answer::Outbox {
-                pending,
-                next_attempt_at,
-            } => variant_with(out, "outbox", |f| {
-                f.field("pending", pending)
-                    .field("next_attempt_at", next_attempt_at);
-            }),
-            Answer::Moved { to, export } => variant_with(out, "moved", |f| {
-                f.field("to", to).field("export", export);
-            }),
-            Answer::Unlinked { missing } => variant_with(out, "unlinked", |f| {
-                f.field("missing", missing);
-            }),
-            Answer::Absorbed => write_str(out, "absorbed"),
-            Answer::Identity {
-                linked,
-                ids,
-                pending,
-            } => variant_with(out, "identity", |f| {
-                f.field("linked", linked)
-                    .field("ids", ids)
-                    .field("pending", pending);
-            }),
-        }
-    }
-}
-
-impl<'a> FromJson<'a> for Answer {
-    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-        let (name, v) = variant(value)?;
-        let o = || object(v);
-        Ok(match &*name {
-            "delivered" => Answer::Delivered {
-                summary: o()?.req("summary")?,
-            },
-            "send" => Answer::Send(SendAnswer::from_json(v)?),
-            "consent" => Answer::Consent {
-                record: o()?.req("record")?,
-                ids: o()?.or_default("ids")?,
-            },
-            "erased" => Answer::Erased {
-                suppression_kept: o()?.req("suppression_kept")?,
-                dropped_sends: o()?.req("dropped_sends")?,
-            },
-            "paused" => Answer::Paused {
-                paused: o()?.req("paused")?,
-            },
-            "budget" => Answer::Budget {
-                taken: o()?.req("taken")?,
-                used: o()?.req("used")?,
-            },
-            "outbox" => Answer::Outbox {
-                pending: o()?.req("pending")?,
-                next_attempt_at: o()?.opt("next_attempt_at")?,
-            },
-            "moved" => Answer::Moved {
-                to: o()?.req("to")?,
-                export: o()?.opt("export")?,
-            },
-            "unlinked" => Answer::Unlinked {
-                missing: o()?.req("missing")?,
-            },
-            "absorbed" => Answer::Absorbed,
-            "identity" => Answer::Identity {
-                linked: o()?.req("linked")?,
-                ids: o()?.req("ids")?,
-                pending: o()?.req("pending")?,
-            },
-            _ => return Err(unknown_variant()),
-        })
-    }
-}
-
 /// How the worker reaches the authorities: a Durable Object stub per person in the shell,
 /// in-process authorities in native tests. An `Err` answers 500 (Meta retries; nothing is lost).
 #[allow(async_fn_in_trait)]
@@ -403,7 +155,7 @@ pub trait Authorities {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::{from_str, to_string};
+    use crate::serde_ext::{from_str, to_string};
 
     #[test]
     fn every_kind_of_request_and_answer_reads_back_as_written() {

@@ -6,9 +6,9 @@
 use super::identity::Export;
 use super::route::PersonPart;
 use super::{Answer, Authorities, Op};
-use crate::sorted::SortedSet;
 use crate::store::keys::ContactKey;
 use crate::store::kv::KvError;
+use std::collections::BTreeSet;
 
 /// Forwards followed before giving up (each merge adds at most one to a chain).
 pub const MAX_HOPS: usize = 8;
@@ -67,7 +67,7 @@ pub async fn link<A: Authorities>(
     ids: &[ContactKey],
 ) -> Result<ContactKey, KvError> {
     for _ in 0..MAX_ROUNDS {
-        let mut homes = SortedSet::new();
+        let mut homes = BTreeSet::new();
         for id in ids {
             homes.insert(call_person(authorities, id, &Op::Identity).await?.0);
         }

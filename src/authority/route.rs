@@ -5,9 +5,7 @@
 
 use crate::authority::outbox::key_of_callback;
 use crate::ids::{IdKind, PhoneNumberId, WaId};
-use crate::json::{to_string, JsonObject};
 use crate::store::keys::{ContactKey, KeyScheme};
-use crate::text::concat;
 use crate::webhook::identity::ids_of;
 use crate::webhook::status::{Status, StatusKind};
 use crate::webhook::{Event, Profile};
@@ -39,7 +37,7 @@ impl PersonPart {
             parts.push(change);
         }
         parts.push("]}]}");
-        concat(&parts)
+        parts.concat()
     }
 }
 
@@ -52,7 +50,7 @@ pub struct Split {
 /// The `contacts[]` card the authority sees: every id of the person, and the profile.
 /// The first id of each kind goes in its field (`ids_of` lists phone numbers first).
 fn card(ids: &[WaId], profile: Option<&Profile>) -> String {
-    let mut card = JsonObject::new();
+    let mut card = serde_json::Map::new();
     for kind in [IdKind::Phone, IdKind::Bsuid, IdKind::ParentBsuid] {
         let field = match kind {
             IdKind::Phone => "wa_id",
@@ -60,16 +58,14 @@ fn card(ids: &[WaId], profile: Option<&Profile>) -> String {
             IdKind::ParentBsuid => "parent_user_id",
         };
         if let Some(id) = ids.iter().find(|id| id.kind() == kind) {
-            card = card.with(field, id);
+            card.insert(field.into(), id.as_str().into());
         }
     }
     if let Some(p) = profile {
-        let profile = JsonObject::new()
-            .with("name", &p.name)
-            .with("username", &p.username);
-        card = card.with("profile", &profile);
+        let profile = serde_json::json!({"name": p.name, "username": p.username});
+        card.insert("profile".into(), profile);
     }
-    card.text()
+    serde_json::Value::Object(card).to_string()
 }
 
 /// The change that carries one event to its person's authority, or `None` for events that
@@ -82,34 +78,43 @@ fn person_change(event: &Event) -> Option<String> {
             profile,
             raw,
             ..
-        } => Some(concat(&[
-            r#"{"field":"messages","value":{"metadata":{"phone_number_id":"#,
-            &to_string(phone_number_id),
-            r#"},"contacts":["#,
-            &card(&ids, Some(profile)),
-            r#"],"messages":["#,
-            raw,
-            "]}}",
-        ])),
+        } => Some(
+            [
+                r#"{"field":"messages","value":{"metadata":{"phone_number_id":"#,
+                &crate::serde_ext::to_string(phone_number_id),
+                r#"},"contacts":["#,
+                &card(&ids, Some(profile)),
+                r#"],"messages":["#,
+                raw,
+                "]}}",
+            ]
+            .concat(),
+        ),
         Event::Status {
             phone_number_id,
             status,
             raw,
             ..
-        } if changes_person(status) => Some(concat(&[
-            r#"{"field":"messages","value":{"metadata":{"phone_number_id":"#,
-            &to_string(phone_number_id),
-            r#"},"contacts":["#,
-            &card(&ids, None),
-            r#"],"statuses":["#,
-            raw,
-            "]}}",
-        ])),
-        Event::UserPreference { raw, .. } => Some(concat(&[
-            r#"{"field":"user_preferences","value":{"user_preferences":["#,
-            raw,
-            "]}}",
-        ])),
+        } if changes_person(status) => Some(
+            [
+                r#"{"field":"messages","value":{"metadata":{"phone_number_id":"#,
+                &crate::serde_ext::to_string(phone_number_id),
+                r#"},"contacts":["#,
+                &card(&ids, None),
+                r#"],"statuses":["#,
+                raw,
+                "]}}",
+            ]
+            .concat(),
+        ),
+        Event::UserPreference { raw, .. } => Some(
+            [
+                r#"{"field":"user_preferences","value":{"user_preferences":["#,
+                raw,
+                "]}}",
+            ]
+            .concat(),
+        ),
         _ => None,
     }
     .filter(|_| !ids.is_empty())
@@ -148,10 +153,10 @@ pub fn split(keys: &KeyScheme, events: Vec<Event>) -> Split {
             part.changes.extend(p.changes);
         }
         part.ids.extend(ids);
-        crate::sort::natural(&mut part.ids);
+        part.ids.sort();
         part.ids.dedup();
         part.changes.push((position, change));
-        crate::sort::by_key(&mut part.changes, |(at, _)| *at);
+        part.changes.sort_by_key(|(at, _)| *at);
         persons.push(part);
     }
     Split { persons, rest }

@@ -4,7 +4,6 @@
 //! in the same storage and the same commit, and flushed to KV after it: nothing decided can be
 //! lost between the authority's commit and KV, and KV stays the retained store and lookup view.
 
-use crate::sorted::{SortedMap, SortedSet};
 use crate::store::keys::ContactKey;
 use crate::store::keys::{kind_of, KeyKind};
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
@@ -12,6 +11,7 @@ use crate::store::{write_together, Put};
 use crate::time::UnixTime;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Queued KV writes live under this prefix in the authority's storage until flushed.
 pub const QUEUE_PREFIX: &str = "q:";
@@ -88,14 +88,14 @@ impl<S: Kv> Kv for AuthorityKv<'_, S> {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<crate::json::RawJson>,
+        metadata: Option<crate::serde_ext::RawJson>,
     ) -> Result<(), KvError> {
         let home = home(key);
         if home != Home::View {
             self.local.put(key, value, expires, None).await?;
         }
         if home != Home::Local {
-            let queued = crate::text::concat(&[QUEUE_PREFIX, key]);
+            let queued = [QUEUE_PREFIX, key].concat();
             self.local.put(&queued, value, expires, metadata).await?;
         }
         Ok(())
@@ -116,14 +116,14 @@ impl<S: Kv> Kv for AuthorityKv<'_, S> {
 pub struct Batch<'a, S: Kv> {
     local: &'a S,
     /// `None`: deleted by this request.
-    writes: RefCell<SortedMap<String, Option<Write>>>,
+    writes: RefCell<BTreeMap<String, Option<Write>>>,
 }
 
 impl<'a, S: Kv> Batch<'a, S> {
     pub fn new(local: &'a S) -> Batch<'a, S> {
         Batch {
             local,
-            writes: RefCell::new(SortedMap::new()),
+            writes: RefCell::new(BTreeMap::new()),
         }
     }
 
@@ -134,7 +134,7 @@ impl<'a, S: Kv> Batch<'a, S> {
         let (puts, deletes): (Vec<_>, Vec<_>) = writes.into_iter().partition(|(_, w)| w.is_some());
         let mut puts: Vec<Write> = puts.into_iter().filter_map(|(_, w)| w).collect();
         // Dedupe markers last: a chunked commit that fails part-way leaves the message unmarked.
-        crate::sort::by_key(&mut puts, |w| kind_of(&w.key) == KeyKind::Dedupe);
+        puts.sort_by_key(|w| kind_of(&w.key) == KeyKind::Dedupe);
         for chunk in puts.chunks(MAX_BATCH) {
             self.local.put_many(chunk).await?;
         }
@@ -175,7 +175,7 @@ impl<S: Kv> Kv for Batch<'_, S> {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<crate::json::RawJson>,
+        metadata: Option<crate::serde_ext::RawJson>,
     ) -> Result<(), KvError> {
         let write = Write {
             key: key.to_string(),
@@ -198,7 +198,10 @@ impl<S: Kv> Kv for Batch<'_, S> {
         let mut page = self.local.list(prefix, cursor).await?;
         let writes = self.writes.borrow();
         page.keys.retain(|k| !writes.contains_key(&k.name));
-        for (key, w) in writes.iter_from(prefix) {
+        for (key, w) in writes.range::<str, _>((
+            std::ops::Bound::Included(prefix),
+            std::ops::Bound::Unbounded,
+        )) {
             if !key.starts_with(prefix) {
                 break;
             }
@@ -210,7 +213,7 @@ impl<S: Kv> Kv for Batch<'_, S> {
                 });
             }
         }
-        crate::sort::by(&mut page.keys, |a, b| a.name.cmp(&b.name));
+        page.keys.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(page)
     }
 }
@@ -221,7 +224,7 @@ impl<S: Kv> Kv for Batch<'_, S> {
 pub async fn flush<S: Kv, V: Kv>(
     local: &S,
     view: &V,
-    linked: &SortedSet<ContactKey>,
+    linked: &BTreeSet<ContactKey>,
 ) -> Result<bool, KvError> {
     let page = local.list(QUEUE_PREFIX, None).await?;
     let names: Vec<String> = page
@@ -245,7 +248,7 @@ pub async fn flush<S: Kv, V: Kv>(
                 meta: listed
                     .metadata
                     .clone()
-                    .and_then(|m| crate::json::from_str(m.as_str()).ok()),
+                    .and_then(|m| crate::serde_ext::from_str(m.as_str()).ok()),
             })
         })
         .collect();
@@ -291,7 +294,7 @@ pub async fn purge_expired<S: Kv>(local: &S, now: UnixTime) -> Result<Option<Uni
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::RawJson;
+    use crate::serde_ext::RawJson;
     use crate::testing::{block_on, MemoryKv};
 
     #[test]
@@ -322,7 +325,7 @@ mod tests {
             local.entry("c:x:m:1").is_none(),
             "message text is only queued"
         );
-        assert!(block_on(flush(&local, &kv, &SortedSet::new())).unwrap());
+        assert!(block_on(flush(&local, &kv, &BTreeSet::new())).unwrap());
         assert_eq!(
             kv.keys(),
             vec!["c:x:m:1".to_string(), "consent:x".to_string()]

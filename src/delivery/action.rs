@@ -2,8 +2,6 @@
 //! the strings stored in message records (`opted_out`, `auto_reply:hours`, `no_reply_paced`...),
 //! so stored data reads the same whatever the enum's shape.
 
-use crate::text::concat;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsentAction {
     OptedOut,
@@ -91,11 +89,11 @@ impl Action {
             Action::Consent(action, ConsentOutcome::ConfirmationNotSent) => {
                 (action.as_str(), "_confirmation_not_sent_window_closed")
             }
-            Action::AutoReply { rule } => return concat(&["auto_reply:", rule]),
+            Action::AutoReply { rule } => return ["auto_reply:", rule].concat(),
             Action::DefaultReply => ("default_reply", ""),
             Action::NoReply(why) => ("no_reply_", why.as_str()),
         };
-        concat(&[head, tail])
+        [head, tail].concat()
     }
 }
 

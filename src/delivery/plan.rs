@@ -7,16 +7,17 @@
 use crate::context::Ctx;
 use crate::ids::PhoneNumberId;
 use crate::send::Outbound;
-use crate::sorted::SortedMap;
 use crate::store::consent::{self, ConsentRecord};
 use crate::store::contact_state::{self, ContactState};
 use crate::store::keys::{self, ContactKey};
 use crate::store::kv::{Kv, KvError};
 use crate::store::{write_together, Put};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::collections::{HashMap, HashSet};
 
 /// What a delivery amounted to: counts only, safe to log.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     pub stored: u32,
     pub duplicates: u32,
@@ -26,15 +27,6 @@ pub struct Summary {
     pub consent_changes: u32,
     pub replies: u32,
 }
-crate::json::json_object!(Summary {
-    stored: req,
-    duplicates: req,
-    replays: req,
-    ignored: req,
-    invalid: req,
-    consent_changes: req,
-    replies: req,
-});
 
 impl Summary {
     /// Adds another part of the same delivery (one person's, from their authority).
@@ -63,8 +55,8 @@ pub struct Plan {
     pub outbox: Vec<Outbound>,
     /// Record keys already handled in this delivery (a batch may repeat an item).
     pub seen: HashSet<String>,
-    consent: SortedMap<ContactKey, Loaded<ConsentRecord>>,
-    states: SortedMap<ContactKey, Loaded<ContactState>>,
+    consent: BTreeMap<ContactKey, Loaded<ConsentRecord>>,
+    states: BTreeMap<ContactKey, Loaded<ContactState>>,
     prefetched: HashMap<String, Option<String>>,
 }
 

@@ -11,8 +11,7 @@ use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::http::{consent, send, Request, Route};
 use crate::ids::WaId;
-use crate::json::{JsonObject, RawJson};
-use crate::sorted::SortedMap;
+use crate::serde_ext::RawJson;
 use crate::store::account;
 use crate::store::keys::{self, classify_contact_key, ContactKey, ContactKeyKind};
 use crate::store::kv::{list_all, Kv, ListedKey};
@@ -20,6 +19,8 @@ use crate::store::records::{MessageRecord, StatusRecord};
 use crate::store::{consent as consent_store, RecordMeta};
 use crate::time::UnixTime;
 use crate::webhook::status::StatusKind;
+use serde_json::json;
+use std::collections::BTreeMap;
 
 pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 100;
@@ -51,10 +52,7 @@ pub async fn handle<K: Kv, A: Authorities>(
                 authorities.call(&authority, &Op::ResumeNumber).await?;
             }
             let resumed = account::resume_all(kv).await?;
-            Ok(Response::json(
-                200,
-                JsonObject::new().with("resumed", &resumed),
-            ))
+            Ok(Response::json(200, json!({"resumed": resumed})))
         }
         Route::SendMessage => send::v1(&ctx, authorities, &req).await,
         _ => Err(ApiError::NotFound),
@@ -120,7 +118,7 @@ struct Entry<'a> {
 
 /// Groups a contact's listed keys by message, newest first.
 fn by_message<'a>(prefix: &str, listed: &'a [ListedKey]) -> Vec<Entry<'a>> {
-    let mut grouped: SortedMap<&str, Entry<'a>> = SortedMap::new();
+    let mut grouped: BTreeMap<&str, Entry<'a>> = BTreeMap::new();
     for key in listed {
         let t = RecordMeta::time_of(key.metadata.as_ref());
         let (message, is_record) = match classify_contact_key(prefix, &key.name) {
@@ -128,7 +126,7 @@ fn by_message<'a>(prefix: &str, listed: &'a [ListedKey]) -> Vec<Entry<'a>> {
             ContactKeyKind::Status { message, .. } => (message, false),
             ContactKeyKind::Other => continue,
         };
-        let e = grouped.get_or_insert_with(message, || Entry {
+        let e = grouped.entry(message).or_insert_with(|| Entry {
             at: t,
             record: None,
             statuses: Vec::new(),
@@ -145,38 +143,38 @@ fn by_message<'a>(prefix: &str, listed: &'a [ListedKey]) -> Vec<Entry<'a>> {
         }
     }
     let mut ordered: Vec<Entry<'a>> = grouped.into_values().collect();
-    crate::sort::by_key(&mut ordered, |entry| std::cmp::Reverse(entry.at));
+    ordered.sort_by_key(|entry| std::cmp::Reverse(entry.at));
     ordered
 }
 
 /// One message as the history shows it, with its statuses and the current one.
-fn render(entry: &Entry<'_>, found: &SortedMap<&str, &str>) -> Option<JsonObject> {
+fn render(entry: &Entry<'_>, found: &BTreeMap<&str, &str>) -> Option<serde_json::Value> {
     let mut statuses: Vec<StatusRecord> = entry
         .statuses
         .iter()
         .filter_map(|k| found.get(k))
-        .filter_map(|v| crate::json::from_str(v).ok())
+        .filter_map(|v| crate::serde_ext::from_str(v).ok())
         .collect();
     let rank = |s: &StatusRecord| StatusKind::from(s.status.as_str()).rank();
-    crate::sort::by_key(&mut statuses, |s| (s.at, rank(s)));
+    statuses.sort_by_key(|s| (s.at, rank(s)));
     let record: Option<MessageRecord> = entry
         .record
         .and_then(|k| found.get(k))
-        .and_then(|v| crate::json::from_str(v).ok());
-    let out = match (&record, statuses.first()) {
-        (Some(r), _) => JsonObject::continuing(r),
+        .and_then(|v| crate::serde_ext::from_str(v).ok());
+    let mut out = match (&record, statuses.first()) {
+        (Some(r), _) => serde_json::to_value(r).ok()?,
         // A message sent by another system: known only from its statuses.
-        (None, Some(s)) => JsonObject::new()
-            .with("id", &s.id)
-            .with("direction", "outbound")
-            .with("at", &s.at),
+        (None, Some(s)) => json!({"id": s.id, "direction": "outbound", "at": s.at}),
         (None, None) => return None,
     };
     let current = statuses
         .iter()
         .max_by_key(|s| rank(s))
         .map(|s| s.status.clone());
-    Some(out.with("status", &current).with("statuses", &statuses))
+    let fields = out.as_object_mut()?;
+    fields.insert("status".into(), current.into());
+    fields.insert("statuses".into(), serde_json::to_value(&statuses).ok()?);
+    Some(out)
 }
 
 /// Newest first, across every id of the person. The cursor is an offset into the person's
@@ -199,7 +197,7 @@ async fn history<K: Kv, A: Authorities>(
         .iter()
         .flat_map(|(prefix, listed)| by_message(prefix, listed))
         .collect();
-    crate::sort::by_key(&mut ordered, |entry| std::cmp::Reverse(entry.at));
+    ordered.sort_by_key(|entry| std::cmp::Reverse(entry.at));
     let total = ordered.len();
     if offset > total {
         return Err(invalid_cursor());
@@ -215,7 +213,7 @@ async fn history<K: Kv, A: Authorities>(
         })
         .collect();
     let values = ctx.kv.get_many(&wanted).await?;
-    let found: SortedMap<&str, &str> = wanted
+    let found: BTreeMap<&str, &str> = wanted
         .iter()
         .zip(values.iter())
         .filter_map(|(k, v)| v.as_deref().map(|v| (k.as_str(), v)))
@@ -225,11 +223,7 @@ async fn history<K: Kv, A: Authorities>(
     let next = (end < total).then(|| end.to_string());
     Ok(Response::json(
         200,
-        JsonObject::new()
-            .with("wa_id", wa)
-            .with("linked_ids", &linked_ids)
-            .with("messages", &messages)
-            .with("next_cursor", &next),
+        json!({"wa_id": wa, "linked_ids": linked_ids, "messages": messages, "next_cursor": next}),
     ))
 }
 
@@ -253,9 +247,7 @@ async fn outbox<K, A: Authorities>(
             next_attempt_at,
         } => Ok(Response::json(
             200,
-            JsonObject::new()
-                .with("pending", &pending)
-                .with("next_attempt_at", &next_attempt_at),
+            json!({"pending": pending, "next_attempt_at": next_attempt_at}),
         )),
         _ => Err(ApiError::unexpected_answer()),
     }
@@ -306,39 +298,22 @@ async fn erase<K: Kv, A: Authorities>(
     }
     Ok(Response::json(
         200,
-        JsonObject::new()
-            .with("wa_id", wa)
-            .with("linked_ids", &linked_ids)
-            .with(
-                "deleted",
-                &JsonObject::new()
-                    .with("messages", &messages)
-                    .with("statuses", &statuses)
-                    .with("other", &other)
-                    .with("pending_sends", &dropped_sends),
-            )
-            .with("complete", &complete)
-            .with("suppression_kept", &keep),
+        json!({"wa_id": wa, "linked_ids": linked_ids, "deleted": json!({"messages": messages, "statuses": statuses, "other": other, "pending_sends": dropped_sends}), "complete": complete, "suppression_kept": keep}),
     ))
 }
 
 async fn account_signals<K: Kv>(kv: &K, config: &Config) -> Result<Response, ApiError> {
     let groups = account::load_grouped(kv).await?;
-    let mut fields: Vec<(&str, RawJson)> = groups
+    let mut body: BTreeMap<&str, RawJson> = groups
         .into_iter()
         .map(|(kind, list)| (kind.group(), RawJson::from_value(&list)))
         .collect();
     // The business-initiated guards in force (their refusals are documented in the README).
-    let guards = JsonObject::new()
-        .with("marketing_per_day", &config.marketing_per_day)
-        .with("ramp_daily_limit", &config.ramp_daily_limit)
-        .with("unknown_template_category", "marketing");
-    fields.push(("guards", RawJson::from_value(&guards)));
-    crate::sort::by_key(&mut fields, |(name, _)| *name);
-    let body = fields
-        .iter()
-        .fold(JsonObject::new(), |body, (name, value)| {
-            body.with(name, value)
-        });
+    let guards = json!({
+        "marketing_per_day": config.marketing_per_day,
+        "ramp_daily_limit": config.ramp_daily_limit,
+        "unknown_template_category": "marketing",
+    });
+    body.insert("guards", RawJson::from_value(&guards));
     Ok(Response::json(200, body))
 }

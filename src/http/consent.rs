@@ -7,24 +7,19 @@ use crate::context::Ctx;
 use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::ids::WaId;
-use crate::json::{from_json, JsonObject};
 use crate::policy::retention::MAX_CLOCK_SKEW;
 use crate::store::consent::{self, ConsentChange, ConsentRecord, ConsentStatus, Scope, Source};
 use crate::store::kv::Kv;
 use crate::time::UnixTime;
+use serde::Deserialize;
+use serde_json::json;
 
 /// A campaign tool checks a batch before sending; 1000 matches Meta's own batch size.
 pub const MAX_CHECK_IDS: usize = 1000;
 pub const MAX_EVIDENCE_LEN: usize = 500;
 
-fn view(wa: &WaId, record: &ConsentRecord, linked: &[WaId]) -> JsonObject {
-    JsonObject::new()
-        .with("wa_id", wa)
-        .with("status", &record.status)
-        .with("scope", &record.scope)
-        .with("updated_at", &record.updated_at)
-        .with("history", &record.history)
-        .with("linked_ids", linked)
+fn view(wa: &WaId, record: &ConsentRecord, linked: &[WaId]) -> serde_json::Value {
+    json!({"wa_id": wa, "status": record.status, "scope": record.scope, "updated_at": record.updated_at, "history": record.history, "linked_ids": linked})
 }
 
 /// The record as the person's authority holds it.
@@ -52,6 +47,7 @@ pub async fn get<K, A: Authorities>(
     ask(ctx, authorities, wa, Op::GetConsent).await
 }
 
+#[derive(Deserialize)]
 struct ConsentInput {
     status: ConsentStatus,
     scope: Option<Scope>,
@@ -59,16 +55,10 @@ struct ConsentInput {
     /// When the person gave or withdrew consent; defaults to now.
     at: Option<u64>,
 }
-from_json!(ConsentInput {
-    status: req,
-    scope: opt,
-    evidence: opt,
-    at: opt,
-});
 
 /// The change a `PUT` asks for, validated.
 fn admin_change(body: &[u8], now: UnixTime) -> Result<ConsentChange, ApiError> {
-    let input: ConsentInput = crate::json::from_slice(body).map_err(|_| {
+    let input: ConsentInput = crate::serde_ext::from_slice(body).map_err(|_| {
         ApiError::bad_request(
             "invalid_body",
             r#"expected {"status":"opted_in"|"opted_out","scope":"all"|"marketing","evidence":"..."}"#,
@@ -125,16 +115,16 @@ pub async fn put<K, A: Authorities>(
     ask(ctx, authorities, wa, Op::PutConsent { change }).await
 }
 
+#[derive(Deserialize)]
 struct CheckInput {
     wa_ids: Vec<String>,
 }
-from_json!(CheckInput { wa_ids: req });
 
 /// `POST /v1/consent/check`: may these contacts be messaged? Read from the KV view (one bulk
 /// read, for campaign tools; see README on how stale it can be). Fails closed as a whole when
 /// any record cannot be read.
 pub async fn check<K: Kv>(ctx: &Ctx<'_, K>, body: &[u8]) -> Result<Response, ApiError> {
-    let input = crate::json::from_slice::<CheckInput>(body)
+    let input = crate::serde_ext::from_slice::<CheckInput>(body)
         .map_err(|_| ApiError::bad_request("invalid_body", r#"expected {"wa_ids":[...]}"#))?;
     if input.wa_ids.len() > MAX_CHECK_IDS {
         return Err(ApiError::bad_request(
@@ -157,16 +147,8 @@ pub async fn check<K: Kv>(ctx: &Ctx<'_, K>, body: &[u8]) -> Result<Response, Api
         .iter()
         .zip(records)
         .map(|(wa, record)| {
-            JsonObject::new()
-                .with("wa_id", wa)
-                .with("status", &record.status)
-                .with("scope", &record.scope)
-                .with("can_message", &record.allows(false))
-                .with("can_market", &record.allows(true))
+            json!({"wa_id": wa, "status": record.status, "scope": record.scope, "can_message": record.allows(false), "can_market": record.allows(true)})
         })
         .collect();
-    Ok(Response::json(
-        200,
-        JsonObject::new().with("results", &results),
-    ))
+    Ok(Response::json(200, json!({"results": results})))
 }

@@ -3,11 +3,11 @@
 
 use crate::config::ConfigError;
 use crate::http::response::Response;
-use crate::json::JsonObject;
 use crate::policy::meta_errors::ErrorAction;
 use crate::store::consent::Scope;
 use crate::store::kv::KvError;
 use crate::webhook::signature::SignatureError;
+use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
@@ -97,26 +97,27 @@ fn graph_status(action: ErrorAction) -> (u16, &'static str) {
 }
 
 /// Names the missing or invalid setting, never its value.
-fn not_configured(e: &ConfigError) -> JsonObject {
-    let body = JsonObject::new().with("error", "not_configured");
+fn not_configured(e: &ConfigError) -> serde_json::Value {
     match e {
-        ConfigError::Missing(name) => body.with("missing", *name),
-        ConfigError::Invalid { name, why } => body.with("invalid", *name).with("message", *why),
+        ConfigError::Missing(name) => json!({"error": "not_configured", "missing": name}),
+        ConfigError::Invalid { name, why } => {
+            json!({"error": "not_configured", "invalid": name, "message": why})
+        }
     }
 }
 
 fn graph_failure(action: ErrorAction, meta_code: Option<i64>, http_status: u16) -> Response {
     let (status, code) = graph_status(action);
-    let body = JsonObject::new()
-        .with("error", code)
-        .with("meta_code", &meta_code)
-        .with("http_status", &http_status);
+    let mut body = json!({"error": code, "meta_code": meta_code, "http_status": http_status});
     let why = match action {
         ErrorAction::NoAnswer => Some("no answer from the Graph API; not retried, because a send has no idempotency key and may have gone out"),
         ErrorAction::BsuidUnsupported => Some("Meta cannot deliver this message type to a business-scoped user id; send it to the person's phone number"),
         _ => None,
     };
-    Response::json(status, body.with_some("message", &why))
+    if let (Some(why), Some(fields)) = (why, body.as_object_mut()) {
+        fields.insert("message".into(), why.into());
+    }
+    Response::json(status, body)
 }
 
 impl From<ApiError> for Response {
@@ -171,39 +172,27 @@ impl From<ApiError> for Response {
             ApiError::BadRequest { code, message } => Response::error(400, code, message),
             ApiError::OptedOut { scope } => Response::json(
                 409,
-                JsonObject::new()
-                    .with("error", "opted_out")
-                    .with("scope", &scope)
-                    .with("message", "the contact has opted out"),
+                json!({"error": "opted_out", "scope": scope, "message": "the contact has opted out"}),
             ),
             ApiError::WindowClosed => Response::json(
                 422,
-                JsonObject::new()
-                    .with("error", "window_closed")
-                    .with("message", "free-form messages need a user message in the last 24 hours; send a template"),
+                json!({"error": "window_closed", "message": "free-form messages need a user message in the last 24 hours; send a template"}),
             ),
             ApiError::Undeliverable { code } => {
                 Response::json(
                     409,
-                    JsonObject::new()
-                        .with("error", "undeliverable")
-                        .with("code", &code),
+                    json!({"error": "undeliverable", "code": code}),
                 )
             }
             ApiError::PairRateLimited {
                 retry_after_seconds,
             } => Response::json(
                 429,
-                JsonObject::new()
-                    .with("error", "pair_rate_limited")
-                    .with("retry_after_seconds", &retry_after_seconds),
+                json!({"error": "pair_rate_limited", "retry_after_seconds": retry_after_seconds}),
             ),
             ApiError::NumberPaused => Response::json(
                 429,
-                JsonObject::new()
-                    .with("error", "number_paused")
-                    .with("code", &131048u64)
-                    .with("message", "sending is paused after Meta's spam rate limit; resume with DELETE /v1/account/pause"),
+                json!({"error": "number_paused", "code": 131048u64, "message": "sending is paused after Meta's spam rate limit; resume with DELETE /v1/account/pause"}),
             ),
             ApiError::MarketingCapped => Response::error(
                 429,

@@ -14,12 +14,13 @@ use crate::http::response::Response;
 use crate::http::send::{meta_success, parse, send, Parsed};
 use crate::http::{Request, Route, World};
 use crate::ids::PhoneNumberId;
-use crate::json::{JsonObject, RawJson};
 use crate::platform::Platform;
 use crate::send::graph::messages_url;
+use crate::serde_ext::RawJson;
 use crate::store::consent::Scope;
 use crate::store::kv::Kv;
 use crate::time::UnixTime;
+use serde_json::json;
 
 /// wa-edge's own error codes, for refusals Meta has no code for (documented in the README).
 pub mod codes {
@@ -108,20 +109,7 @@ async fn pass_through<G: Platform>(
 fn meta_error(status: u16, code: i64, message: &str, details: &str) -> Response {
     Response::json(
         status,
-        JsonObject::new().with(
-            "error",
-            &JsonObject::new()
-                .with("message", message)
-                .with("type", "OAuthException")
-                .with("code", &code)
-                .with(
-                    "error_data",
-                    &JsonObject::new()
-                        .with("messaging_product", "whatsapp")
-                        .with("details", details),
-                )
-                .with("fbtrace_id", "wa-edge"),
-        ),
+        json!({"error": json!({"message": message, "type": "OAuthException", "code": code, "error_data": json!({"messaging_product": "whatsapp", "details": details}), "fbtrace_id": "wa-edge"})}),
     )
 }
 

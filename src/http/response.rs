@@ -1,6 +1,6 @@
 //! The HTTP answer the shell writes out: status, body, and one log line for the operator.
 
-use crate::json::{JsonObject, ToJson};
+use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
@@ -13,11 +13,11 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn json(status: u16, value: impl ToJson) -> Response {
+    pub fn json(status: u16, value: impl serde::Serialize) -> Response {
         Response {
             status,
             content_type: "application/json",
-            body: crate::json::to_string(&value),
+            body: crate::serde_ext::to_string(&value),
             allow: None,
             log: None,
         }
@@ -25,12 +25,7 @@ impl Response {
 
     /// `{"error": code, "message": message}`.
     pub fn error(status: u16, code: &str, message: &str) -> Response {
-        Response::json(
-            status,
-            JsonObject::new()
-                .with("error", code)
-                .with("message", message),
-        )
+        Response::json(status, json!({"error": code, "message": message}))
     }
 
     pub fn text(status: u16, body: &str) -> Response {

@@ -13,15 +13,19 @@ use crate::context::Ctx;
 use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::http::Request;
+use crate::ids::MessageId;
 use crate::ids::{IdKind, PhoneNumberId, WaId};
-use crate::json::{Fields, JsonObject, Object, RawJson, ToJson, Value};
 use crate::policy::auto_reply::MAX_TEXT_BODY;
 use crate::policy::business::{is_marketing, Category};
 use crate::send::graph::MESSAGE_TYPES;
 use crate::send::OutboundBody;
+use crate::serde_ext::{from_str, unique_keys, Members, Ordered, RawJson};
 use crate::store::account::marketing_pause_key;
 use crate::store::kv::Kv;
 use crate::store::templates;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// A template's category when the caller's client cannot add a `category` field.
@@ -34,14 +38,15 @@ pub struct SendRequest {
     pub input: String,
     /// The business number: from the gateway's path, or `/v1/messages`' optional `from`.
     pub from: Option<PhoneNumberId>,
-    /// Meta's message object, as it will be forwarded (wa-edge's own fields taken out).
+    /// Meta's message object as it will be forwarded: built from what was checked (the
+    /// recipient normalised, the text and template read), wa-edge's own fields taken out.
     pub message: RawJson,
     pub template: Option<String>,
     pub category: Option<Category>,
 }
 
 /// What a body asks for: a message to a person, or a request about an inbound message (mark as
-/// read, typing indicator) that goes to Meta as it is.
+/// read, with the typing indicator or without) that goes to Meta in exactly that shape.
 pub enum Parsed {
     Send(SendRequest),
     PassThrough(RawJson),
@@ -51,29 +56,127 @@ fn invalid(message: &'static str) -> ApiError {
     ApiError::bad_request("invalid_body", message)
 }
 
-/// A string field of an object, if it is one.
-fn text_at<'a>(o: Option<&Object<'a>>, key: &str) -> Option<Cow<'a, str>> {
-    o?.get(key)?.as_str()
+/// `text`: Meta's object, or `/v1/messages`' shorthand string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TextField {
+    Body(String),
+    Object(TextObject),
 }
 
-/// Reads a send body. `/v1/messages`' shorthand (`"text": "..."`, a template `language` as a
-/// string) becomes Meta's shape; Meta's shape is kept as it is.
-pub fn parse(body: &[u8], header_category: Option<&str>) -> Result<Parsed, ApiError> {
-    let Ok(Value::Object(message)) = crate::json::parse_bytes(body) else {
-        return Err(invalid("expected a JSON object: Meta's message object"));
-    };
-    if text_at(Some(&message), "status").as_deref() == Some("read") {
-        return Ok(Parsed::PassThrough(RawJson::of(&Value::Object(message))));
+#[derive(Deserialize, Serialize)]
+struct TextObject {
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    preview_url: bool,
+}
+
+/// A template's `language`: Meta's object, or `/v1/messages`' shorthand string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Language {
+    Code(String),
+    Object(LanguageObject),
+}
+
+#[derive(Deserialize, Serialize)]
+struct LanguageObject {
+    code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    policy: Option<String>,
+}
+
+/// A template object in Meta's shape, from the caller's: its name checked, a `language` given as
+/// a string written as `{"code": ...}`, `components: null` left out, the rest as written.
+fn template_of(raw: &RawValue) -> Result<(String, RawJson), ApiError> {
+    let refused = || invalid("template must be Meta's template object");
+    let members: Members<'_> = from_str(raw.get()).map_err(|_| refused())?;
+    let name = string_member(&members, "name", refused)?
+        .filter(|n| !n.is_empty())
+        .ok_or(invalid("template.name is required"))?;
+    let mut out: Vec<(&str, RawJson)> = Vec::with_capacity(members.0.len());
+    for (key, value) in &members.0 {
+        let written = match key.as_ref() {
+            "language" => match from_str::<Language>(value.get()).map_err(|_| refused())? {
+                Language::Code(code) => RawJson::from_value(&LanguageObject { code, policy: None }),
+                Language::Object(object) => RawJson::from_value(&object),
+            },
+            "components" if value.get() == "null" => continue,
+            _ => RawJson::from((*value).to_owned()),
+        };
+        out.push((key.as_ref(), written));
     }
-    let category = match message.get("category") {
-        None => header_category.map(Cow::Borrowed),
-        Some(Value::String(c)) => Some(c.text()),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_category",
-                "category must be a string",
-            ))
+    Ok((name, RawJson::from_value(&Ordered(&out))))
+}
+
+/// A mark-as-read, with the typing indicator or without: exactly these fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarkReadIn<'a> {
+    #[serde(default)]
+    messaging_product: Option<Cow<'a, str>>,
+    status: Cow<'a, str>,
+    message_id: MessageId,
+    #[serde(default)]
+    typing_indicator: Option<TypingIndicator>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct TypingIndicator {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Serialize)]
+struct MarkReadOut<'a> {
+    messaging_product: &'static str,
+    status: &'static str,
+    message_id: &'a MessageId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    typing_indicator: Option<&'a TypingIndicator>,
+}
+
+/// A string member, or the refusal that names it.
+fn string_member<'a>(
+    members: &Members<'a>,
+    key: &str,
+    refusal: impl Fn() -> ApiError,
+) -> Result<Option<String>, ApiError> {
+    match members.get(key) {
+        None => Ok(None),
+        Some(raw) => from_str::<String>(raw.get())
+            .map(Some)
+            .map_err(|_| refusal()),
+    }
+}
+
+/// Reads a send body into its typed shape. A key given twice anywhere is refused; `/v1/messages`'
+/// shorthand (`"text": "..."`, a template `language` as a string) becomes Meta's shape; the
+/// recipient is normalised once, and that value is checked, forwarded and recorded.
+pub fn parse(body: &[u8], header_category: Option<&str>) -> Result<Parsed, ApiError> {
+    let not_object = || invalid("expected a JSON object: Meta's message object");
+    let text = std::str::from_utf8(body).map_err(|_| not_object())?;
+    if !text.trim_start().starts_with('{') {
+        return Err(not_object());
+    }
+    unique_keys(text).map_err(|e| {
+        if e.0.contains("duplicate field") {
+            ApiError::bad_request("duplicate_key", "a key is given twice in the body")
+        } else {
+            not_object()
         }
+    })?;
+    let members: Members<'_> = from_str(text).map_err(|_| not_object())?;
+    if members.get("status").is_some() {
+        return mark_read(text).map(Parsed::PassThrough);
+    }
+    let category = match string_member(&members, "category", || {
+        ApiError::bad_request("invalid_category", "category must be a string")
+    })? {
+        Some(c) => Some(c),
+        None => header_category.map(str::to_string),
     };
     let category = match category {
         None => None,
@@ -82,133 +185,127 @@ pub fn parse(body: &[u8], header_category: Option<&str>) -> Result<Parsed, ApiEr
             "category must be marketing, utility or authentication",
         ))?),
     };
-    let from = match message.get("from") {
+    let from = match string_member(&members, "from", || {
+        ApiError::bad_request("invalid_phone_number_id", "from must be a string")
+    })? {
         None => None,
-        Some(Value::String(f)) => {
-            Some(PhoneNumberId::parse(&f.text()).ok_or(ApiError::bad_request(
-                "invalid_phone_number_id",
-                "from must be Meta's numeric phone number id",
-            ))?)
-        }
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_phone_number_id",
-                "from must be a string",
-            ))
-        }
+        Some(f) => Some(PhoneNumberId::parse(&f).ok_or(ApiError::bad_request(
+            "invalid_phone_number_id",
+            "from must be Meta's numeric phone number id",
+        ))?),
     };
-    let given_kind = text_at(Some(&message), "type");
+    let given_kind = string_member(&members, "type", || invalid("type must be a string"))?;
     let kind = match &given_kind {
-        Some(kind) => kind.to_string(),
+        Some(kind) => kind.clone(),
         None => MESSAGE_TYPES
             .into_iter()
-            .find(|t| message.get(t).is_some())
+            .find(|t| members.get(t).is_some())
             .ok_or(invalid("no message: say its type and give its object"))?
             .to_string(),
     };
-    let object_of_kind = message.get(&kind);
-    // `/v1/messages` shorthand: `"text": "..."` is the text's body.
-    let shorthand_text = match object_of_kind {
-        Some(Value::String(body)) if kind == "text" => Some(body.text()),
+    let object_of_kind = members.get(&kind);
+    let is_object = object_of_kind.is_some_and(|v| v.get().starts_with('{'));
+    let text_object = match (kind.as_str(), object_of_kind) {
+        ("text", Some(raw)) => match from_str::<TextField>(raw.get()) {
+            Ok(TextField::Body(body)) => Some(TextObject {
+                body,
+                preview_url: false,
+            }),
+            Ok(TextField::Object(object)) => Some(object),
+            Err(_) => return Err(invalid("text must be Meta's text object")),
+        },
         _ => None,
     };
-    if shorthand_text.is_none()
-        && object_of_kind.is_none_or(|v| v.as_object().is_none())
-        && kind != "contacts"
-    {
+    if text_object.is_none() && !is_object && kind != "contacts" {
         return Err(invalid("the message's type names no object of that name"));
     }
-    if kind == "text" {
-        let text = shorthand_text
-            .clone()
-            .or_else(|| text_at(object_of_kind.and_then(Value::as_object), "body"))
-            .unwrap_or_default();
-        if text.trim().is_empty() || text.chars().count() > MAX_TEXT_BODY {
+    if let Some(t) = &text_object {
+        if t.body.trim().is_empty() || t.body.chars().count() > MAX_TEXT_BODY {
             return Err(invalid("text.body must be 1 to 4096 characters"));
         }
     }
-    let template = match kind.as_str() {
-        "template" => Some(
-            text_at(object_of_kind.and_then(Value::as_object), "name")
-                .filter(|n| !n.is_empty())
-                .ok_or(invalid("template.name is required"))?
-                .into_owned(),
-        ),
+    let template = match (kind.as_str(), object_of_kind) {
+        ("template", Some(raw)) => Some(template_of(raw)?),
         _ => None,
     };
-    // Meta reads `to` first when both are given; so does wa-edge.
-    let raw_to = message
-        .get("to")
-        .or(message.get("recipient"))
-        .and_then(Value::as_str)
-        .ok_or(ApiError::bad_request(
-            "invalid_wa_id",
-            "to (or recipient) is required",
-        ))?;
+    // Meta reads `to` first when both are given; so does wa-edge, and only the recipient it
+    // checked goes out.
+    let recipient_key = if members.get("to").is_some() {
+        "to"
+    } else {
+        "recipient"
+    };
+    let raw_to = string_member(&members, recipient_key, || {
+        ApiError::bad_request("invalid_wa_id", "to must be a string")
+    })?
+    .ok_or(ApiError::bad_request(
+        "invalid_wa_id",
+        "to (or recipient) is required",
+    ))?;
     let to = WaId::parse_user_input(&raw_to).ok_or(ApiError::bad_request(
         "invalid_wa_id",
-        "to is not a WhatsApp id",
+        "to is not a WhatsApp id in international form (no leading 0)",
     ))?;
-    let input = raw_to.into_owned();
-    let mut out = String::new();
-    let mut f = Fields::new(&mut out);
-    if message.get("messaging_product").is_none() {
-        f.field("messaging_product", "whatsapp");
+    let mut out: Vec<(&str, RawJson)> = Vec::with_capacity(members.0.len() + 2);
+    if members.get("messaging_product").is_none() {
+        out.push(("messaging_product", RawJson::from_value("whatsapp")));
     }
     if given_kind.is_none() {
-        f.field("type", kind.as_str());
+        out.push(("type", RawJson::from_value(kind.as_str())));
     }
-    for (key, value) in &message.fields {
-        let key = key.text();
-        match (key.as_ref(), value) {
-            // wa-edge's own fields are not Meta's.
-            ("category" | "from", _) => {}
-            ("text", Value::String(body)) => {
-                let text = JsonObject::new()
-                    .with("body", &body.text())
-                    .with("preview_url", &false);
-                f.field("text", &text);
-            }
-            ("template", Value::Object(t)) => {
-                f.field("template", &Template(t));
-            }
-            (key, value) => {
-                f.field(key, value);
-            }
-        }
+    for (key, value) in &members.0 {
+        let written = match key.as_ref() {
+            // wa-edge's own fields are not Meta's; the recipient not checked is not sent.
+            "category" | "from" => continue,
+            "to" | "recipient" if key.as_ref() != recipient_key => continue,
+            "to" | "recipient" => RawJson::from_value(to.as_str()),
+            "text" if text_object.is_some() => RawJson::from_value(&text_object),
+            "template" => match &template {
+                Some((_, object)) => object.clone(),
+                None => RawJson::from((*value).to_owned()),
+            },
+            _ => RawJson::from((*value).to_owned()),
+        };
+        out.push((key.as_ref(), written));
     }
-    f.end();
+    let message = Ordered(&out);
     Ok(Parsed::Send(SendRequest {
         to,
-        input,
+        input: raw_to,
         from,
-        message: RawJson::parse(&out).ok_or(invalid("expected a JSON object"))?,
-        template,
+        message: RawJson::from_value(&message),
+        template: template.map(|(name, _)| name),
         category,
     }))
 }
 
-/// A template object in Meta's shape: `language` given as a string becomes `{"code": ...}`,
-/// and `components: null` is left out.
-struct Template<'t, 'a>(&'t Object<'a>);
-
-impl ToJson for Template<'_, '_> {
-    fn write_json(&self, out: &mut String) {
-        let mut f = Fields::new(out);
-        for (key, value) in &self.0.fields {
-            let key = key.text();
-            match (key.as_ref(), value) {
-                ("language", Value::String(code)) => {
-                    f.field("language", &JsonObject::new().with("code", &code.text()));
-                }
-                ("components", Value::Null) => {}
-                (key, value) => {
-                    f.field(key, value);
-                }
-            }
-        }
-        f.end();
+/// A mark-as-read (with the typing indicator or without), rebuilt from its typed shape: any
+/// other field, or a status other than `read`, is refused rather than passed on unguarded.
+fn mark_read(text: &str) -> Result<RawJson, ApiError> {
+    let refused = || {
+        invalid("a status request is a mark-as-read: messaging_product, status \"read\", message_id and typing_indicator only")
+    };
+    let read: MarkReadIn<'_> = from_str(text).map_err(|_| refused())?;
+    let product_ok = read
+        .messaging_product
+        .as_deref()
+        .is_none_or(|p| p == "whatsapp");
+    if read.status != "read" || !product_ok {
+        return Err(refused());
     }
+    if read
+        .typing_indicator
+        .as_ref()
+        .is_some_and(|t| t.kind != "text")
+    {
+        return Err(refused());
+    }
+    Ok(RawJson::from_value(&MarkReadOut {
+        messaging_product: "whatsapp",
+        status: "read",
+        message_id: &read.message_id,
+        typing_indicator: read.typing_indicator.as_ref(),
+    }))
 }
 
 /// A validated message through the person's guards and out: Meta's message id, or why not.
@@ -288,10 +385,7 @@ pub async fn v1<K: Kv, A: Authorities>(
     };
     let to = request.to.clone();
     let id = send(ctx, authorities, request).await?;
-    Ok(Response::json(
-        200,
-        JsonObject::new().with("id", &id).with("to", &to),
-    ))
+    Ok(Response::json(200, json!({"id": id, "to": to})))
 }
 
 /// Meta's answer to an accepted send, as Meta gives it.
@@ -300,14 +394,11 @@ pub fn meta_success(input: &str, to: &WaId, id: &str) -> Response {
         IdKind::Phone => "wa_id",
         _ => "user_id",
     };
-    let contact = JsonObject::new().with("input", input).with(field, to);
-    let message = JsonObject::new().with("id", id);
+    let contact = json!({"input": input, field: to});
+    let message = json!({"id": id});
     Response::json(
         200,
-        JsonObject::new()
-            .with("messaging_product", "whatsapp")
-            .with("contacts", &[contact])
-            .with("messages", &[message]),
+        json!({"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]}),
     )
 }
 
@@ -326,7 +417,11 @@ mod tests {
     fn a_message_in_metas_shape_is_forwarded_as_written() {
         let body = r#"{"messaging_product":"whatsapp","to":"+1 650 555 1234","type":"image","image":{"link":"https://x/y.png","caption":"caf\u00e9"}}"#;
         let request = message_of(body);
-        assert_eq!(request.message.as_str(), body);
+        // The recipient goes out as it was checked; the rest as the caller wrote it.
+        assert_eq!(
+            request.message.as_str(),
+            body.replace("+1 650 555 1234", "16505551234")
+        );
         assert_eq!(request.to.as_str(), "16505551234");
         assert_eq!(request.input, "+1 650 555 1234");
     }

@@ -9,14 +9,13 @@ use crate::delivery::ingest_unrouted;
 use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::http::{Request, World, MAX_WEBHOOK_BODY};
-use crate::json::JsonObject;
 use crate::platform::Platform;
 use crate::store::kv::Kv;
-use crate::text::{concat, decimal};
 use crate::time::UnixTime;
 use crate::webhook::handshake::{verify_subscription, HandshakeError};
 use crate::webhook::signature::{verify_on, SecretUsed, Verifier};
 use crate::webhook::{self, ParseError};
+use serde_json::json;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -26,21 +25,16 @@ pub fn health(config: &Config) -> Response {
         .iter()
         .chain(Secret::OPTIONAL.iter())
         .collect();
-    crate::sort::by_key(&mut names, |s| s.name());
-    let settings = names.into_iter().fold(JsonObject::new(), |o, s| {
-        o.with(s.name(), &config.secret(*s).is_some())
-    });
+    names.sort_by_key(|s| s.name());
+    let settings: serde_json::Map<String, serde_json::Value> = names
+        .into_iter()
+        .map(|s| (s.name().to_string(), config.secret(*s).is_some().into()))
+        .collect();
     let problems: Vec<String> = config.problems.iter().map(|p| p.to_string()).collect();
     let ready = problems.is_empty() && Secret::REQUIRED.iter().all(|s| config.secret(*s).is_some());
     Response::json(
         200,
-        JsonObject::new()
-            .with("service", "wa-edge")
-            .with("version", VERSION)
-            .with("ready", &ready)
-            .with("settings", &settings)
-            .with("retention_days", &config.retention_days)
-            .with("problems", &problems),
+        json!({"service": "wa-edge", "version": VERSION, "ready": ready, "settings": settings, "retention_days": config.retention_days, "problems": problems}),
     )
 }
 
@@ -82,14 +76,14 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
     )
     .await
     .map_err(ApiError::Signature)?;
-    let mut notes = concat(&["verified by ", verifier_name(verified.verifier)]);
+    let mut notes = ["verified by ", verifier_name(verified.verifier)].concat();
     if verified.secret == SecretUsed::Previous {
         notes.push_str(" with the previous app secret");
     }
     let events = match webhook::parse(&req.body) {
         Ok(events) => events,
         Err(ParseError::NotAnEnvelope(why)) => {
-            let response = Response::json(200, JsonObject::new().with("status", "ignored"));
+            let response = Response::json(200, json!({"status": "ignored"}));
             return Ok(response.with_log(format!("signed but unparseable: {why}; {notes}")));
         }
     };
@@ -100,24 +94,25 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
         .persons
         .iter()
         .map(|part| resolve::deliver(world.authorities, part));
-    for answer in crate::platform::join_all(calls).await {
+    for answer in futures_util::future::join_all(calls).await {
         match answer? {
             Answer::Delivered { summary: part } => summary.add(&part),
             _ => return Err(ApiError::unexpected_answer()),
         }
     }
     let persons = split.persons.len();
-    let summary = crate::json::to_string(&summary);
-    let response = Response::json(200, JsonObject::new().with("status", "ok"));
-    let persons = decimal(persons as u64);
-    let line = concat(&[
+    let summary = crate::serde_ext::to_string(&summary);
+    let response = Response::json(200, json!({"status": "ok"}));
+    let persons = (persons as u64).to_string();
+    let line = [
         "delivery ",
         &summary,
         "; ",
         &persons,
         " person(s); ",
         &notes,
-    ]);
+    ]
+    .concat();
     Ok(response.with_log(line))
 }
 

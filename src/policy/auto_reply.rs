@@ -1,8 +1,8 @@
 //! Automatic replies: keyword/phrase rules and a default reply, matched with the consent
 //! keywords' normalisation. Which guards a reply must pass is `delivery::auto_reply`.
 
-use crate::json::from_json;
 use crate::policy::keywords::normalise;
+use serde::Deserialize;
 
 /// Automatic replies as configured: raw settings, validated by `AutoReplies::from_settings`.
 #[derive(Debug, Clone, Default)]
@@ -21,18 +21,15 @@ pub const MAX_BUTTON_TITLE: usize = 20;
 pub const MAX_INTERACTIVE_BODY: usize = 1024;
 pub const MAX_TEXT_BODY: usize = 4096;
 
+#[derive(Deserialize)]
 struct RuleInput {
     name: Option<String>,
+    #[serde(rename = "match")]
     phrases: Vec<String>,
     reply: String,
+    #[serde(default)]
     buttons: Vec<String>,
 }
-from_json!(RuleInput {
-    name: opt,
-    phrases: req "match",
-    reply: req,
-    buttons: or_default,
-});
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
@@ -60,7 +57,7 @@ impl AutoReplies {
     pub fn from_settings(s: &AutoReplySettings) -> Result<AutoReplies, &'static str> {
         let inputs: Vec<RuleInput> = match s.rules_json.as_deref().map(str::trim) {
             None | Some("") => Vec::new(),
-            Some(json) => crate::json::from_str(json).map_err(|_| {
+            Some(json) => crate::serde_ext::from_str(json).map_err(|_| {
                 r#"must be a JSON list of {"match":["phrase"],"reply":"text","buttons":["up to 3"]}"#
             })?,
         };

@@ -3,6 +3,7 @@
 //! number's daily budget, and pausing marketing when Meta reports the number's quality as poor.
 
 use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
 
 /// One marketing template per person per rolling 24 hours: Meta's own per-user marketing limit
 /// (131049) bites soon after, and more than one a day is what people block businesses for.
@@ -11,13 +12,15 @@ pub const DEFAULT_MARKETING_PER_DAY: u64 = 1;
 pub const MARKETING_PERIOD: u64 = 24 * 3600;
 
 /// A template's category, as Meta names it (`MARKETING`, `UTILITY`, `AUTHENTICATION`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Category {
+    #[serde(rename = "marketing")]
     Marketing,
+    #[serde(rename = "utility")]
     Utility,
+    #[serde(rename = "authentication")]
     Authentication,
 }
-crate::json::string_enum!(Category { Marketing = "marketing", Utility = "utility", Authentication = "authentication" });
 
 impl Category {
     pub fn parse(raw: &str) -> Option<Category> {

@@ -7,6 +7,8 @@
 //! "I'll stop by the store" and "stop this bill" do not match: the FCC asks that clear requests
 //! be honoured, and a false opt-out silences a customer who wanted to talk to the business.
 
+use serde::{Deserialize, Serialize};
+
 /// Opt-out keywords: CTIA/carrier standard English words and the localised ones businesses
 /// on WhatsApp most often meet (ES, PT, DE, FR, IT), already normalised.
 pub const OPT_OUT_KEYWORDS: &[&str] = &[
@@ -116,17 +118,21 @@ fn fold_accent(c: char) -> char {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Intent {
+    #[serde(rename = "opt_out")]
     OptOut,
+    #[serde(rename = "opt_in")]
     OptIn,
     /// `yes` and friends: an opt-in only for a contact who is opted out.
+    #[serde(rename = "opt_in_if_opted_out")]
     OptInIfOptedOut,
+    #[serde(rename = "help")]
     Help,
     /// Meta's "Stop promotions" button: marketing only.
+    #[serde(rename = "stop_promotions")]
     StopPromotions,
 }
-crate::json::string_enum!(Intent { OptOut = "opt_out", OptIn = "opt_in", OptInIfOptedOut = "opt_in_if_opted_out", Help = "help", StopPromotions = "stop_promotions" });
 
 /// Keyword lists in force: the shipped ones plus the business's additions.
 #[derive(Debug, Clone, Default)]

@@ -60,7 +60,7 @@ impl ConsentRecord {
             .cloned()
             .collect();
         // Stable: on a tie this record's change replays first, as the earlier arrival.
-        crate::sort::by_key(&mut changes, |c| c.at);
+        changes.sort_by_key(|c| c.at);
         let mut merged = ConsentRecord::default();
         for change in changes {
             merged.apply(change);

@@ -3,11 +3,12 @@
 //! that arrive later in status webhooks alike.
 
 use crate::ids::MessageId;
-use crate::json::JsonObject;
 use crate::store::account::{Signal, SignalKind};
 use crate::store::consent::{ConsentChange, ConsentStatus, Scope, Source};
 use crate::store::contact_state::ContactState;
 use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 /// 131056: Meta's advice is to back off 4^n seconds: 1, 4, 16, then give up and record it.
 pub const PAIR_RATE_WAITS: [u64; 3] = [1, 4, 16];
@@ -48,35 +49,46 @@ pub fn retry_after(action: ErrorAction, retries: &mut Retries, jitter: u64) -> O
 }
 
 /// What Meta's error means for us. Also applied to errors that arrive later in status webhooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ErrorAction {
     /// 131047: the 24-hour window is closed. Never retried as free-form.
+    #[serde(rename = "window_closed")]
     WindowClosed,
     /// 131056: pair rate limit. Wait 1 s, then 4 s, then give up.
+    #[serde(rename = "pair_rate_limited")]
     PairRateLimited,
     /// 130429, 4, 80007: throughput or app rate limit. Back off with jitter.
+    #[serde(rename = "throttled")]
     Throttled,
     /// 131048: spam rate limit. Stop all automatic sending from the number until a person resumes.
+    #[serde(rename = "pause_number")]
     PauseNumber,
     /// 131050: the user stopped marketing messages. Record a marketing opt-out.
+    #[serde(rename = "marketing_opt_out")]
     MarketingOptOut,
     /// 131049: per-user marketing limit. Do not retry within 24 h.
+    #[serde(rename = "marketing_limit")]
     MarketingLimit,
     /// 131026, 130403: undeliverable or blocked. Do not retry.
+    #[serde(rename = "undeliverable")]
     Undeliverable,
     /// 131062: this message type cannot go to a BSUID (some authentication templates). Not
     /// retried: only the person's phone number can receive it.
+    #[serde(rename = "bsuid_unsupported")]
     BsuidUnsupported,
     /// 190, 0, 10, 200-299: token expired or permission missing. Stop and alert.
+    #[serde(rename = "access_token")]
     AccessToken,
     /// 1, 2, 131000, 131016, 133004, HTTP 5xx: at most one retry.
+    #[serde(rename = "transient")]
     Transient,
     /// No answer at all. Never retried: the send API has no idempotency key.
+    #[serde(rename = "no_answer")]
     NoAnswer,
     /// Anything else: a request Meta refuses; retrying will not help.
+    #[serde(rename = "rejected")]
     Rejected,
 }
-crate::json::string_enum!(ErrorAction { WindowClosed = "window_closed", PairRateLimited = "pair_rate_limited", Throttled = "throttled", PauseNumber = "pause_number", MarketingOptOut = "marketing_opt_out", MarketingLimit = "marketing_limit", Undeliverable = "undeliverable", BsuidUnsupported = "bsuid_unsupported", AccessToken = "access_token", Transient = "transient", NoAnswer = "no_answer", Rejected = "rejected" });
 
 pub fn classify(code: Option<i64>, http_status: u16) -> ErrorAction {
     match code {
@@ -161,10 +173,7 @@ impl Effect {
                 kind: SignalKind::Pause,
                 identity: vec![phone_number_id.to_string()],
                 at,
-                fields: JsonObject::new()
-                    .with("code", &code)
-                    .with("phone_number_id", phone_number_id)
-                    .with("message", "Meta's spam rate limit (131048): automatic sending is paused until a person resumes it with DELETE /v1/account/pause"),
+                fields: crate::store::account::object(json!({"code": code, "phone_number_id": phone_number_id, "message": "Meta's spam rate limit (131048): automatic sending is paused until a person resumes it with DELETE /v1/account/pause"})),
             });
         }
         if self.token_problem {
@@ -172,9 +181,7 @@ impl Effect {
                 kind: SignalKind::TokenProblem,
                 identity: vec![code.to_string()],
                 at,
-                fields: JsonObject::new()
-                    .with("code", &code)
-                    .with("message", "the access token is expired or lacks permission: replace WHATSAPP_ACCESS_TOKEN"),
+                fields: crate::store::account::object(json!({"code": code, "message": "the access token is expired or lacks permission: replace WHATSAPP_ACCESS_TOKEN"})),
             });
         }
         out

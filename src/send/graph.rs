@@ -2,9 +2,9 @@
 
 use crate::config::Config;
 use crate::ids::{MessageId, PhoneNumberId, WaId};
-use crate::json::{
-    from_json, object, write_str, Fields, FromJson, RawJson, ShapeError, ToJson, Value,
-};
+use crate::serde_ext::{Members, Ordered, RawJson};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 pub fn messages_url(config: &Config, phone_number_id: &PhoneNumberId) -> String {
     format!(
@@ -13,8 +13,10 @@ pub fn messages_url(config: &Config, phone_number_id: &PhoneNumberId) -> String 
     )
 }
 
-/// What to send. Each kind maps to one Cloud API request shape.
-#[derive(Debug, Clone, PartialEq)]
+/// What to send. Each kind maps to one Cloud API request shape. Stored in the outbox as serde's
+/// internal tagging writes it (`{"kind":"text","body":...}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum OutboundBody {
     Text {
         body: String,
@@ -29,6 +31,7 @@ pub enum OutboundBody {
         name: String,
         language: String,
         /// As the caller gave them (`null`: none).
+        #[serde(default)]
         components: RawJson,
     },
     /// Marks an inbound message as read (blue ticks); not a message to the contact.
@@ -40,6 +43,79 @@ pub enum OutboundBody {
     Message {
         message: RawJson,
     },
+}
+
+// Read by its `kind` first, then as that variant: serde's internally tagged reading buffers
+// the object, and a value kept as its exact text (`RawJson`) cannot be read from a buffer.
+impl<'de> Deserialize<'de> for OutboundBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        #[derive(Deserialize)]
+        struct Kind<'a> {
+            #[serde(borrow)]
+            kind: Cow<'a, str>,
+        }
+        #[derive(Deserialize)]
+        struct TextIn {
+            body: String,
+        }
+        #[derive(Deserialize)]
+        struct ButtonsIn {
+            body: String,
+            buttons: Vec<String>,
+        }
+        #[derive(Deserialize)]
+        struct TemplateIn {
+            name: String,
+            language: String,
+            #[serde(default)]
+            components: RawJson,
+        }
+        #[derive(Deserialize)]
+        struct MarkReadIn {
+            message_id: MessageId,
+        }
+        #[derive(Deserialize)]
+        struct MessageIn {
+            message: RawJson,
+        }
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        let text = raw.get();
+        let kind: Kind<'_> = serde_json::from_str(text).map_err(D::Error::custom)?;
+        let read = |e: serde_json::Error| D::Error::custom(crate::serde_ext::describe(&e));
+        Ok(match kind.kind.as_ref() {
+            "text" => {
+                let t: TextIn = serde_json::from_str(text).map_err(read)?;
+                OutboundBody::Text { body: t.body }
+            }
+            "buttons" => {
+                let b: ButtonsIn = serde_json::from_str(text).map_err(read)?;
+                OutboundBody::Buttons {
+                    body: b.body,
+                    buttons: b.buttons,
+                }
+            }
+            "template" => {
+                let t: TemplateIn = serde_json::from_str(text).map_err(read)?;
+                OutboundBody::Template {
+                    name: t.name,
+                    language: t.language,
+                    components: t.components,
+                }
+            }
+            "mark_read" => {
+                let m: MarkReadIn = serde_json::from_str(text).map_err(read)?;
+                OutboundBody::MarkRead {
+                    message_id: m.message_id,
+                }
+            }
+            "message" => {
+                let m: MessageIn = serde_json::from_str(text).map_err(read)?;
+                OutboundBody::Message { message: m.message }
+            }
+            _ => return Err(D::Error::custom("unknown kind of outbound body")),
+        })
+    }
 }
 
 /// The message types of the Cloud API; another `type` is forwarded and shown as `other`. In the
@@ -59,71 +135,20 @@ pub const MESSAGE_TYPES: [&str; 12] = [
     "address",
 ];
 
-/// A string inside a JSON object, by its path of keys.
-fn field(v: &Value<'_>, path: &[&str]) -> Option<String> {
+/// A string inside a JSON text, by its path of keys.
+fn field(message: &RawJson, path: &[&str]) -> Option<String> {
+    let value: serde_json::Value = message.read().ok()?;
     path.iter()
-        .try_fold(v, |v, key| v.as_object()?.get(key))
+        .try_fold(&value, |v, key| v.get(key))
         .and_then(|v| v.as_str())
-        .map(|s| s.into_owned())
+        .map(str::to_string)
 }
 
-// Stored in the outbox as serde's internal tagging wrote it (`{"kind":"text","body":...}`), so
-// items queued by an earlier version still read.
-impl ToJson for OutboundBody {
-    fn write_json(&self, out: &mut String) {
-        let mut f = Fields::new(out);
-        match self {
-            OutboundBody::Text { body } => f.field("kind", "text").field("body", body),
-            OutboundBody::Buttons { body, buttons } => f
-                .field("kind", "buttons")
-                .field("body", body)
-                .field("buttons", buttons),
-            OutboundBody::Template {
-                name,
-                language,
-                components,
-            } => f
-                .field("kind", "template")
-                .field("name", name)
-                .field("language", language)
-                .field("components", components),
-            OutboundBody::MarkRead { message_id } => {
-                f.field("kind", "mark_read").field("message_id", message_id)
-            }
-            OutboundBody::Message { message } => {
-                f.field("kind", "message").field("message", message)
-            }
-        };
-        f.end();
-    }
-}
-
-impl<'a> FromJson<'a> for OutboundBody {
-    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-        let o = object(value)?;
-        let kind: String = o.req("kind")?;
-        Ok(match kind.as_str() {
-            "text" => OutboundBody::Text {
-                body: o.req("body")?,
-            },
-            "buttons" => OutboundBody::Buttons {
-                body: o.req("body")?,
-                buttons: o.req("buttons")?,
-            },
-            "template" => OutboundBody::Template {
-                name: o.req("name")?,
-                language: o.req("language")?,
-                components: o.or_default("components")?,
-            },
-            "mark_read" => OutboundBody::MarkRead {
-                message_id: o.req("message_id")?,
-            },
-            "message" => OutboundBody::Message {
-                message: o.req("message")?,
-            },
-            _ => return Err(crate::json::unknown_variant()),
-        })
-    }
+/// The `type` of a caller's message object, read without taking the rest apart.
+#[derive(Deserialize)]
+struct TypeOf<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Option<Cow<'a, str>>,
 }
 
 impl OutboundBody {
@@ -136,7 +161,6 @@ impl OutboundBody {
             }
             OutboundBody::MarkRead { .. } => String::new(),
             OutboundBody::Message { message } => {
-                let message = &message.value();
                 let kind = self.kind();
                 let said = match kind {
                     "text" => field(message, &["text", "body"]),
@@ -162,7 +186,7 @@ impl OutboundBody {
             OutboundBody::Template { .. } => "template",
             OutboundBody::MarkRead { .. } => "read",
             OutboundBody::Message { message } => {
-                let kind = field(&message.value(), &["type"]);
+                let kind = message.read::<TypeOf<'_>>().ok().and_then(|t| t.kind);
                 let kind = kind.as_deref().unwrap_or("text");
                 MESSAGE_TYPES
                     .into_iter()
@@ -186,174 +210,183 @@ pub fn request_body(
     reply_to: Option<&MessageId>,
     callback: Option<&str>,
 ) -> String {
-    let mut out = String::new();
-    let mut f = Fields::new(&mut out);
+    // A BSUID goes in `recipient` (Meta reads `to` first, so only one is sent).
+    let (to_field, recipient) = match to.kind() {
+        crate::ids::IdKind::Phone => (Some(to), None),
+        _ => (None, Some(to)),
+    };
+    let mut out = Outgoing {
+        messaging_product: "whatsapp",
+        recipient_type: "individual",
+        to: to_field,
+        recipient,
+        context: reply_to.map(|message_id| ContextOut { message_id }),
+        kind: "text",
+        text: None,
+        interactive: None,
+        template: None,
+        biz_opaque_callback_data: callback,
+    };
     match body {
         OutboundBody::MarkRead { message_id } => {
-            f.field("messaging_product", "whatsapp")
-                .field("status", "read")
-                .field("message_id", message_id);
+            return crate::serde_ext::to_string(&MarkReadOut {
+                messaging_product: "whatsapp",
+                status: "read",
+                message_id,
+                biz_opaque_callback_data: callback,
+            });
         }
         // The caller's own object: its recipient and context are its own.
-        OutboundBody::Message { message } => {
-            let message = message.value();
-            let Some(fields) = message.as_object() else {
-                return crate::json::to_string(&message);
-            };
-            if fields.get("messaging_product").is_none() {
-                f.field("messaging_product", "whatsapp");
-            }
-            for (key, value) in &fields.fields {
-                if callback.is_some() && key.is("biz_opaque_callback_data") {
-                    continue;
-                }
-                f.field(&key.text(), value);
-            }
-        }
+        OutboundBody::Message { message } => return callers_object(message, callback),
         OutboundBody::Text { body } => {
-            addressed(&mut f, to, reply_to).field("type", "text");
-            f.field("text", &TextObject { body });
+            out.text = Some(TextOut {
+                body,
+                preview_url: false,
+            });
         }
         OutboundBody::Buttons { body, buttons } => {
-            addressed(&mut f, to, reply_to).field("type", "interactive");
-            f.field("interactive", &ButtonsObject { body, buttons });
+            out.kind = "interactive";
+            out.interactive = Some(ButtonsOut {
+                kind: "button",
+                body: TextOf { text: body },
+                action: ButtonList {
+                    buttons: buttons
+                        .iter()
+                        .enumerate()
+                        .map(|(i, title)| ReplyButton {
+                            kind: "reply",
+                            reply: Reply {
+                                id: format!("btn{}", i + 1),
+                                title,
+                            },
+                        })
+                        .collect(),
+                },
+            });
         }
         OutboundBody::Template {
             name,
             language,
             components,
         } => {
-            addressed(&mut f, to, reply_to).field("type", "template");
-            f.field(
-                "template",
-                &TemplateObject {
-                    name,
-                    language,
-                    components,
-                },
-            );
+            out.kind = "template";
+            out.template = Some(TemplateOut {
+                name,
+                language: Code { code: language },
+                components: Some(components).filter(|c| c.as_str() != "null"),
+            });
         }
     }
-    if let Some(callback) = callback {
-        f.field("biz_opaque_callback_data", callback);
-    }
-    f.end();
-    out
+    crate::serde_ext::to_string(&out)
 }
 
-/// The fields every message wa-edge writes itself starts with: who it goes to, and what it
-/// answers.
-fn addressed<'f, 'o>(
-    f: &'f mut Fields<'o>,
-    to: &WaId,
-    reply_to: Option<&MessageId>,
-) -> &'f mut Fields<'o> {
-    // A BSUID goes in `recipient` (Meta reads `to` first, so only one is sent).
-    let field = match to.kind() {
-        crate::ids::IdKind::Phone => "to",
-        _ => "recipient",
+/// A caller's message object with its members in their order: Meta's product added when
+/// missing, and our callback in place of theirs when we set one.
+fn callers_object(message: &RawJson, callback: Option<&str>) -> String {
+    let Ok(members) = message.read::<Members<'_>>() else {
+        return message.as_str().to_string();
     };
-    f.field("messaging_product", "whatsapp")
-        .field("recipient_type", "individual")
-        .field(field, to);
-    if let Some(id) = reply_to {
-        f.field("context", &Context { message_id: id });
+    let mut out: Vec<(&str, RawJson)> = Vec::with_capacity(members.0.len() + 2);
+    if members.get("messaging_product").is_none() {
+        out.push(("messaging_product", RawJson::from_value("whatsapp")));
     }
-    f
+    for (key, value) in &members.0 {
+        if callback.is_some() && key == "biz_opaque_callback_data" {
+            continue;
+        }
+        out.push((key.as_ref(), RawJson::from((*value).to_owned())));
+    }
+    if let Some(callback) = callback {
+        out.push(("biz_opaque_callback_data", RawJson::from_value(callback)));
+    }
+    crate::serde_ext::to_string(&Ordered(&out))
 }
 
-struct Context<'a> {
+/// A message wa-edge writes itself, in the order Meta documents its fields.
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    messaging_product: &'static str,
+    recipient_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<&'a WaId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient: Option<&'a WaId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<ContextOut<'a>>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<TextOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interactive: Option<ButtonsOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    template: Option<TemplateOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    biz_opaque_callback_data: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct MarkReadOut<'a> {
+    messaging_product: &'static str,
+    status: &'static str,
+    message_id: &'a MessageId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    biz_opaque_callback_data: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ContextOut<'a> {
     message_id: &'a MessageId,
 }
 
-impl ToJson for Context<'_> {
-    fn write_json(&self, out: &mut String) {
-        Fields::new(out).field("message_id", self.message_id).end();
-    }
-}
-
-struct TextObject<'a> {
+#[derive(Serialize)]
+struct TextOut<'a> {
     body: &'a str,
+    preview_url: bool,
 }
 
-impl ToJson for TextObject<'_> {
-    fn write_json(&self, out: &mut String) {
-        Fields::new(out)
-            .field("body", self.body)
-            .field("preview_url", &false)
-            .end();
-    }
+#[derive(Serialize)]
+struct ButtonsOut<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    body: TextOf<'a>,
+    action: ButtonList<'a>,
 }
 
-struct ButtonsObject<'a> {
-    body: &'a str,
-    buttons: &'a [String],
+#[derive(Serialize)]
+struct TextOf<'a> {
+    text: &'a str,
 }
 
-impl ToJson for ButtonsObject<'_> {
-    fn write_json(&self, out: &mut String) {
-        let mut f = Fields::new(out);
-        f.field("type", "button")
-            .field("body", &TextField(self.body));
-        f.field("action", &ButtonList(self.buttons));
-        f.end();
-    }
+#[derive(Serialize)]
+struct ButtonList<'a> {
+    buttons: Vec<ReplyButton<'a>>,
 }
 
-/// `{"text": ...}`
-struct TextField<'a>(&'a str);
-
-impl ToJson for TextField<'_> {
-    fn write_json(&self, out: &mut String) {
-        Fields::new(out).field("text", self.0).end();
-    }
+#[derive(Serialize)]
+struct ReplyButton<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    reply: Reply<'a>,
 }
 
-/// `{"buttons": [{"type":"reply","reply":{"id":"btn1","title":...}}, ...]}`
-struct ButtonList<'a>(&'a [String]);
-
-impl ToJson for ButtonList<'_> {
-    fn write_json(&self, out: &mut String) {
-        out.push_str("{\"buttons\":[");
-        for (i, title) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"type\":\"reply\",\"reply\":{\"id\":\"btn");
-            (i + 1).write_json(out);
-            out.push_str("\",\"title\":");
-            write_str(out, title);
-            out.push_str("}}");
-        }
-        out.push_str("]}");
-    }
+#[derive(Serialize)]
+struct Reply<'a> {
+    id: String,
+    title: &'a str,
 }
 
-struct TemplateObject<'a> {
+#[derive(Serialize)]
+struct TemplateOut<'a> {
     name: &'a str,
-    language: &'a str,
-    components: &'a RawJson,
+    language: Code<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    components: Option<&'a RawJson>,
 }
 
-impl ToJson for TemplateObject<'_> {
-    fn write_json(&self, out: &mut String) {
-        let mut f = Fields::new(out);
-        f.field("name", self.name)
-            .field("language", &Code(self.language));
-        if self.components.as_str() != "null" {
-            f.field("components", self.components);
-        }
-        f.end();
-    }
-}
-
-/// `{"code": ...}`
-struct Code<'a>(&'a str);
-
-impl ToJson for Code<'_> {
-    fn write_json(&self, out: &mut String) {
-        Fields::new(out).field("code", self.0).end();
-    }
+#[derive(Serialize)]
+struct Code<'a> {
+    code: &'a str,
 }
 
 /// A Graph API failure: Meta's error code when it sent one, else the HTTP status.
@@ -376,39 +409,27 @@ impl GraphError {
     }
 }
 
+#[derive(Deserialize)]
 struct SendOk {
+    #[serde(default)]
     messages: Vec<SentId>,
 }
-from_json!(SendOk {
-    messages: or_default
-});
 
+#[derive(Deserialize)]
 struct SentId {
     id: MessageId,
 }
-from_json!(SentId { id: req });
 
+#[derive(Deserialize)]
 struct ErrorBody {
     error: Option<ErrorDetail>,
 }
-from_json!(ErrorBody { error: opt });
 
+#[derive(Deserialize)]
 struct ErrorDetail {
     code: Option<i64>,
     message: Option<String>,
-}
-
-impl<'a> FromJson<'a> for ErrorDetail {
-    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-        let o = object(value)?;
-        Ok(ErrorDetail {
-            code: o.opt("code")?,
-            message: match o.opt("message")? {
-                Some(m) => Some(m),
-                None => o.opt("error_user_title")?,
-            },
-        })
-    }
+    error_user_title: Option<String>,
 }
 
 /// Meta's error objects are small; a larger body is not handed back.
@@ -417,7 +438,7 @@ pub const MAX_ERROR_BODY: usize = 4096;
 /// Reads Meta's answer to a send: the new message id, or the error.
 pub fn parse_send_response(http_status: u16, body: &str) -> Result<MessageId, GraphError> {
     if (200..300).contains(&http_status) {
-        if let Ok(ok) = crate::json::from_str::<SendOk>(body) {
+        if let Ok(ok) = crate::serde_ext::from_str::<SendOk>(body) {
             if let Some(sent) = ok.messages.into_iter().next() {
                 return Ok(sent.id);
             }
@@ -429,13 +450,13 @@ pub fn parse_send_response(http_status: u16, body: &str) -> Result<MessageId, Gr
             body: None,
         });
     }
-    let detail = crate::json::from_str::<ErrorBody>(body)
+    let detail = crate::serde_ext::from_str::<ErrorBody>(body)
         .ok()
         .and_then(|b| b.error);
     Err(GraphError {
         http_status,
         code: detail.as_ref().and_then(|d| d.code),
-        title: detail.and_then(|d| d.message),
+        title: detail.and_then(|d| d.message.or(d.error_user_title)),
         body: Some(body.to_string()).filter(|b| b.len() <= MAX_ERROR_BODY && b.starts_with('{')),
     })
 }
@@ -514,8 +535,11 @@ mod tests {
             r#"{"messaging_product":"whatsapp","to":"15550001","type":"image","image":{"link":"https://x/y.png"},"biz_opaque_callback_data":"theirs"}"#
         );
         assert_eq!(body.kind(), "image");
-        let stored = crate::json::to_string(&body);
-        assert_eq!(crate::json::from_str::<OutboundBody>(&stored), Ok(body));
+        let stored = crate::serde_ext::to_string(&body);
+        assert_eq!(
+            crate::serde_ext::from_str::<OutboundBody>(&stored),
+            Ok(body)
+        );
         let text = OutboundBody::Text {
             body: "a \"b\"".into(),
         };
@@ -526,7 +550,7 @@ mod tests {
         // Written by serde's internal tagging in an earlier version, and still read.
         let queued = r#"{"kind":"template","name":"hello","language":"en_US","components":null}"#;
         assert!(matches!(
-            crate::json::from_str::<OutboundBody>(queued),
+            crate::serde_ext::from_str::<OutboundBody>(queued),
             Ok(OutboundBody::Template { .. })
         ));
     }

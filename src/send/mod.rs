@@ -12,18 +12,25 @@ pub use graph::OutboundBody;
 pub use outcome::record_outcome;
 
 use crate::ids::{MessageId, PhoneNumberId, WaId};
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Purpose {
+    #[serde(rename = "opt_out_confirmation")]
     OptOutConfirmation,
+    #[serde(rename = "opt_in_confirmation")]
     OptInConfirmation,
+    #[serde(rename = "help")]
     Help,
+    #[serde(rename = "auto_reply")]
     AutoReply,
+    #[serde(rename = "default_reply")]
     DefaultReply,
+    #[serde(rename = "api")]
     Api,
+    #[serde(rename = "mark_read")]
     MarkRead,
 }
-crate::json::string_enum!(Purpose { OptOutConfirmation = "opt_out_confirmation", OptInConfirmation = "opt_in_confirmation", Help = "help", AutoReply = "auto_reply", DefaultReply = "default_reply", Api = "api", MarkRead = "mark_read" });
 
 impl Purpose {
     pub fn as_str(self) -> &'static str {
@@ -40,7 +47,7 @@ impl Purpose {
 }
 
 /// A message to send, decided (and recorded) before it goes out.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Outbound {
     pub to: WaId,
     pub phone_number_id: PhoneNumberId,
@@ -49,13 +56,6 @@ pub struct Outbound {
     pub reply_to: Option<MessageId>,
     /// Sent as `biz_opaque_callback_data`, which Meta echoes in the message's status webhooks:
     /// how the outbox learns that a send interrupted by a restart did reach Meta.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback: Option<String>,
 }
-crate::json::json_object!(Outbound {
-    to: req,
-    phone_number_id: req,
-    body: req,
-    purpose: req,
-    reply_to: opt,
-    callback: skip,
-});

@@ -6,10 +6,10 @@
 //! text that `json` reads in wasm.
 
 use super::runtime::{Env, Method};
-use crate::json::{from_json, RawJson};
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey};
 use crate::time::UnixTime;
 use js_sys::{self, Array, Object, Reflect};
+use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 pub const KV_BINDING: &str = "WHATSAPP_KV";
@@ -65,27 +65,20 @@ fn set(object: &Object, key: &str, value: &JsValue) -> Result<(), KvError> {
 }
 
 /// A listing as KV answers it (the fields the core uses).
+#[derive(Deserialize)]
 struct Listing {
     keys: Vec<ListedName>,
+    #[serde(default)]
     list_complete: bool,
     cursor: Option<String>,
 }
-from_json!(Listing {
-    keys: req,
-    list_complete: or_default,
-    cursor: opt,
-});
 
+#[derive(Deserialize)]
 struct ListedName {
     name: String,
     expiration: Option<u64>,
     metadata: Option<RawJson>,
 }
-from_json!(ListedName {
-    name: req,
-    expiration: opt,
-    metadata: opt,
-});
 
 impl Kv for WorkerKv<'_> {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
@@ -101,7 +94,7 @@ impl Kv for WorkerKv<'_> {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<crate::json::RawJson>,
+        metadata: Option<crate::serde_ext::RawJson>,
     ) -> Result<(), KvError> {
         let kv = self.0;
         let options = Object::new();
@@ -134,7 +127,7 @@ impl Kv for WorkerKv<'_> {
         let page = settle(kv.list.call1(&options)).await?;
         let text: String = js_sys::JSON::stringify(&page).map_err(kv_error)?.into();
         let page: Listing =
-            crate::json::from_str(&text).map_err(|_| KvError::Corrupt("KV listing"))?;
+            crate::serde_ext::from_str(&text).map_err(|_| KvError::Corrupt("KV listing"))?;
         let keys = page
             .keys
             .into_iter()

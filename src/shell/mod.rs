@@ -163,14 +163,8 @@ async fn read_capped(
 
 fn respond(route: &Route, reply: Response) -> Result<web_sys::Response, JsValue> {
     if let Some(line) = &reply.log {
-        let status = crate::text::decimal(u64::from(reply.status));
-        runtime::log(&crate::text::concat(&[
-            route.name(),
-            " -> ",
-            &status,
-            ": ",
-            line,
-        ]));
+        let status = (u64::from(reply.status)).to_string();
+        runtime::log(&[route.name(), " -> ", &status, ": ", line].concat());
     }
     let mut headers = vec![
         ("content-type", reply.content_type),

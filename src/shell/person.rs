@@ -13,6 +13,7 @@ use crate::platform::apart;
 use crate::store::keys::ContactKey;
 use crate::store::kv::{Kv, KvError, RetryRateLimited};
 use js_sys::Promise;
+use serde::Deserialize;
 use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -27,14 +28,11 @@ pub const PERSON_BINDING: &str = "PERSON";
 pub struct DurableAuthorities<'a>(pub &'a Method);
 
 /// What the worker sends a person's authority: who they are (their keyed hash) and the request.
+#[derive(Deserialize)]
 struct Envelope {
     contact: String,
     op: Op,
 }
-crate::json::from_json!(Envelope {
-    contact: req,
-    op: req,
-});
 
 impl Authorities for DurableAuthorities<'_> {
     async fn call(&self, contact: &ContactKey, op: &Op) -> Result<Answer, KvError> {
@@ -56,7 +54,7 @@ impl Authorities for DurableAuthorities<'_> {
                 fail(&message.chars().take(200).collect::<String>())
             })?;
         let text = answer.as_string().ok_or_else(|| fail("answer"))?;
-        crate::json::from_str(&text).map_err(|_| fail("answer"))
+        crate::serde_ext::from_str(&text).map_err(|_| fail("answer"))
     }
 }
 
@@ -177,14 +175,14 @@ impl Person {
     pub fn serve(&self, text: String) -> Promise {
         let authority = self.0.clone();
         tasks::spawn(async move {
-            let Ok(envelope) = crate::json::from_str::<Envelope>(&text) else {
+            let Ok(envelope) = crate::serde_ext::from_str::<Envelope>(&text) else {
                 return Err(runtime::error("bad authority request"));
             };
             match authority
                 .run(Some(envelope.op), Some(envelope.contact))
                 .await
             {
-                Ok(Some(answer)) => Ok(JsValue::from_str(&crate::json::to_string(&answer))),
+                Ok(Some(answer)) => Ok(JsValue::from_str(&crate::serde_ext::to_string(&answer))),
                 Ok(None) => Err(runtime::error("no answer")),
                 Err(e) => Err(runtime::error(&e.to_string())),
             }

@@ -6,6 +6,7 @@
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
 use crate::time::UnixTime;
 use js_sys::{self, Array, Object, Reflect};
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Durable Object storage behind the core's `Kv` trait. Its storage has no TTL or metadata, so
@@ -17,29 +18,27 @@ pub(super) struct DoStore {
     pub(super) now: UnixTime,
 }
 
+#[derive(Serialize, Deserialize)]
 struct Stored {
     v: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     e: Option<u64>,
-    m: Option<crate::json::RawJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    m: Option<crate::serde_ext::RawJson>,
 }
-crate::json::json_object!(Stored {
-    v: req,
-    e: skip,
-    m: skip,
-});
 
 /// A value as this storage keeps it, with its expiry and metadata.
 fn encode(
     value: &str,
     expires: Option<UnixTime>,
-    metadata: Option<crate::json::RawJson>,
+    metadata: Option<crate::serde_ext::RawJson>,
 ) -> Result<String, KvError> {
     let stored = Stored {
         v: value.to_string(),
         e: expires.map(|e| e.0),
         m: metadata,
     };
-    Ok(crate::json::to_string(&stored))
+    Ok(crate::serde_ext::to_string(&stored))
 }
 
 /// A storage call that failed: its message (never a key or a value), shortened.
@@ -70,7 +69,7 @@ impl DoStore {
 
     /// A stored value, expired or not.
     fn parse(raw: &JsValue) -> Option<Stored> {
-        crate::json::from_str(&raw.as_string()?).ok()
+        crate::serde_ext::from_str(&raw.as_string()?).ok()
     }
 
     /// A stored value that has not expired.
@@ -104,7 +103,7 @@ impl Kv for DoStore {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<crate::json::RawJson>,
+        metadata: Option<crate::serde_ext::RawJson>,
     ) -> Result<(), KvError> {
         let text = encode(value, expires, metadata)?;
         self.call("put", &[&JsValue::from_str(key), &JsValue::from_str(&text)])

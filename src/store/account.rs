@@ -3,7 +3,7 @@
 //! kind, the `kind` in its JSON and the group `GET /v1/account` shows it under.
 
 use crate::ids::PhoneNumberId;
-use crate::json::{JsonObject, RawJson};
+use crate::serde_ext::RawJson;
 use crate::store::keys::{self, KeyScheme};
 use crate::store::kv::{list_all, Kv, KvError};
 use crate::store::{Put, RecordMeta};
@@ -99,7 +99,18 @@ pub struct Signal {
     pub kind: SignalKind,
     pub identity: Vec<String>,
     pub at: UnixTime,
-    pub fields: JsonObject,
+    pub fields: Fields,
+}
+
+/// A signal's own fields, as stored.
+pub type Fields = serde_json::Map<String, serde_json::Value>;
+
+/// The fields of an object written with `json!` (anything else has none).
+pub fn object(value: serde_json::Value) -> Fields {
+    match value {
+        serde_json::Value::Object(fields) => fields,
+        _ => Fields::new(),
+    }
 }
 
 impl Signal {
@@ -111,11 +122,9 @@ impl Signal {
 
     /// The write; `expires` is `None` only for a pause, which lasts until a person lifts it.
     pub fn put(&self, keys: &KeyScheme, expires: Option<UnixTime>) -> Result<Put, KvError> {
-        let value = self
-            .fields
-            .clone()
-            .with("kind", self.kind.json_kind())
-            .with("at", &self.at);
+        let mut value = self.fields.clone();
+        value.insert("kind".into(), self.kind.json_kind().into());
+        value.insert("at".into(), self.at.0.into());
         Put::json(
             self.key(keys),
             &value,
@@ -137,20 +146,27 @@ pub async fn load_grouped<K: Kv>(kv: &K) -> Result<Vec<(SignalKind, Vec<RawJson>
         .into_iter()
         .map(|k| (RecordMeta::time_of(k.metadata.as_ref()), k.name))
         .collect();
-    crate::sort::by_key(&mut listed, |(at, _)| std::cmp::Reverse(*at));
+    listed.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     listed.truncate(MAX_ACCOUNT_SIGNALS);
     let names: Vec<String> = listed.into_iter().map(|(_, name)| name).collect();
     let values = kv.get_many(&names).await?;
     let mut groups: Vec<(SignalKind, Vec<RawJson>)> =
         SignalKind::ALL.iter().map(|k| (*k, Vec::new())).collect();
     for value in values.into_iter().flatten() {
-        let Ok(v) = crate::json::parse(&value) else {
+        #[derive(serde::Deserialize)]
+        struct Kind<'a> {
+            #[serde(borrow)]
+            kind: Option<std::borrow::Cow<'a, str>>,
+        }
+        let Ok(signal) = crate::serde_ext::from_str::<Kind<'_>>(&value) else {
             continue;
         };
-        let kind = v.as_object().and_then(|o| o.get("kind")?.as_str());
-        let kind = SignalKind::from_json_kind(kind.as_deref());
+        let kind = SignalKind::from_json_kind(signal.kind.as_deref());
+        let Some(raw) = RawJson::parse(&value) else {
+            continue;
+        };
         if let Some((_, list)) = groups.iter_mut().find(|(k, _)| *k == kind) {
-            list.push(RawJson::of(&v));
+            list.push(raw);
         }
     }
     Ok(groups)
@@ -185,9 +201,13 @@ pub async fn paused_numbers<K: Kv>(kv: &K) -> Result<Vec<PhoneNumberId>, KvError
         .into_iter()
         .flatten()
         .filter_map(|v| {
-            let v = crate::json::parse(&v).ok()?;
-            let id = v.as_object()?.get("phone_number_id")?.as_str()?;
-            Some(PhoneNumberId::new(id))
+            #[derive(serde::Deserialize)]
+            struct Paused {
+                phone_number_id: Option<PhoneNumberId>,
+            }
+            crate::serde_ext::from_str::<Paused>(&v)
+                .ok()?
+                .phone_number_id
         })
         .collect())
 }
@@ -227,7 +247,7 @@ mod tests {
             kind: SignalKind::Pause,
             identity: vec![pnid.as_str().to_string()],
             at: UnixTime(1),
-            fields: JsonObject::new(),
+            fields: Fields::new(),
         };
         assert_eq!(signal.key(&keys), pause_key(&keys, Some(&pnid)));
     }

@@ -7,75 +7,71 @@ use crate::store::keys::{self, ContactKey};
 use crate::store::kv::{Kv, KvError};
 use crate::store::Put;
 use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConsentStatus {
+    #[serde(rename = "opted_in")]
     OptedIn,
+    #[serde(rename = "opted_out")]
     OptedOut,
+    #[serde(rename = "unknown")]
     Unknown,
 }
-crate::json::string_enum!(ConsentStatus { OptedIn = "opted_in", OptedOut = "opted_out", Unknown = "unknown" });
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Scope {
+    #[serde(rename = "all")]
     All,
+    #[serde(rename = "marketing")]
     Marketing,
 }
-crate::json::string_enum!(Scope { All = "all", Marketing = "marketing" });
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Source {
+    #[serde(rename = "keyword")]
     Keyword,
+    #[serde(rename = "button")]
     Button,
+    #[serde(rename = "user_preferences")]
     UserPreferences,
+    #[serde(rename = "send_error")]
     SendError,
+    #[serde(rename = "admin")]
     Admin,
     /// Two ids were found to be one person (`ConsentRecord::merge`).
+    #[serde(rename = "link")]
     Link,
 }
-crate::json::string_enum!(Source { Keyword = "keyword", Button = "button", UserPreferences = "user_preferences", SendError = "send_error", Admin = "admin", Link = "link" });
 
 /// One piece of evidence: who changed what, when, and because of which message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ConsentChange {
     pub status: ConsentStatus,
     pub scope: Scope,
     /// When the person acted (the event's own time), which orders changes.
     pub at: UnixTime,
     pub source: Source,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<MessageId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword: Option<String>,
     /// Free text for off-WhatsApp consent ("website checkbox, order 1234").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
     /// False when a newer change already stood: kept as evidence, not applied.
     pub applied: bool,
 }
-crate::json::json_object!(ConsentChange {
-    status: req,
-    scope: req,
-    at: req,
-    source: req,
-    message_id: skip,
-    keyword: skip,
-    evidence: skip,
-    applied: req,
-});
 
 /// The suppression record: kept without TTL and through erasure, holding no message text and no
 /// profile name, because an objection to direct marketing must be honoured indefinitely.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ConsentRecord {
     pub status: ConsentStatus,
     pub scope: Option<Scope>,
     pub updated_at: Option<UnixTime>,
     pub history: Vec<ConsentChange>,
 }
-crate::json::json_object!(ConsentRecord {
-    status: req,
-    scope: opt,
-    updated_at: opt,
-    history: req,
-});
 
 impl Default for ConsentRecord {
     fn default() -> Self {
@@ -93,7 +89,7 @@ impl Default for ConsentRecord {
 pub fn parse(value: Option<&str>) -> Result<ConsentRecord, KvError> {
     match value {
         None => Ok(ConsentRecord::default()),
-        Some(text) => crate::json::from_str(text).map_err(|_| KvError::Corrupt("consent")),
+        Some(text) => crate::serde_ext::from_str(text).map_err(|_| KvError::Corrupt("consent")),
     }
 }
 

@@ -7,43 +7,42 @@ use crate::store::keys::{self, ContactKey};
 use crate::store::kv::{Kv, KvError};
 use crate::store::Put;
 use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 pub struct ContactState {
     /// The newest user message's own timestamp: it opens the 24-hour window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_inbound: Option<UnixTime>,
     /// The business number the contact last wrote to: replies go out from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_id: Option<PhoneNumberId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sent: Option<UnixTime>,
     /// The pair-rate bucket (`policy::pacing`): when the person's next message would be "on
     /// time" if messages went out one per interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paced_until: Option<UnixTime>,
     /// Fingerprints of automatic texts queued in the last minute (`policy::coalesce`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent: Vec<(String, UnixTime)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_default_reply: Option<UnixTime>,
     /// The inbound message (its key hash) the last automatic reply answered: a retried delivery
     /// of that message is answered as it was decided, not refused by its own pacing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reply_for: Option<String>,
     /// Meta answered 131047 (window closed) at this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_closed_at: Option<UnixTime>,
     /// Marketing templates sent through the send API in the last 24 hours
     /// (`policy::business`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub marketing_sent: Vec<UnixTime>,
     /// Meta answered 131026 / 130403 (undeliverable, blocked): (code, time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undeliverable: Option<(i64, UnixTime)>,
 }
-crate::json::json_object!(ContactState {
-    last_inbound: skip,
-    phone_number_id: skip,
-    last_sent: skip,
-    paced_until: skip,
-    recent: skip,
-    last_default_reply: skip,
-    last_reply_for: skip,
-    window_closed_at: skip,
-    marketing_sent: skip,
-    undeliverable: skip,
-});
 
 impl ContactState {
     /// Unites the state of another id found to be the same person: the later of each time (the
@@ -77,7 +76,7 @@ impl ContactState {
                 self.marketing_sent.push(*at);
             }
         }
-        crate::sort::natural(&mut self.marketing_sent);
+        self.marketing_sent.sort();
     }
 }
 
@@ -85,7 +84,7 @@ impl ContactState {
 /// than failing the request (unlike consent, which fails closed).
 pub fn parse(value: Option<&str>) -> ContactState {
     value
-        .and_then(|v| crate::json::from_str(v).ok())
+        .and_then(|v| crate::serde_ext::from_str(v).ok())
         .unwrap_or_default()
 }
 

@@ -7,7 +7,6 @@
 
 use crate::crypto::HmacSha256;
 use crate::ids::{MessageId, WaId};
-use crate::text::concat;
 use hmac::Mac;
 use std::cell::RefCell;
 
@@ -38,20 +37,11 @@ impl std::fmt::Debug for KeyScheme {
 }
 
 /// A contact's pseudonymous key (hex), safe to show in logs and keys.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct ContactKey(pub String);
-
-impl crate::json::ToJson for ContactKey {
-    fn write_json(&self, out: &mut String) {
-        self.0.write_json(out);
-    }
-}
-
-impl<'a> crate::json::FromJson<'a> for ContactKey {
-    fn from_json(value: &crate::json::Value<'a>) -> Result<Self, crate::json::ShapeError> {
-        String::from_json(value).map(ContactKey)
-    }
-}
 
 /// A message id's keyed hash (hex).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,7 +64,7 @@ impl KeyScheme {
         mac.update(b"\0");
         mac.update(value.as_bytes());
         let mac: [u8; 32] = mac.finalize().into_bytes().into();
-        lower_hex(mac.get(..HASH_BYTES).unwrap_or(&mac))
+        hex::encode(mac.get(..HASH_BYTES).unwrap_or(&mac))
     }
 
     pub fn contact(&self, wa_id: &WaId) -> ContactKey {
@@ -113,24 +103,12 @@ impl KeyScheme {
     }
 }
 
-/// Lower-case hex, written into a string of the right size at once (`hex::encode` grew its
-/// string a character at a time, for every key of every request).
-fn lower_hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        for nibble in [b >> 4, b & 0x0f] {
-            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-        }
-    }
-    out
-}
-
 pub fn contact_prefix(c: &ContactKey) -> String {
-    concat(&["c:", &c.0, ":"])
+    ["c:", &c.0, ":"].concat()
 }
 
 pub fn message_record(c: &ContactKey, m: &MessageKey) -> String {
-    concat(&["c:", &c.0, ":m:", &m.0])
+    ["c:", &c.0, ":m:", &m.0].concat()
 }
 
 /// One key per (message, status): statuses never overwrite each other, so an out-of-order
@@ -141,33 +119,33 @@ pub fn status_record(c: &ContactKey, m: &MessageKey, status: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(32)
         .collect();
-    concat(&["c:", &c.0, ":s:", &m.0, ":", &status])
+    ["c:", &c.0, ":s:", &m.0, ":", &status].concat()
 }
 
 /// Per-contact sending state (window, pacing, cooldown): under the contact prefix, so erased.
 pub fn contact_state(c: &ContactKey) -> String {
-    concat(&["c:", &c.0, ":state"])
+    ["c:", &c.0, ":state"].concat()
 }
 
 pub fn dedupe_message(m: &MessageKey) -> String {
-    concat(&["d:m:", &m.0])
+    ["d:m:", &m.0].concat()
 }
 
 pub fn consent(c: &ContactKey) -> String {
-    concat(&["consent:", &c.0])
+    ["consent:", &c.0].concat()
 }
 
 pub const ACCOUNT_PREFIX: &str = "a:";
 
 /// What the worker learned of a template (its category), by a hash of its name.
 pub fn template(keys: &KeyScheme, name: &str) -> String {
-    concat(&["tc:", &keys.event(&["template", name])])
+    ["tc:", &keys.event(&["template", name])].concat()
 }
 
 /// An account signal: `kind` is `SignalKind::key_kind`, `id` a keyed hash of what identifies it,
 /// so redeliveries land on the same key.
 pub fn account_signal(kind: &str, id: &str) -> String {
-    concat(&[ACCOUNT_PREFIX, kind, ":", id])
+    [ACCOUNT_PREFIX, kind, ":", id].concat()
 }
 
 /// What a key is, from its layout above (for stores that route or keep keys by kind).

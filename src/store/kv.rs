@@ -32,14 +32,14 @@ pub struct Write {
     pub key: String,
     pub value: String,
     pub expires: Option<UnixTime>,
-    pub metadata: Option<crate::json::RawJson>,
+    pub metadata: Option<crate::serde_ext::RawJson>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedKey {
     pub name: String,
     pub expiration: Option<u64>,
-    pub metadata: Option<crate::json::RawJson>,
+    pub metadata: Option<crate::serde_ext::RawJson>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -60,7 +60,7 @@ pub trait Kv {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<crate::json::RawJson>,
+        metadata: Option<crate::serde_ext::RawJson>,
     ) -> Result<(), KvError>;
     async fn delete(&self, key: &str) -> Result<(), KvError>;
     /// Several deletions; one operation where the store can (Durable Object storage deletes up
@@ -162,7 +162,7 @@ impl<K: Kv, P: Platform> Kv for RetryRateLimited<'_, K, P> {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<crate::json::RawJson>,
+        metadata: Option<crate::serde_ext::RawJson>,
     ) -> Result<(), KvError> {
         match self.kv.put(key, value, expires, metadata.clone()).await {
             Err(KvError::RateLimited) => {

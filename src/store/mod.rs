@@ -10,26 +10,24 @@ pub mod kv;
 pub mod records;
 pub mod templates;
 
-use crate::json::{RawJson, ToJson};
+use crate::serde_ext::RawJson;
 use crate::time::UnixTime;
 use kv::{Kv, KvError};
+use serde::{Deserialize, Serialize};
 
 /// The metadata stored beside a record, which a listing returns without reading the value:
 /// when it happened, and for messages and statuses which way and which status.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordMeta {
     /// The event's own time: history and account signals sort by it.
     pub t: u64,
     /// `in` or `out` on message records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub d: Option<String>,
     /// The status name on status records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s: Option<String>,
 }
-crate::json::json_object!(RecordMeta {
-    t: req,
-    d: skip,
-    s: skip,
-});
 
 impl RecordMeta {
     pub fn at(at: UnixTime) -> RecordMeta {
@@ -60,9 +58,9 @@ impl RecordMeta {
     }
 
     /// The time of a listed key; keys written without metadata sort first.
-    pub fn time_of(metadata: Option<&crate::json::RawJson>) -> u64 {
+    pub fn time_of(metadata: Option<&crate::serde_ext::RawJson>) -> u64 {
         metadata
-            .and_then(|m| crate::json::from_str::<RecordMeta>(m.as_str()).ok())
+            .and_then(|m| crate::serde_ext::from_str::<RecordMeta>(m.as_str()).ok())
             .map_or(0, |m| m.t)
     }
 }
@@ -80,11 +78,12 @@ impl Put {
     /// Encodes `value`; a value that cannot be encoded is a store error, not a silent skip.
     pub fn json(
         key: String,
-        value: &impl ToJson,
+        value: &impl serde::Serialize,
         expires: Option<UnixTime>,
         meta: Option<RecordMeta>,
     ) -> Result<Put, KvError> {
-        let value = crate::json::to_string(value);
+        let value =
+            serde_json::to_string(value).map_err(|_| KvError::Corrupt("unwritable record"))?;
         Ok(Put {
             key,
             value,
@@ -101,7 +100,7 @@ pub async fn write_together<K: Kv>(kv: &K, puts: &[Put]) -> Result<(), KvError> 
         let meta = p.meta.as_ref().map(RawJson::from_value);
         kv.put(&p.key, &p.value, p.expires, meta)
     });
-    crate::platform::join_all(writes)
+    futures_util::future::join_all(writes)
         .await
         .into_iter()
         .collect()

@@ -2,63 +2,59 @@
 //! (no media binaries, no raw payloads).
 
 use crate::ids::{MessageId, PhoneNumberId};
-use crate::json::Number;
 use crate::time::UnixTime;
 use crate::webhook::message::{Content, Message, MetaError};
 use crate::webhook::status::{Conversation, Pricing, Status};
 use crate::webhook::Profile;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Direction {
+    #[serde(rename = "inbound")]
     Inbound,
+    #[serde(rename = "outbound")]
     Outbound,
 }
-crate::json::string_enum!(Direction { Inbound = "inbound", Outbound = "outbound" });
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct MessageRecord {
     pub id: MessageId,
     pub direction: Direction,
     pub at: UnixTime,
+    #[serde(rename = "type")]
     pub kind: String,
     /// Text body, caption, tapped button or list title, reaction emoji, or location name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
-    pub location: Option<[Number; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<[serde_json::Number; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<MessageId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_name: Option<String>,
     /// The sender's WhatsApp username, kept like the profile name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_id: Option<PhoneNumberId>,
     /// A failed send: the Graph API's HTTP status (0: no answer at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
     /// What wa-edge decided on this message (e.g. `opted_out`, `help`), recorded before the 200.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// Why an outbound message was sent (`opt_out_confirmation`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<MetaError>,
 }
-crate::json::json_object!(MessageRecord {
-    id: req,
-    direction: req,
-    at: req,
-    kind: req "type",
-    text: skip,
-    media_id: skip,
-    mime_type: skip,
-    filename: skip,
-    location: skip,
-    reply_to: skip,
-    profile_name: skip,
-    profile_username: skip,
-    phone_number_id: skip,
-    http_status: skip,
-    action: skip,
-    purpose: skip,
-    errors: skip,
-});
 
 impl MessageRecord {
     pub fn inbound(
@@ -127,23 +123,18 @@ impl MessageRecord {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct StatusRecord {
     pub id: MessageId,
     pub status: String,
     pub at: UnixTime,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<MetaError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<Conversation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<Pricing>,
 }
-crate::json::json_object!(StatusRecord {
-    id: req,
-    status: req,
-    at: req,
-    errors: skip,
-    conversation: skip,
-    pricing: skip,
-});
 
 impl StatusRecord {
     pub fn from_status(id: MessageId, status: &Status, at: UnixTime) -> StatusRecord {

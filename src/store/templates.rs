@@ -7,20 +7,17 @@ use crate::store::keys::{self, KeyScheme};
 use crate::store::kv::{Kv, KvError};
 use crate::store::Put;
 use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
 
 /// A learned category is kept a year and refreshed by every update Meta sends; once it lapses
 /// the template counts as marketing again (fail closed).
 pub const CATEGORY_KEPT_DAYS: u64 = 365;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 struct Learned {
     category: Category,
     at: UnixTime,
 }
-crate::json::json_object!(Learned {
-    category: req,
-    at: req,
-});
 
 pub fn put(
     keys: &KeyScheme,
@@ -42,6 +39,6 @@ pub async fn load<K: Kv>(
     Ok(kv
         .get(&keys::template(keys, name))
         .await?
-        .and_then(|v| crate::json::from_str::<Learned>(&v).ok())
+        .and_then(|v| crate::serde_ext::from_str::<Learned>(&v).ok())
         .map(|l| l.category))
 }

@@ -21,7 +21,7 @@ impl KvOps {
     }
 }
 
-type Entry = (String, Option<UnixTime>, Option<crate::json::RawJson>);
+type Entry = (String, Option<UnixTime>, Option<crate::serde_ext::RawJson>);
 
 #[derive(Default)]
 pub struct MemoryKv {
@@ -111,7 +111,7 @@ impl Kv for MemoryKv {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<crate::json::RawJson>,
+        metadata: Option<crate::serde_ext::RawJson>,
     ) -> Result<(), KvError> {
         self.count(|o| o.writes += 1)?;
         self.data

@@ -349,7 +349,9 @@ fn a_malformed_item_is_named_by_its_field_and_its_neighbours_keep_their_exact_te
         panic!("{events:?}")
     };
     assert_eq!(field, "messages.messages");
-    assert_eq!(reason, "shape error: `text` is not an object");
+    // The kind of problem and where, never the value.
+    assert!(reason.contains("expected struct Text"), "{reason}");
+    assert!(!reason.contains("secret"), "{reason}");
     // Handed on to the person's authority exactly as Meta sent it, escapes and spacing kept.
     assert_eq!(raw, good);
     assert_eq!(message.text.as_ref().unwrap().body, "café");

@@ -23,6 +23,6 @@ pub fn ids_of(event: &Event) -> Vec<WaId> {
         }
     }
     // Stable: phone numbers, then BSUIDs, then parent BSUIDs, each in the order seen.
-    crate::sort::by_key(&mut ids, WaId::kind);
+    ids.sort_by_key(WaId::kind);
     ids
 }

@@ -1,6 +1,8 @@
 //! Per-item leniency: one malformed item of a batch must not lose the others.
 
-use crate::json::{FromJson, Object, ShapeError, Value};
+use crate::serde_ext::{describe, unique_keys};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 /// An array item that either read or did not. The reason names a field and a kind, never the
 /// payload's content (it may be personal data).
@@ -8,15 +10,6 @@ use crate::json::{FromJson, Object, ShapeError, Value};
 pub enum Item<T> {
     Ok(T),
     Invalid(String),
-}
-
-impl<T> Item<T> {
-    fn of(read: Result<T, ShapeError>) -> Item<T> {
-        match read {
-            Ok(v) => Item::Ok(v),
-            Err(e) => Item::Invalid(e.to_string()),
-        }
-    }
 }
 
 /// A read item with the exact JSON Meta sent for it, for items handed on as they came (to the
@@ -27,39 +20,63 @@ pub struct WithRaw<T> {
     pub raw: String,
 }
 
-impl<'a, T: FromJson<'a>> FromJson<'a> for WithRaw<T> {
-    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-        // Every item handed on is an object; its text is kept by the reader.
-        let raw = crate::json::object(value)?.raw.to_string();
-        Ok(WithRaw {
-            value: T::from_json(value)?,
-            raw,
+/// The items of an array (the raw value of a field), each read on its own. Absent or `null` is
+/// no items; a non-array is one invalid item (so the delivery still counts it).
+pub fn items<'a, T: Deserialize<'a>>(array: Option<&'a RawValue>, key: &str) -> Vec<Item<T>> {
+    raw_items(array, key)
+        .into_iter()
+        .map(|item| match item {
+            Item::Ok(raw) => read(raw),
+            Item::Invalid(reason) => Item::Invalid(reason),
         })
+        .collect()
+}
+
+/// `items`, each kept with its exact text.
+pub fn items_with_raw<'a, T: Deserialize<'a>>(
+    array: Option<&'a RawValue>,
+    key: &str,
+) -> Vec<Item<WithRaw<T>>> {
+    raw_items(array, key)
+        .into_iter()
+        .map(|item| match item {
+            Item::Ok(raw) => match read::<T>(raw) {
+                Item::Ok(value) => Item::Ok(WithRaw {
+                    value,
+                    raw: raw.get().to_string(),
+                }),
+                Item::Invalid(reason) => Item::Invalid(reason),
+            },
+            Item::Invalid(reason) => Item::Invalid(reason),
+        })
+        .collect()
+}
+
+/// One item read as `T`; an item must be an object, and one that gives a key twice (a `text`
+/// given as `STOP`, then as `hello`) is invalid as a whole, never half-read.
+pub fn read<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Item<T> {
+    if !raw.get().starts_with('{') {
+        return Item::Invalid("shape error: expected an object".into());
+    }
+    if let Err(e) = unique_keys(raw.get()) {
+        return Item::Invalid(e.0);
+    }
+    match serde_json::from_str(raw.get()) {
+        Ok(v) => Item::Ok(v),
+        Err(e) => Item::Invalid(describe(&e)),
     }
 }
 
-/// The items of the array at `key`, each read on its own. Absent or `null` is no items; a
-/// non-array is one invalid item (so the delivery still counts it).
-pub fn items<'a, T: FromJson<'a>>(o: &Object<'a>, key: &'static str) -> Vec<Item<T>> {
-    items_by(o, key, T::from_json)
-}
-
-/// `items`, each read by `read` (for items that borrow from the tree).
-pub fn items_by<'v, 'a, T>(
-    o: &'v Object<'a>,
-    key: &'static str,
-    read: impl Fn(&'v Value<'a>) -> Result<T, ShapeError>,
-) -> Vec<Item<T>> {
-    match o.get(key) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(list)) => list.items.iter().map(|v| Item::of(read(v))).collect(),
-        Some(_) => vec![Item::Invalid(
-            ShapeError {
-                expected: "an array",
-                field: Some(key),
-            }
-            .to_string(),
-        )],
+/// The elements of an array as their raw texts.
+pub fn raw_items<'a>(array: Option<&'a RawValue>, key: &str) -> Vec<Item<&'a RawValue>> {
+    let Some(array) = array.filter(|a| a.get() != "null") else {
+        return Vec::new();
+    };
+    match serde_json::from_str::<Vec<&'a RawValue>>(array.get()) {
+        Ok(items) => items.into_iter().map(Item::Ok).collect(),
+        Err(_) => vec![Item::Invalid(format!(
+            "shape error: `{key}` is not an array"
+        ))],
     }
 }
 
@@ -92,20 +109,45 @@ macro_rules! open_enum {
             }
         }
 
-        impl<'a> $crate::json::FromJson<'a> for $name {
-            fn from_json(value: &$crate::json::Value<'a>) -> Result<Self, $crate::json::ShapeError> {
-                value
-                    .as_str()
-                    .map(|s| $name::from(s.as_ref()))
-                    .ok_or($crate::json::ShapeError::expected("a string"))
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Ok($name::from(text.as_ref()))
             }
         }
 
-        impl $crate::json::ToJson for $name {
-            fn write_json(&self, out: &mut String) {
-                $crate::json::write_str(out, self.as_str());
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
             }
         }
     };
 }
 pub(crate) use open_enum;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Thing {
+        n: u32,
+    }
+
+    #[test]
+    fn a_bad_item_loses_no_sibling() {
+        let raw: &RawValue =
+            serde_json::from_str(r#"[{"n":1},{"n":"x"},7,{"n":3,"n":4},{"n":5}]"#).unwrap();
+        let read = items::<Thing>(Some(raw), "things");
+        assert_eq!(read.len(), 5);
+        assert_eq!(read[0], Item::Ok(Thing { n: 1 }));
+        assert!(matches!(read[1], Item::Invalid(_)));
+        assert!(matches!(read[2], Item::Invalid(_)));
+        // Duplicate keys are refused, never half-read.
+        assert!(matches!(&read[3], Item::Invalid(r) if r.contains("duplicate key")));
+        assert_eq!(read[4], Item::Ok(Thing { n: 5 }));
+        let not_array: &RawValue = serde_json::from_str(r#"{"n":1}"#).unwrap();
+        assert_eq!(items::<Thing>(Some(not_array), "things").len(), 1);
+        assert!(items::<Thing>(None, "things").is_empty());
+    }
+}

@@ -2,66 +2,68 @@
 
 use super::lenient::open_enum;
 use crate::ids::{MessageId, WaId};
-use crate::json::{from_json, Number};
-use crate::time::{MetaTimeField, UnixTime};
+use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct MetaError {
+    #[serde(default)]
     pub code: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
-crate::json::json_object!(MetaError {
-    code: or_default,
-    title: skip,
-});
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Text {
+    #[serde(default)]
     pub body: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Media {
     pub id: Option<String>,
     pub mime_type: Option<String>,
     pub caption: Option<String>,
     pub filename: Option<String>,
+    #[serde(default)]
     pub voice: bool,
+    #[serde(default)]
     pub animated: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Location {
     /// Kept as Meta wrote them: stored and shown, never computed with.
-    pub latitude: Option<Number>,
-    pub longitude: Option<Number>,
+    pub latitude: Option<serde_json::Number>,
+    pub longitude: Option<serde_json::Number>,
     pub name: Option<String>,
     pub address: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Reaction {
     pub message_id: Option<MessageId>,
     /// Absent when a reaction is removed.
     pub emoji: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct InteractiveAnswer {
     pub id: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct FlowReply {
     pub name: Option<String>,
     pub body: Option<String>,
     pub response_json: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Interactive {
+    #[serde(rename = "type")]
     pub kind: Option<String>,
     pub button_reply: Option<InteractiveAnswer>,
     pub list_reply: Option<InteractiveAnswer>,
@@ -69,30 +71,32 @@ pub struct Interactive {
 }
 
 /// A template's quick-reply button, including Meta's own "Stop promotions".
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Button {
     pub text: Option<String>,
     pub payload: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct OrderItem {
     pub product_retailer_id: Option<String>,
-    pub quantity: Option<Number>,
-    pub item_price: Option<Number>,
+    pub quantity: Option<serde_json::Number>,
+    pub item_price: Option<serde_json::Number>,
     pub currency: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Order {
     pub catalog_id: Option<String>,
     pub text: Option<String>,
+    #[serde(default)]
     pub product_items: Vec<OrderItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct System {
     pub body: Option<String>,
+    #[serde(rename = "type")]
     pub kind: Option<String>,
     /// `user_changed_number`: the user's new phone number.
     pub wa_id: Option<WaId>,
@@ -102,20 +106,21 @@ pub struct System {
     pub parent_user_id: Option<WaId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct SharedContactName {
     pub formatted_name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct SharedContact {
     pub name: Option<SharedContactName>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Context {
     /// The message this one replies to (ours, usually).
     pub id: Option<MessageId>,
+    #[serde(default)]
     pub forwarded: bool,
 }
 
@@ -141,7 +146,7 @@ open_enum!(
 );
 
 /// One inbound message, as Meta sends it. Fields not listed are ignored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Deserialize, Debug, Clone, PartialEq)]
 pub struct Message {
     /// The sender's `wa_id`; absent for username-only users, who carry `from_user_id`.
     pub from: Option<WaId>,
@@ -149,7 +154,9 @@ pub struct Message {
     pub from_user_id: Option<WaId>,
     pub from_parent_user_id: Option<WaId>,
     pub id: Option<MessageId>,
+    #[serde(default, deserialize_with = "crate::serde_ext::meta_time")]
     pub timestamp: Option<UnixTime>,
+    #[serde(rename = "type")]
     pub kind: Option<MessageKind>,
     pub text: Option<Text>,
     pub image: Option<Media>,
@@ -165,98 +172,9 @@ pub struct Message {
     pub order: Option<Order>,
     pub system: Option<System>,
     pub context: Option<Context>,
+    #[serde(default)]
     pub errors: Vec<MetaError>,
 }
-
-from_json!(Text { body: or_default });
-from_json!(Media {
-    id: opt,
-    mime_type: opt,
-    caption: opt,
-    filename: opt,
-    voice: or_default,
-    animated: or_default,
-});
-from_json!(Location {
-    latitude: opt,
-    longitude: opt,
-    name: opt,
-    address: opt,
-});
-from_json!(Reaction {
-    message_id: opt,
-    emoji: opt
-});
-from_json!(InteractiveAnswer {
-    id: opt,
-    title: opt,
-    description: opt,
-});
-from_json!(FlowReply {
-    name: opt,
-    body: opt,
-    response_json: opt,
-});
-from_json!(Interactive {
-    kind: opt "type",
-    button_reply: opt,
-    list_reply: opt,
-    nfm_reply: opt,
-});
-from_json!(Button {
-    text: opt,
-    payload: opt
-});
-from_json!(OrderItem {
-    product_retailer_id: opt,
-    quantity: opt,
-    item_price: opt,
-    currency: opt,
-});
-from_json!(Order {
-    catalog_id: opt,
-    text: opt,
-    product_items: or_default,
-});
-from_json!(System {
-    body: opt,
-    kind: opt "type",
-    wa_id: opt,
-    user_id: opt,
-    previous_user_id: opt,
-    parent_user_id: opt,
-});
-from_json!(SharedContactName {
-    formatted_name: opt
-});
-from_json!(SharedContact { name: opt });
-from_json!(Context {
-    id: opt,
-    forwarded: or_default
-});
-from_json!(Message {
-    from: opt,
-    from_user_id: opt,
-    from_parent_user_id: opt,
-    id: opt,
-    timestamp: meta_time,
-    kind: opt "type",
-    text: opt,
-    image: opt,
-    video: opt,
-    audio: opt,
-    document: opt,
-    sticker: opt,
-    location: opt,
-    contacts: opt,
-    reaction: opt,
-    interactive: opt,
-    button: opt,
-    order: opt,
-    system: opt,
-    context: opt,
-    errors: or_default,
-});
 
 /// What a message says, by kind. Unknown kinds are kept by name, never an error.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,15 +13,17 @@ pub mod signature;
 pub mod status;
 
 use crate::ids::{PhoneNumberId, WaId};
-use crate::json::{from_json, object, FromJson, Object, ShapeError, Value};
-use crate::time::{MetaTimeField, UnixTime};
+use crate::time::UnixTime;
 use account::{
     AccountAlert, AccountUpdate, Field, PhoneQualityUpdate, TemplateCategoryUpdate,
     TemplateQualityUpdate, TemplateStatusUpdate, UserPreference,
 };
-use lenient::{items, items_by, Item, WithRaw};
+use lenient::{items, items_with_raw, read, Item, WithRaw};
 use message::{Message, MetaError};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use status::Status;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParseError {
@@ -31,30 +33,21 @@ pub enum ParseError {
 
 /// What a person shows of themselves in `contacts[].profile`: kept with their messages, under
 /// the same retention.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Deserialize, Debug, Clone, Default, PartialEq)]
 pub struct Profile {
     pub name: Option<String>,
     /// Their WhatsApp username (since 2026), for people who may share no phone number.
     pub username: Option<String>,
 }
-from_json!(Profile {
-    name: opt,
-    username: opt,
-});
 
 /// `contacts[]`: the ids Meta knows one person by in this item, and their profile.
+#[derive(Deserialize)]
 struct ContactCard {
     wa_id: Option<WaId>,
     user_id: Option<WaId>,
     parent_user_id: Option<WaId>,
     profile: Option<Profile>,
 }
-from_json!(ContactCard {
-    wa_id: opt,
-    user_id: opt,
-    parent_user_id: opt,
-    profile: opt,
-});
 
 impl ContactCard {
     fn ids(&self) -> impl Iterator<Item = &WaId> {
@@ -64,13 +57,10 @@ impl ContactCard {
     }
 }
 
-#[derive(Default)]
+#[derive(Deserialize, Default)]
 struct Metadata {
     phone_number_id: Option<PhoneNumberId>,
 }
-from_json!(Metadata {
-    phone_number_id: opt
-});
 
 /// One thing that happened, from one item of a delivery.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,22 +123,72 @@ pub enum Event {
     Invalid { field: String, reason: String },
 }
 
+/// The envelope: `object` and the raw `entry` array, each entry read on its own.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    object: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    entry: Option<&'a RawValue>,
+}
+
+/// `entry[]`: its time, and its raw `changes` (each read next).
+#[derive(Deserialize)]
+struct Entry<'a> {
+    #[serde(default, deserialize_with = "crate::serde_ext::meta_time")]
+    time: Option<UnixTime>,
+    #[serde(borrow)]
+    changes: Option<&'a RawValue>,
+}
+
+/// `changes[]`: which field, and its raw value (read by the field's type).
+#[derive(Deserialize)]
+struct Change<'a> {
+    field: Option<String>,
+    #[serde(borrow)]
+    value: Option<&'a RawValue>,
+}
+
+/// `value` of a `messages` change: its metadata and raw item arrays.
+#[derive(Deserialize)]
+struct MessagesValue<'a> {
+    metadata: Option<Metadata>,
+    #[serde(borrow)]
+    contacts: Option<&'a RawValue>,
+    #[serde(borrow)]
+    messages: Option<&'a RawValue>,
+    #[serde(borrow)]
+    statuses: Option<&'a RawValue>,
+    #[serde(borrow)]
+    errors: Option<&'a RawValue>,
+}
+
+/// `value` of a `user_preferences` change.
+#[derive(Deserialize)]
+struct PreferencesValue<'a> {
+    #[serde(borrow)]
+    user_preferences: Option<&'a RawValue>,
+}
+
 /// Parses a verified body into events, in payload order.
 pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
     let not_envelope = |e: &dyn std::fmt::Display| ParseError::NotAnEnvelope(e.to_string());
-    let root = crate::json::parse_bytes(body).map_err(|e| not_envelope(&e))?;
-    let envelope = object(&root).map_err(|e| not_envelope(&e))?;
-    let kind: Option<String> = envelope.opt("object").map_err(|e| not_envelope(&e))?;
-    if kind
+    // An object, not an array read field by field into the envelope.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(not_envelope(&"shape error: expected an object"));
+    }
+    let envelope: Envelope<'_> =
+        crate::serde_ext::from_slice(body).map_err(|e| not_envelope(&e))?;
+    if let Some(kind) = envelope
+        .object
         .as_deref()
-        .is_some_and(|o| o != "whatsapp_business_account")
+        .filter(|o| *o != "whatsapp_business_account")
     {
         return Ok(vec![Event::Unknown {
-            field: format!("object:{}", kind.unwrap_or_default()),
+            field: format!("object:{kind}"),
         }]);
     }
     let mut events = Vec::new();
-    for entry in items_by(envelope, "entry", Entry::read) {
+    for entry in items::<Entry<'_>>(envelope.entry, "entry") {
         let entry = match entry {
             Item::Ok(entry) => entry,
             Item::Invalid(reason) => {
@@ -159,7 +199,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
                 continue;
             }
         };
-        for change in items_by(entry.object, "changes", Change::read) {
+        for change in items::<Change<'_>>(entry.changes, "changes") {
             match change {
                 Item::Ok(change) => flatten_change(change, entry.time, &mut events),
                 Item::Invalid(reason) => events.push(Event::Invalid {
@@ -172,75 +212,42 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
     Ok(events)
 }
 
-/// `entry[]`: its time, and its object (whose `changes` are read next).
-struct Entry<'v, 'a> {
-    time: Option<UnixTime>,
-    object: &'v Object<'a>,
-}
-
-/// `changes[]`: which field, and its value (read by the field's type).
-struct Change<'v, 'a> {
-    field: Option<String>,
-    value: Option<&'v Value<'a>>,
-}
-
-impl<'v, 'a> Entry<'v, 'a> {
-    fn read(value: &'v Value<'a>) -> Result<Self, ShapeError> {
-        let object = object(value)?;
-        Ok(Entry {
-            time: object.meta_time("time")?,
-            object,
-        })
-    }
-}
-
-impl<'v, 'a> Change<'v, 'a> {
-    fn read(value: &'v Value<'a>) -> Result<Self, ShapeError> {
-        let o = object(value)?;
-        Ok(Change {
-            field: o.opt("field")?,
-            value: o.get("value").filter(|v| !v.is_null()),
-        })
-    }
-}
-
-fn flatten_change(change: Change<'_, '_>, at: Option<UnixTime>, out: &mut Vec<Event>) {
+fn flatten_change(change: Change<'_>, at: Option<UnixTime>, out: &mut Vec<Event>) {
     let field_name = change.field.unwrap_or_default();
     let field = Field::from(field_name.as_str());
-    let Some(value) = change.value else {
+    let Some(value) = change.value.filter(|v| v.get() != "null") else {
         out.push(Event::Invalid {
             field: field_name,
             reason: "no value".into(),
         });
         return;
     };
-    fn typed<'a, T: FromJson<'a>>(
-        value: &Value<'a>,
+    fn typed<'a, T: Deserialize<'a>>(
+        value: &'a RawValue,
         field: &str,
         out: &mut Vec<Event>,
     ) -> Option<T> {
-        match T::from_json(value) {
-            Ok(v) => Some(v),
-            Err(e) => {
+        match read::<T>(value) {
+            Item::Ok(v) => Some(v),
+            Item::Invalid(reason) => {
                 out.push(Event::Invalid {
                     field: field.to_string(),
-                    reason: e.to_string(),
+                    reason,
                 });
                 None
             }
         }
     }
     match field {
-        Field::Messages => match object(value).and_then(|v| Ok((v, v.opt("metadata")?))) {
-            Ok((v, metadata)) => flatten_messages(v, metadata, &field_name, at, out),
-            Err(e) => out.push(Event::Invalid {
-                field: field_name.clone(),
-                reason: e.to_string(),
-            }),
-        },
-        Field::UserPreferences => match object(value) {
-            Ok(v) => {
-                for item in items::<WithRaw<UserPreference>>(v, "user_preferences") {
+        Field::Messages => {
+            if let Some(v) = typed::<MessagesValue<'_>>(value, &field_name, out) {
+                flatten_messages(v, &field_name, at, out);
+            }
+        }
+        Field::UserPreferences => {
+            if let Some(v) = typed::<PreferencesValue<'_>>(value, &field_name, out) {
+                for item in items_with_raw::<UserPreference>(v.user_preferences, "user_preferences")
+                {
                     out.push(match item {
                         Item::Ok(p) => Event::UserPreference {
                             preference: p.value,
@@ -253,11 +260,7 @@ fn flatten_change(change: Change<'_, '_>, at: Option<UnixTime>, out: &mut Vec<Ev
                     });
                 }
             }
-            Err(e) => out.push(Event::Invalid {
-                field: field_name.clone(),
-                reason: e.to_string(),
-            }),
-        },
+        }
         Field::TemplateStatus => {
             if let Some(update) = typed(value, &field_name, out) {
                 out.push(Event::TemplateStatus { update, at });
@@ -292,15 +295,9 @@ fn flatten_change(change: Change<'_, '_>, at: Option<UnixTime>, out: &mut Vec<Ev
     }
 }
 
-fn flatten_messages(
-    v: &Object<'_>,
-    metadata: Option<Metadata>,
-    field: &str,
-    at: Option<UnixTime>,
-    out: &mut Vec<Event>,
-) {
-    let phone_number_id = metadata.and_then(|m| m.phone_number_id);
-    let cards: Vec<ContactCard> = items::<ContactCard>(v, "contacts")
+fn flatten_messages(v: MessagesValue<'_>, field: &str, at: Option<UnixTime>, out: &mut Vec<Event>) {
+    let phone_number_id = v.metadata.and_then(|m| m.phone_number_id);
+    let cards: Vec<ContactCard> = items::<ContactCard>(v.contacts, "contacts")
         .into_iter()
         .filter_map(|c| match c {
             Item::Ok(card) => Some(card),
@@ -312,7 +309,7 @@ fn flatten_messages(
     let linked_of = |card: Option<&ContactCard>| -> Vec<WaId> {
         card.map(|c| c.ids().cloned().collect()).unwrap_or_default()
     };
-    for item in items::<WithRaw<Message>>(v, "messages") {
+    for item in items_with_raw::<Message>(v.messages, "messages") {
         out.push(match item {
             Item::Ok(WithRaw { value, raw }) => {
                 let card = card_of(&value.own_ids());
@@ -330,7 +327,7 @@ fn flatten_messages(
             },
         });
     }
-    for item in items::<WithRaw<Status>>(v, "statuses") {
+    for item in items_with_raw::<Status>(v.statuses, "statuses") {
         out.push(match item {
             Item::Ok(WithRaw { value, raw }) => Event::Status {
                 phone_number_id: phone_number_id.clone(),
@@ -344,7 +341,7 @@ fn flatten_messages(
             },
         });
     }
-    for item in items::<MetaError>(v, "errors") {
+    for item in items::<MetaError>(v.errors, "errors") {
         out.push(match item {
             Item::Ok(error) => Event::Error {
                 phone_number_id: phone_number_id.clone(),

@@ -3,8 +3,8 @@
 use super::lenient::open_enum;
 use super::message::MetaError;
 use crate::ids::{MessageId, WaId};
-use crate::json::{object, FromJson, ShapeError, Value};
-use crate::time::{MetaTimeField, UnixTime};
+use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
 
 open_enum!(
     /// `statuses[].status`.
@@ -32,74 +32,45 @@ impl StatusKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Origin {
+    #[serde(rename = "type")]
     pub kind: Option<String>,
 }
-crate::json::json_object!(Origin {
-    kind: opt "type",
-});
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Conversation {
     pub id: Option<String>,
     pub origin: Option<Origin>,
 }
-crate::json::json_object!(Conversation {
-    id: opt,
-    origin: opt,
-});
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct Pricing {
     pub billable: Option<bool>,
     pub pricing_model: Option<String>,
     pub category: Option<String>,
+    #[serde(rename = "type")]
     pub kind: Option<String>,
 }
-crate::json::json_object!(Pricing {
-    billable: opt,
-    pricing_model: opt,
-    category: opt,
-    kind: opt "type",
-});
 
-#[derive(Debug, Clone, PartialEq)]
+/// One status, as Meta sends it. Fields not listed are ignored.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
 pub struct Status {
     pub id: Option<MessageId>,
     pub status: Option<StatusKind>,
+    #[serde(default, deserialize_with = "crate::serde_ext::meta_time")]
     pub timestamp: Option<UnixTime>,
     pub recipient_id: Option<WaId>,
     pub recipient_user_id: Option<WaId>,
     /// Meta's documents spell it both ways.
-    /// Also sent as `recipient_parent_user_id`.
+    #[serde(alias = "recipient_parent_user_id")]
     pub parent_recipient_user_id: Option<WaId>,
     pub conversation: Option<Conversation>,
     pub pricing: Option<Pricing>,
+    #[serde(default)]
     pub errors: Vec<MetaError>,
     /// What the sender put in `biz_opaque_callback_data`, echoed by Meta.
     pub biz_opaque_callback_data: Option<String>,
-}
-
-impl<'a> FromJson<'a> for Status {
-    fn from_json(value: &Value<'a>) -> Result<Self, ShapeError> {
-        let o = object(value)?;
-        Ok(Status {
-            id: o.opt("id")?,
-            status: o.opt("status")?,
-            timestamp: o.meta_time("timestamp")?,
-            recipient_id: o.opt("recipient_id")?,
-            recipient_user_id: o.opt("recipient_user_id")?,
-            parent_recipient_user_id: match o.opt("parent_recipient_user_id")? {
-                Some(id) => Some(id),
-                None => o.opt("recipient_parent_user_id")?,
-            },
-            conversation: o.opt("conversation")?,
-            pricing: o.opt("pricing")?,
-            errors: o.or_default("errors")?,
-            biz_opaque_callback_data: o.opt("biz_opaque_callback_data")?,
-        })
-    }
 }
 
 impl Status {
