@@ -10,6 +10,12 @@ WORKER_BUILD_VERSION="0.8.7"
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' "$root/Cargo.lock")"
 
+# rust-toolchain.toml names the wasm target; a toolchain installed before it was read lacks it.
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  echo "tools: rustup target add wasm32-unknown-unknown" >&2
+  rustup target add wasm32-unknown-unknown >&2
+fi
+
 install_crate() { # name version binary [cargo install flags...]
   local name="$1" version="$2" bin="$3"
   shift 3

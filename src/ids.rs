@@ -66,6 +66,9 @@ impl PhoneNumberId {
     }
 }
 
+/// The dialling prefix for an international call in most of the world: `0044…` is `+44…`.
+const INTERNATIONAL_PREFIX: &str = "00";
+
 impl WaId {
     /// BSUIDs start with a two-letter country code and a dot (`US.1349…`, `US.ENT.1181…`), the
     /// test the client libraries use too; everything else is a phone number.
@@ -85,9 +88,13 @@ impl WaId {
         }
     }
 
-    /// Accepts what an API caller may type for a contact (`+44 7700 900123`, `447700900123`) and
-    /// keeps only the digits, the form Meta sends as `wa_id`. Ids that are not phone numbers
-    /// (business-scoped user ids) are kept as they are.
+    /// Accepts what an API caller may type for a contact (`+44 7700 900123`, `447700900123`,
+    /// `00447700900123`) and keeps only the digits, the form Meta sends as `wa_id`. Ids that are
+    /// not phone numbers (business-scoped user ids) are kept as they are.
+    ///
+    /// No E.164 number starts with 0: the `00` international prefix is dropped (`+00` too), and a
+    /// number that still starts with 0 (a national form, or more zeros) is refused rather than
+    /// taken for a different person than the one it names.
     pub fn parse_user_input(raw: &str) -> Option<WaId> {
         let trimmed = raw.trim();
         if trimmed.is_empty() || trimmed.len() > 128 {
@@ -98,6 +105,11 @@ impl WaId {
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.'));
         if phone_like {
             let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+            let digits = digits.strip_prefix(INTERNATIONAL_PREFIX).unwrap_or(&digits);
+            if digits.starts_with('0') {
+                return None;
+            }
+            let digits = digits.to_string();
             if (6..=20).contains(&digits.len()) {
                 return Some(WaId(digits));
             }
@@ -143,6 +155,20 @@ mod tests {
         );
         assert_eq!(WaId::new("U.1").kind(), IdKind::Phone);
         assert_eq!(WaId::new("").kind(), IdKind::Phone);
+    }
+
+    #[test]
+    fn leading_zeros_are_the_same_person_or_refused() {
+        for written in ["0015551234567", "+0015551234567", "00 1 555 123 4567"] {
+            assert_eq!(
+                WaId::parse_user_input(written).unwrap().as_str(),
+                "15551234567",
+                "{written}"
+            );
+        }
+        for refused in ["015551234567", "+015551234567", "00015551234567", "0"] {
+            assert!(WaId::parse_user_input(refused).is_none(), "{refused}");
+        }
     }
 
     #[test]

@@ -168,7 +168,9 @@ pub fn meta_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<UnixTime>, D:
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
             // A fraction is dropped; an exponent or a negative number is no timestamp Meta sends.
-            Ok((v.is_finite() && v >= 0.0 && v < 1e15).then(|| UnixTime::from_meta(v as u64)))
+            Ok((0.0..1e15)
+                .contains(&v)
+                .then(|| UnixTime::from_meta(v as u64)))
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
             Ok(v.trim().parse::<u64>().ok().map(UnixTime::from_meta))

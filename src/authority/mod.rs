@@ -8,6 +8,7 @@
 //! pauses, and the person's records on first use), then reads, decides and writes only its own
 //! storage (which lets no other request in between), and only then talks to KV or Meta again.
 
+pub mod envelope;
 pub mod identity;
 pub mod mirror;
 pub mod number;

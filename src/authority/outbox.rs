@@ -124,20 +124,29 @@ pub async fn get<K: Kv>(local: &K, key: &str) -> Result<Option<Pending>, KvError
         .and_then(|v| crate::serde_ext::from_str(&v).ok()))
 }
 
-/// Every pending send, oldest first. An unreadable item is dropped from the list (and logged by
-/// the caller as a count): it cannot be sent, and it must not block the others.
+/// Every pending send, oldest first. An unreadable item is left out (`load_all` names it): it
+/// cannot be sent, and it must not block the others.
 pub async fn load<K: Kv>(local: &K) -> Result<Vec<(String, Pending)>, KvError> {
+    Ok(load_all(local).await?.0)
+}
+
+/// Every pending send, oldest first, and the keys of the items that cannot be read.
+pub async fn load_all<K: Kv>(local: &K) -> Result<(Vec<(String, Pending)>, Vec<String>), KvError> {
     let page = local.list(OUTBOX_PREFIX, None).await?;
     let names: Vec<String> = page.keys.into_iter().map(|k| k.name).collect();
     let values = local.get_many(&names).await?;
-    let mut items: Vec<(String, Pending)> = names
-        .into_iter()
-        .zip(values)
-        .filter_map(|(name, v)| Some((name, crate::serde_ext::from_str(&v?).ok()?)))
-        .collect();
+    let mut items: Vec<(String, Pending)> = Vec::with_capacity(names.len());
+    let mut unreadable = Vec::new();
+    for (name, value) in names.into_iter().zip(values) {
+        let Some(value) = value else { continue };
+        match crate::serde_ext::from_str::<Pending>(&value) {
+            Ok(item) => items.push((name, item)),
+            Err(_) => unreadable.push(name),
+        }
+    }
     // Merged outboxes interleave by when each send is due, then by their order.
     items.sort_by(|(ka, a), (kb, b)| (a.due, ka).cmp(&(b.due, kb)));
-    Ok(items)
+    Ok((items, unreadable))
 }
 
 /// The outbox keys (and wamids) that `sent` statuses in a delivery confirm.

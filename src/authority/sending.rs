@@ -160,13 +160,22 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             // Fail closed: nothing goes to half a person. The merge wakes the home again.
             return Ok((Some(now.plus(IDENTITY_RETRY)), Vec::new()));
         }
-        let items = outbox::load(self.local).await?;
+        let (items, unreadable) = outbox::load_all(self.local).await?;
+        let mut log = Vec::new();
+        if !unreadable.is_empty() {
+            // It can never be sent: dropped, and said so once (its key names nobody).
+            log.push(format!(
+                "outbox: {} unreadable item(s) dropped: {}",
+                unreadable.len(),
+                unreadable.join(", ")
+            ));
+            self.local.delete_many(&unreadable).await?;
+        }
         // First, from their authorities: the pauses of the numbers these sends go from.
         let numbers = items
             .iter()
             .map(|(_, p)| p.outbound.phone_number_id.clone());
         let pauses = self.pauses(numbers).await?;
-        let mut log = Vec::new();
         for (key, _) in items {
             // Read again after waiting on other objects (and after each send): a request that
             // came in meanwhile may have erased the person, changed the item, or moved the

@@ -144,6 +144,12 @@ impl From<ApiError> for Response {
             ApiError::NotConfigured(e) => {
                 Response::json(500, not_configured(&e)).with_log(format!("configuration: {e}"))
             }
+            ApiError::Storage(KvError::Corrupt(what)) => Response::error(
+                500,
+                "unreadable_record",
+                "a stored record of this person cannot be read: nothing is sent to them until it is repaired",
+            )
+            .with_log(format!("unreadable {what} record")),
             ApiError::Storage(e) => Response::error(
                 500,
                 "storage_unavailable",

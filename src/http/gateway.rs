@@ -18,7 +18,7 @@ use crate::platform::Platform;
 use crate::send::graph::messages_url;
 use crate::serde_ext::RawJson;
 use crate::store::consent::Scope;
-use crate::store::kv::Kv;
+use crate::store::kv::{Kv, KvError};
 use crate::time::UnixTime;
 use serde_json::json;
 
@@ -209,6 +209,13 @@ pub fn envelope(e: ApiError) -> Response {
         ApiError::PayloadTooLarge => {
             meta_error(413, 100, "Invalid parameter", "the body is too large")
         }
+        ApiError::Storage(KvError::Corrupt(what)) => meta_error(
+            500,
+            131000,
+            "Something went wrong",
+            "a stored record of this person cannot be read: nothing is sent to them until it is repaired",
+        )
+        .with_log(format!("unreadable {what} record")),
         ApiError::Storage(_) => meta_error(
             503,
             2,

@@ -68,8 +68,8 @@ enum TextField {
 struct TextObject {
     #[serde(default)]
     body: String,
-    #[serde(default)]
-    preview_url: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    preview_url: Option<bool>,
 }
 
 /// A template's `language`: Meta's object, or `/v1/messages`' shorthand string.
@@ -162,7 +162,7 @@ pub fn parse(body: &[u8], header_category: Option<&str>) -> Result<Parsed, ApiEr
         return Err(not_object());
     }
     unique_keys(text).map_err(|e| {
-        if e.0.contains("duplicate field") {
+        if e.0.contains("duplicate") {
             ApiError::bad_request("duplicate_key", "a key is given twice in the body")
         } else {
             not_object()
@@ -209,7 +209,7 @@ pub fn parse(body: &[u8], header_category: Option<&str>) -> Result<Parsed, ApiEr
         ("text", Some(raw)) => match from_str::<TextField>(raw.get()) {
             Ok(TextField::Body(body)) => Some(TextObject {
                 body,
-                preview_url: false,
+                preview_url: Some(false),
             }),
             Ok(TextField::Object(object)) => Some(object),
             Err(_) => return Err(invalid("text must be Meta's text object")),
@@ -473,6 +473,19 @@ mod tests {
             code(r#"{"to":"16505551234","text":"hi","category":7}"#),
             "invalid_category: category must be a string"
         );
+        assert_eq!(
+            code(r#"{"to":"16505551234","to":"16505550000","text":"hi"}"#),
+            "duplicate_key: a key is given twice in the body"
+        );
+        assert_eq!(
+            code(r#"{"to":"16505551234","text":{"body":"a","body":"b"}}"#),
+            "duplicate_key: a key is given twice in the body"
+        );
+        assert!(
+            code(r#"{"status":"read","message_id":"wamid.X","to":"1650555","type":"text"}"#)
+                .starts_with("invalid_body: a status request is a mark-as-read")
+        );
+        assert!(code(r#"{"to":"015551234567","text":"hi"}"#).starts_with("invalid_wa_id"));
         assert!(matches!(
             parse(
                 br#"{"messaging_product":"whatsapp","status":"read","message_id":"wamid.X"}"#,

@@ -87,6 +87,16 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
             return Ok(response.with_log(format!("signed but unparseable: {why}; {notes}")));
         }
     };
+    // Why items were invalid, for the operator: field names, kinds and positions, never values.
+    let mut invalid: Vec<String> = Vec::new();
+    for event in &events {
+        if let webhook::Event::Invalid { field, reason } = event {
+            let line = format!("{field}: {reason}");
+            if invalid.len() < MAX_INVALID_LOGGED && !invalid.contains(&line) {
+                invalid.push(line);
+            }
+        }
+    }
     let split = route::split(keys, events);
     let ctx = Ctx::new(world.kv, keys, config, now);
     let (mut summary, _) = ingest_unrouted(&ctx, split.rest).await?;
@@ -104,7 +114,7 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
     let summary = crate::serde_ext::to_string(&summary);
     let response = Response::json(200, json!({"status": "ok"}));
     let persons = (persons as u64).to_string();
-    let line = [
+    let mut line = [
         "delivery ",
         &summary,
         "; ",
@@ -113,8 +123,15 @@ pub async fn delivery<K: Kv, G: Platform, A: Authorities>(
         &notes,
     ]
     .concat();
+    if !invalid.is_empty() {
+        line.push_str("; invalid items: ");
+        line.push_str(&invalid.join("; "));
+    }
     Ok(response.with_log(line))
 }
+
+/// The most distinct reasons for invalid items one delivery's log line names.
+const MAX_INVALID_LOGGED: usize = 5;
 
 fn verifier_name(v: Verifier) -> &'static str {
     match v {

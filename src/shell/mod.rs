@@ -1,15 +1,12 @@
-//! The only module that touches the Workers runtime: reads the request, env and clock, calls the
+//! The only module that names `worker` (workers-rs): reads the request, env and clock, calls the
 //! core, and maps its answers to HTTP responses; adapts Workers KV, fetch, WebCrypto, and the
-//! per-person Durable Object (its storage, its alarm, its stub) to the core's traits. The runtime
-//! is bound directly (`runtime`), not through workers-rs.
+//! per-person Durable Object (its storage, its alarm, its stub) to the core's traits.
 
-mod fetch;
 mod graph;
 mod kv;
 mod person;
-mod runtime;
 mod storage;
-mod tasks;
+mod webcrypto;
 
 use crate::config::{Config, ConfigError};
 use crate::http::send::CATEGORY_HEADER;
@@ -18,60 +15,52 @@ use crate::platform::apart;
 use crate::store::kv::RetryRateLimited;
 use crate::time::UnixTime;
 use crate::webhook::signature::SIGNATURE_HEADER;
+use futures_util::StreamExt;
 use graph::WorkerGraph;
-use kv::{KvBinding, WorkerKv, KV_BINDING};
+use kv::{WorkerKv, KV_BINDING};
 use person::{DurableAuthorities, PERSON_BINDING};
-use runtime::{BodyError, Env, Method};
 use std::rc::Rc;
-use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsValue;
+use worker::wasm_bindgen::JsValue;
+use worker::{event, Context, Env, Headers, KvStore, ObjectNamespace, Request};
 
-/// The worker's entry point (worker-build's shim calls it with the request, env and context).
-#[wasm_bindgen]
-pub fn fetch(req: web_sys::Request, env: JsValue, _ctx: JsValue) -> js_sys::Promise {
-    tasks::spawn(async move {
-        let response = serve(req, &Env::new(env)).await.or_else(|_| {
-            // Only building the response can fail here; the error names nothing of the request.
-            runtime::log_error("response could not be built");
-            runtime::response(500, &[], "internal error")
-        })?;
-        Ok(response.into())
-    })
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
 }
 
-async fn serve(req: web_sys::Request, env: &Env) -> Result<web_sys::Response, JsValue> {
-    let (path, query) = http::split_url(&req.url());
-    let route = http::route(&req.method(), &path);
+#[event(fetch)]
+pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+    let (path, query) = http::split_url(&req.inner().url());
+    let route = http::route(&req.inner().method(), &path);
     if let Some(refusal) = route.refusal() {
         return respond(&route, refusal.into());
     }
-    let headers = req.headers();
-    let header = |name: &str| headers.get(name).ok().flatten();
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let (content_length, signature) = (header("content-length"), header(SIGNATURE_HEADER));
+    // Meta's routes and the health check read no credentials.
+    let credential = |name: &str| route.reads_credentials().then(|| header(name)).flatten();
+    let (authorization, category) = (credential("authorization"), credential(CATEGORY_HEADER));
     let body = match route.body_limit() {
-        Some(limit) => match apart(read_capped(&req, header("content-length"), limit)).await {
+        Some(limit) => match apart(read_capped(&mut req, content_length, limit)).await {
             Ok(body) => body,
             Err(refusal) => return respond(&route, refusal.into()),
         },
-        None => runtime::Body::default(),
+        None => Vec::new(),
     };
-    // The body's bytes move into the request; the platform keeps the runtime's copy of them.
-    let graph = WorkerGraph::with_body(&body.bytes, body.buffer);
-    let config = load_config(env);
-    // Meta's routes and the health check read no credentials (a crossing saved per header).
-    let credential = |name: &str| route.reads_credentials().then(|| header(name)).flatten();
+    let config = load_config(&env);
     let request = ApiRequest {
         route: route.clone(),
         query,
-        signature: header(SIGNATURE_HEADER),
-        authorization: credential("authorization"),
-        category: credential(CATEGORY_HEADER),
-        body: body.bytes,
+        signature,
+        authorization,
+        category,
+        body,
     };
     if route == Route::Health {
         // Needs no store: it must answer even when the KV binding is missing.
         return respond(&route, http::webhook::health(&config));
     }
-    let bound = match bindings(env) {
+    let bound = match bindings(&env) {
         Ok(bound) => bound,
         Err(missing) => {
             let missing = ApiError::NotConfigured(ConfigError::Missing(missing));
@@ -81,11 +70,11 @@ async fn serve(req: web_sys::Request, env: &Env) -> Result<web_sys::Response, Js
     let kv = WorkerKv(&bound.kv);
     let kv = RetryRateLimited {
         kv: &kv,
-        platform: &graph,
+        platform: &WorkerGraph,
     };
     let world = http::World {
         kv: &kv,
-        platform: &graph,
+        platform: &WorkerGraph,
         authorities: &DurableAuthorities(&bound.persons),
     };
     let response = apart(http::handle(request, &config, &world, now())).await;
@@ -93,9 +82,20 @@ async fn serve(req: web_sys::Request, env: &Env) -> Result<web_sys::Response, Js
 }
 
 pub(crate) fn now() -> UnixTime {
-    // `Date.now()`: one call into JavaScript (workers-rs's `Date::now` builds a `Date` and reads
-    // its time, two calls and an object).
-    UnixTime::from_millis(js_sys::Date::now())
+    UnixTime::from_millis(worker::Date::now().as_millis() as f64)
+}
+
+/// A thrown JavaScript value's message, for a log line or an error (never a key or a value: the
+/// runtime's messages name operations, not data).
+pub(crate) fn error_text(value: &JsValue) -> String {
+    value
+        .as_string()
+        .or_else(|| {
+            worker::js_sys::Reflect::get(value, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_else(|| "runtime error".to_string())
 }
 
 thread_local! {
@@ -105,13 +105,10 @@ thread_local! {
     static CONFIG: std::cell::OnceCell<Rc<Config>> = const { std::cell::OnceCell::new() };
 }
 
-/// The bindings every request uses. Looked up once per isolate, like the configuration: a KV
-/// lookup was six crossings into JavaScript and a namespace's three, and the worker and each of
-/// its objects made them on every request.
+/// The bindings every request uses, looked up once per isolate like the configuration.
 pub(crate) struct Bindings {
-    pub kv: KvBinding,
-    /// The person namespace's `getByName`.
-    pub persons: Method,
+    pub kv: KvStore,
+    pub persons: ObjectNamespace,
 }
 
 thread_local! {
@@ -126,11 +123,10 @@ pub(crate) fn bindings(env: &Env) -> Result<Rc<Bindings>, &'static str> {
             return Ok(bound.clone());
         }
         let bound = Rc::new(Bindings {
-            kv: KvBinding::from_env(env, KV_BINDING).ok_or(KV_BINDING)?,
+            kv: env.kv(KV_BINDING).map_err(|_| KV_BINDING)?,
             persons: env
-                .binding(PERSON_BINDING)
-                .and_then(|namespace| Method::of(&namespace, "getByName"))
-                .ok_or(PERSON_BINDING)?,
+                .durable_object(PERSON_BINDING)
+                .map_err(|_| PERSON_BINDING)?,
         });
         Ok(cell.get_or_init(|| bound).clone())
     })
@@ -138,41 +134,60 @@ pub(crate) fn bindings(env: &Env) -> Result<Rc<Bindings>, &'static str> {
 
 pub(crate) fn load_config(env: &Env) -> Rc<Config> {
     CONFIG.with(|cell| {
-        cell.get_or_init(|| Rc::new(Config::from_lookup(|name| env.string(name))))
-            .clone()
+        cell.get_or_init(|| {
+            Rc::new(Config::from_lookup(|name| {
+                env.secret(name)
+                    .ok()
+                    .map(|s| s.to_string())
+                    .or_else(|| env.var(name).ok().map(|v| v.to_string()))
+            }))
+        })
+        .clone()
     })
 }
 
 /// Reads at most `limit` bytes: refuses on Content-Length first, then while streaming.
 async fn read_capped(
-    req: &web_sys::Request,
+    req: &mut Request,
     content_length: Option<String>,
     limit: usize,
-) -> Result<runtime::Body, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     let declared = content_length.and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::PayloadTooLarge);
     }
-    runtime::read_body(req, declared.is_some(), limit)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge => ApiError::PayloadTooLarge,
-            BodyError::Unreadable => ApiError::UnreadableBody,
-        })
+    if declared.is_some() {
+        // Declared and within the cap: one read. The runtime enforces Content-Length, so the
+        // body cannot be longer than declared.
+        return req.bytes().await.map_err(|_| ApiError::UnreadableBody);
+    }
+    // No Content-Length (chunked): stream, and stop at the cap.
+    let mut body = Vec::new();
+    let Ok(mut stream) = req.stream() else {
+        return Ok(body);
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::UnreadableBody)?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
-fn respond(route: &Route, reply: Response) -> Result<web_sys::Response, JsValue> {
+fn respond(route: &Route, reply: Response) -> worker::Result<worker::Response> {
     if let Some(line) = &reply.log {
-        let status = (u64::from(reply.status)).to_string();
-        runtime::log(&[route.name(), " -> ", &status, ": ", line].concat());
+        worker::console_log!("{} -> {}: {}", route.name(), reply.status, line);
     }
-    let mut headers = vec![
-        ("content-type", reply.content_type),
-        ("x-content-type-options", "nosniff"),
-        ("cache-control", "no-store"),
-    ];
+    let headers = Headers::new();
+    headers.set("content-type", reply.content_type)?;
+    headers.set("x-content-type-options", "nosniff")?;
+    headers.set("cache-control", "no-store")?;
     if let Some(allow) = reply.allow {
-        headers.push(("allow", allow));
+        headers.set("allow", allow)?;
     }
-    runtime::response(reply.status, &headers, &reply.body)
+    Ok(worker::Response::ok(reply.body)?
+        .with_status(reply.status)
+        .with_headers(headers))
 }

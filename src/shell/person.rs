@@ -3,31 +3,38 @@
 
 use super::graph::WorkerGraph;
 use super::kv::WorkerKv;
-use super::runtime::{self, Env, Method};
 use super::storage::DoStore;
-use super::tasks;
 use super::{bindings, load_config, now};
 use crate::authority::mirror::{Mirror, Mirrored};
 use crate::authority::{Answer, Authorities, Host, Op};
 use crate::platform::apart;
 use crate::store::keys::ContactKey;
 use crate::store::kv::{Kv, KvError, RetryRateLimited};
-use js_sys::Promise;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::cell::Cell;
-use std::rc::Rc;
-use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsValue;
+use worker::{
+    durable_object, DurableObject, Env, Method, ObjectNamespace, Request, RequestInit, Response,
+    State,
+};
 
 /// The Durable Object namespace of the per-person authorities (`wrangler.toml`).
 pub const PERSON_BINDING: &str = "PERSON";
 
 /// The authorities as Durable Objects: one per person, named by the contact's keyed hash (never
 /// a phone number), reached through its stub.
-/// Holds the namespace's `getByName`.
-pub struct DurableAuthorities<'a>(pub &'a Method);
+pub struct DurableAuthorities<'a>(pub &'a ObjectNamespace);
+
+/// The status of an object's answer when a record it holds cannot be read: the worker fails
+/// closed on it (`KvError::Corrupt`), where any other failure is one to retry.
+const UNREADABLE_STATUS: u16 = 422;
 
 /// What the worker sends a person's authority: who they are (their keyed hash) and the request.
+#[derive(Serialize)]
+struct EnvelopeOut<'a> {
+    contact: &'a str,
+    op: &'a Op,
+}
+
 #[derive(Deserialize)]
 struct Envelope {
     contact: String,
@@ -39,35 +46,35 @@ impl Authorities for DurableAuthorities<'_> {
         let fail = |what: &str| KvError::Unavailable(format!("authority: {what}"));
         let stub = self
             .0
-            .call1(&JsValue::from_str(&contact.0))
+            .get_by_name(&contact.0)
             .map_err(|_| fail("no stub"))?;
-        // Written from borrowed parts: the request is not cloned to be sent.
-        let body = crate::json::JsonObject::new()
-            .with("contact", &contact.0)
-            .with("op", op)
-            .text();
-        // A remote call of the object's `serve` (see `Person::serve`).
-        let answer = runtime::call_remote(&stub, "serve", &body)
+        let body = crate::serde_ext::to_string(&EnvelopeOut {
+            contact: &contact.0,
+            op,
+        });
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let request =
+            Request::new_with_init("https://authority/", &init).map_err(|_| fail("request"))?;
+        let mut response = stub
+            .fetch_with_request(request)
             .await
-            .map_err(|thrown| {
-                let message = runtime::error_message(&thrown).unwrap_or_default();
-                fail(&message.chars().take(200).collect::<String>())
-            })?;
-        let text = answer.as_string().ok_or_else(|| fail("answer"))?;
+            .map_err(|e| fail(&e.to_string().chars().take(200).collect::<String>()))?;
+        let text = response.text().await.map_err(|_| fail("answer"))?;
+        if response.status_code() == UNREADABLE_STATUS {
+            return Err(KvError::Corrupt("stored"));
+        }
+        if response.status_code() != 200 {
+            return Err(fail(&text.chars().take(200).collect::<String>()));
+        }
         crate::serde_ext::from_str(&text).map_err(|_| fail("answer"))
     }
 }
 
 /// A person's authority. Requests to one object are served one at a time; see `authority`.
-/// The class the runtime constructs for each object (`wrangler.toml` names it); its state is
-/// shared with the task of each call (`tasks`), which must own what it uses.
-#[wasm_bindgen]
-pub struct Person(Rc<Authority>);
-
-/// A person's authority's state, kept by its object between calls.
-struct Authority {
-    /// The runtime's `DurableObjectStorage` of this object.
-    storage: JsValue,
+#[durable_object]
+pub struct Person {
+    state: State,
     env: Env,
     /// This object's storage in memory: its reads cost no crossing into JavaScript.
     mirror: Mirror,
@@ -79,11 +86,12 @@ struct Authority {
 /// The key under which an authority remembers whose it is, for its alarm.
 const WHO: &str = "who";
 
-impl Authority {
+impl Person {
     async fn run(&self, op: Option<Op>, who: Option<String>) -> Result<Option<Answer>, KvError> {
         let at = now();
+        let storage = self.state.storage();
         let storage = DoStore {
-            storage: self.storage.clone(),
+            storage: &storage,
             now: at,
         };
         let local = Mirrored {
@@ -109,18 +117,16 @@ impl Authority {
             .map_err(|_| KvError::Unavailable("CONTACT_KEY_SECRET is not set".into()))?;
         let bound = bindings(&self.env)
             .map_err(|missing| KvError::Unavailable(format!("{missing} is not bound")))?;
-        // The object's sends and its KV retries share one platform (it holds no request body).
-        let graph = WorkerGraph::default();
         let kv = WorkerKv(&bound.kv);
         let kv = RetryRateLimited {
             kv: &kv,
-            platform: &graph,
+            platform: &WorkerGraph,
         };
         let authorities = DurableAuthorities(&bound.persons);
         let host = Host {
             local: &local,
             kv: &kv,
-            graph: &graph,
+            graph: &WorkerGraph,
             authorities: &authorities,
             config: &config,
             keys,
@@ -134,7 +140,7 @@ impl Authority {
             None => {
                 let (wake, log) = apart(host.alarm(at)).await?;
                 for line in log {
-                    runtime::log(&line);
+                    worker::console_log!("{line}");
                 }
                 (None, wake)
             }
@@ -155,62 +161,49 @@ impl Authority {
     }
 }
 
-#[wasm_bindgen]
-impl Person {
-    #[wasm_bindgen(constructor)]
-    pub fn new(state: JsValue, env: JsValue) -> Person {
-        Person(Rc::new(Authority {
-            storage: js_sys::Reflect::get(&state, &JsValue::from_str("storage"))
-                .unwrap_or(JsValue::UNDEFINED),
-            env: Env::new(env),
+impl DurableObject for Person {
+    fn new(state: State, env: Env) -> Self {
+        Person {
+            state,
+            env,
             mirror: Mirror::default(),
             alarm_at: Cell::new(None),
-        }))
+        }
     }
 
-    /// A request from the worker (`DurableAuthorities::call`), called on the object's stub as a
-    /// remote method (cheaper than a `fetch`: no request or response objects on either side):
-    /// an envelope in, an answer out. A failure rejects with an error whose message names its
-    /// kind, never a key or a value.
-    pub fn serve(&self, text: String) -> Promise {
-        let authority = self.0.clone();
-        tasks::spawn(async move {
-            let Ok(envelope) = crate::serde_ext::from_str::<Envelope>(&text) else {
-                return Err(runtime::error("bad authority request"));
-            };
-            match authority
-                .run(Some(envelope.op), Some(envelope.contact))
-                .await
-            {
-                Ok(Some(answer)) => Ok(JsValue::from_str(&crate::serde_ext::to_string(&answer))),
-                Ok(None) => Err(runtime::error("no answer")),
-                Err(e) => Err(runtime::error(&e.to_string())),
-            }
-        })
+    /// A request from the worker (`DurableAuthorities::call`): an envelope in, an answer out. A
+    /// failure answers 500 with a text that names its kind, never a key or a value.
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let Ok(text) = req.text().await else {
+            return Response::error("bad authority request", 400);
+        };
+        let Ok(envelope) = crate::serde_ext::from_str::<Envelope>(&text) else {
+            return Response::error("bad authority request", 400);
+        };
+        match self.run(Some(envelope.op), Some(envelope.contact)).await {
+            Ok(Some(answer)) => Response::ok(crate::serde_ext::to_string(&answer)),
+            Ok(None) => Response::error("no answer", 500),
+            Err(e @ KvError::Corrupt(_)) => Response::error(e.to_string(), UNREADABLE_STATUS),
+            Err(e) => Response::error(e.to_string(), 500),
+        }
     }
 
-    pub fn alarm(&self) -> Promise {
-        let authority = self.0.clone();
-        tasks::spawn(async move {
-            authority.alarm().await;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
-}
-
-impl Authority {
-    async fn alarm(&self) {
+    async fn alarm(&self) -> worker::Result<Response> {
         // The alarm that fired is spent: whatever `run` sets is the next one.
         self.alarm_at.set(None);
         if let Err(e) = self.run(None, None).await {
-            runtime::log_error(&format!("authority alarm: {e}"));
+            worker::console_error!("authority alarm: {e}");
             // Try again shortly: nothing was lost, the outbox and queue are where they were.
+            let storage = self.state.storage();
             let store = DoStore {
-                storage: self.storage.clone(),
+                storage: &storage,
                 now: now(),
             };
-            let retry = store.set_alarm(js_sys::Date::now() + 5_000.0).await;
+            let retry = store
+                .set_alarm(worker::Date::now().as_millis() as f64 + 5_000.0)
+                .await;
             self.alarm_at.set(retry.ok().map(|_| now().0 + 5));
         }
+        Response::ok("")
     }
 }

@@ -1,101 +1,82 @@
-//! A Durable Object's storage behind the core's `Kv` trait (read through the authority's mirror,
-//! `authority::mirror`), called directly on the runtime's storage object: workers-rs's `Storage`
-//! converts every value and option through serde-wasm-bindgen, which brought serde, its error
-//! messages and float formatting into the module for values that are all strings here.
+//! A Durable Object's storage (workers-rs's `Storage`) behind the core's `Kv` trait, read
+//! through the authority's mirror (`authority::mirror`).
 
+use crate::authority::envelope::{self, Stored};
+use crate::serde_ext::RawJson;
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
 use crate::time::UnixTime;
-use js_sys::{self, Array, Object, Reflect};
-use serde::{Deserialize, Serialize};
-use wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::{self, Map, Object, Reflect};
+use worker::wasm_bindgen::JsValue;
+use worker::{ListOptions, Storage};
 
-/// Durable Object storage behind the core's `Kv` trait. Its storage has no TTL or metadata, so
-/// each value is stored with them (`{"v","e","m"}`): expired entries read as absent, and the
-/// authority's alarm purges them.
-pub(super) struct DoStore {
-    /// The runtime's `DurableObjectStorage`.
-    pub(super) storage: JsValue,
+/// Durable Object storage behind the core's `Kv` trait, each value in its envelope
+/// (`authority::envelope`).
+pub(super) struct DoStore<'a> {
+    pub(super) storage: &'a Storage,
     pub(super) now: UnixTime,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    v: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    e: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    m: Option<crate::serde_ext::RawJson>,
+/// Durable Object storage takes at most this many keys per bulk call.
+const MAX_BATCH: usize = crate::authority::store::MAX_BATCH;
+
+fn encode(value: &str, expires: Option<UnixTime>, metadata: Option<RawJson>) -> JsValue {
+    JsValue::from_str(&envelope::encode(value, expires, metadata))
 }
 
-/// A value as this storage keeps it, with its expiry and metadata.
-fn encode(
-    value: &str,
-    expires: Option<UnixTime>,
-    metadata: Option<crate::serde_ext::RawJson>,
-) -> Result<String, KvError> {
-    let stored = Stored {
-        v: value.to_string(),
-        e: expires.map(|e| e.0),
-        m: metadata,
-    };
-    Ok(crate::serde_ext::to_string(&stored))
+/// A stored entry, expired or not; `None` when there is none.
+fn parse(raw: &JsValue) -> Option<Stored> {
+    if raw.is_undefined() || raw.is_null() {
+        return None;
+    }
+    Some(envelope::decode(raw.as_string().as_deref()))
 }
 
 /// A storage call that failed: its message (never a key or a value), shortened.
-fn do_error(e: JsValue) -> KvError {
-    let message = super::runtime::error_message(&e).unwrap_or_else(|| "storage call failed".into());
-    KvError::Unavailable(message.chars().take(200).collect())
+fn do_error(e: worker::Error) -> KvError {
+    let text = match e {
+        worker::Error::JsError(text) | worker::Error::RustError(text) => text,
+        worker::Error::Internal(value) => super::error_text(&value),
+        other => other.to_string(),
+    };
+    KvError::Unavailable(text.chars().take(200).collect())
 }
 
-impl DoStore {
-    /// Calls `storage.<method>(args...)` and awaits its promise.
-    async fn call(&self, method: &str, args: &[&JsValue]) -> Result<JsValue, KvError> {
-        super::runtime::call_method(&self.storage, method, args)
-            .await
-            .map_err(do_error)
+fn pairs(map: &Map) -> Vec<(String, JsValue)> {
+    let mut out = Vec::with_capacity(map.size() as usize);
+    map.for_each(&mut |value, key| {
+        if let Some(k) = key.as_string() {
+            out.push((k, value));
+        }
+    });
+    out
+}
+
+impl DoStore<'_> {
+    /// A stored entry that has not expired.
+    fn decode(&self, raw: &JsValue) -> Option<Stored> {
+        parse(raw).filter(|stored| !stored.expired(self.now))
     }
 
     /// Sets the object's alarm to `at_ms` (Unix milliseconds).
     pub(super) async fn set_alarm(&self, at_ms: f64) -> Result<(), KvError> {
-        self.call("setAlarm", &[&JsValue::from_f64(at_ms)])
+        let at = js_sys::Date::new(&JsValue::from_f64(at_ms));
+        self.storage
+            .set_alarm(worker::ScheduledTime::new(at))
             .await
-            .map(|_| ())
-    }
-
-    /// Keys as a JavaScript array (the bulk forms of get and delete).
-    fn key_array(keys: &[String]) -> Array {
-        keys.iter().map(|k| JsValue::from_str(k)).collect()
-    }
-
-    /// A stored value, expired or not.
-    fn parse(raw: &JsValue) -> Option<Stored> {
-        crate::serde_ext::from_str(&raw.as_string()?).ok()
-    }
-
-    /// A stored value that has not expired.
-    fn decode(&self, raw: &JsValue) -> Option<Stored> {
-        let stored = Self::parse(raw)?;
-        match stored.e {
-            Some(e) if e <= self.now.0 => None,
-            _ => Some(stored),
-        }
-    }
-
-    fn pairs(map: &js_sys::Map) -> Vec<(String, JsValue)> {
-        let mut out = Vec::new();
-        map.for_each(&mut |value, key| {
-            if let Some(k) = key.as_string() {
-                out.push((k, value));
-            }
-        });
-        out
+            .map_err(do_error)
     }
 }
 
-impl Kv for DoStore {
+impl Kv for DoStore<'_> {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        let raw = self.call("get", &[&JsValue::from_str(key)]).await?;
-        Ok(self.decode(&raw).map(|s| s.v))
+        let found = self
+            .storage
+            .get_multiple(vec![key])
+            .await
+            .map_err(do_error)?;
+        Ok(self
+            .decode(&found.get(&JsValue::from_str(key)))
+            .map(|s| s.v))
     }
 
     async fn put(
@@ -103,52 +84,50 @@ impl Kv for DoStore {
         key: &str,
         value: &str,
         expires: Option<UnixTime>,
-        metadata: Option<crate::serde_ext::RawJson>,
+        metadata: Option<RawJson>,
     ) -> Result<(), KvError> {
-        let text = encode(value, expires, metadata)?;
-        self.call("put", &[&JsValue::from_str(key), &JsValue::from_str(&text)])
+        self.storage
+            .put_raw(key, encode(value, expires, metadata))
             .await
-            .map(|_| ())
+            .map_err(do_error)
     }
 
     /// One `put` of an object: Durable Object storage writes up to 128 keys atomically.
     async fn put_many(&self, puts: &[Write]) -> Result<(), KvError> {
         let object = Object::new();
         for w in puts {
-            let text = encode(&w.value, w.expires, w.metadata.clone())?;
-            Reflect::set(
-                &object,
-                &JsValue::from_str(&w.key),
-                &JsValue::from_str(&text),
-            )
-            .map_err(|_| KvError::Corrupt("stored"))?;
+            let value = encode(&w.value, w.expires, w.metadata.clone());
+            Reflect::set(&object, &JsValue::from_str(&w.key), &value)
+                .map_err(|_| KvError::Corrupt("stored"))?;
         }
-        self.call("put", &[&object]).await.map(|_| ())
+        self.storage
+            .put_multiple_raw(object)
+            .await
+            .map_err(do_error)
     }
 
     async fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.call("delete", &[&JsValue::from_str(key)])
-            .await
-            .map(|_| ())
+        self.storage.delete(key).await.map(|_| ()).map_err(do_error)
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
-        for chunk in keys.chunks(crate::authority::store::MAX_BATCH) {
-            self.call("delete", &[&Self::key_array(chunk)]).await?;
+        for chunk in keys.chunks(MAX_BATCH) {
+            let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            self.storage
+                .delete_multiple(chunk)
+                .await
+                .map_err(do_error)?;
         }
         Ok(())
     }
 
     async fn list(&self, prefix: &str, _cursor: Option<String>) -> Result<ListPage, KvError> {
-        let options = Object::new();
-        Reflect::set(
-            &options,
-            &JsValue::from_str("prefix"),
-            &JsValue::from_str(prefix),
-        )
-        .map_err(do_error)?;
-        let map: js_sys::Map = self.call("list", &[&options]).await?.unchecked_into();
-        let keys = Self::pairs(&map)
+        let map = self
+            .storage
+            .list_with_options(ListOptions::new().prefix(prefix))
+            .await
+            .map_err(do_error)?;
+        let keys = pairs(&map)
             .into_iter()
             .filter_map(|(name, raw)| {
                 let stored = self.decode(&raw)?;
@@ -165,11 +144,11 @@ impl Kv for DoStore {
     /// One listing: Durable Object storage lists values with their keys. Expired entries too,
     /// so that the purge finds them (every other read hides them).
     async fn entries(&self) -> Result<Vec<Write>, KvError> {
-        let map: js_sys::Map = self.call("list", &[]).await?.unchecked_into();
-        Ok(Self::pairs(&map)
+        let map = self.storage.list().await.map_err(do_error)?;
+        Ok(pairs(&map)
             .into_iter()
             .filter_map(|(key, raw)| {
-                let stored = Self::parse(&raw)?;
+                let stored = parse(&raw)?;
                 Some(Write {
                     key,
                     value: stored.v,
@@ -180,20 +159,15 @@ impl Kv for DoStore {
             .collect())
     }
 
-    /// Durable Object storage reads at most 128 keys per call.
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, KvError> {
         let mut out = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(crate::authority::store::MAX_BATCH) {
-            let map: js_sys::Map = self
-                .call("get", &[&Self::key_array(chunk)])
-                .await?
-                .unchecked_into();
-            let found: std::collections::HashMap<String, JsValue> =
-                Self::pairs(&map).into_iter().collect();
+        for chunk in keys.chunks(MAX_BATCH) {
+            let names: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let found = self.storage.get_multiple(names).await.map_err(do_error)?;
             out.extend(
                 chunk
                     .iter()
-                    .map(|k| found.get(k).and_then(|r| self.decode(r)).map(|s| s.v)),
+                    .map(|k| self.decode(&found.get(&JsValue::from_str(k))).map(|s| s.v)),
             );
         }
         Ok(out)

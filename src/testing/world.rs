@@ -101,6 +101,16 @@ impl World {
             .clone()
     }
 
+    /// The storage of the authority named `contact` (as `store_of`, by its key).
+    pub fn store_of_key(&self, contact: &ContactKey) -> Rc<MemoryKv> {
+        self.mirrors.borrow_mut().remove(contact);
+        self.stores
+            .borrow_mut()
+            .entry(contact.clone())
+            .or_insert_with(|| Rc::new(MemoryKv::new()))
+            .clone()
+    }
+
     fn pending(&self) -> Vec<(String, Outbound)> {
         let stores: Vec<_> = self.stores.borrow().values().cloned().collect();
         stores

@@ -356,3 +356,22 @@ fn a_malformed_item_is_named_by_its_field_and_its_neighbours_keep_their_exact_te
     assert_eq!(raw, good);
     assert_eq!(message.text.as_ref().unwrap().body, "café");
 }
+
+#[test]
+fn an_item_that_gives_a_key_twice_is_invalid_and_loses_no_neighbour() {
+    let twice = r#"{"from":"16505551234","id":"wamid.T","type":"text","text":{"body":"STOP","body":"hello"}}"#;
+    let good = r#"{"from":"16505551234","id":"wamid.G","type":"text","text":{"body":"hi"}}"#;
+    let body = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"changes":[{{"field":"messages","value":{{"messages":[{twice},{good}]}}}}]}}]}}"#
+    );
+    let events = parse(body.as_bytes()).expect("parse");
+    let [Event::Invalid { reason, .. }, Event::Message { raw, .. }] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert!(reason.contains("duplicate key"), "{reason}");
+    assert!(
+        !reason.contains("STOP") && !reason.contains("hello"),
+        "{reason}"
+    );
+    assert_eq!(raw, good);
+}

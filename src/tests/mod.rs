@@ -6,3 +6,4 @@ mod gateway;
 mod identities;
 mod pipeline;
 mod sending;
+mod stored;

@@ -67,6 +67,30 @@ pub fn read<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Item<T> {
     }
 }
 
+/// An envelope level read as `T` (an entry, a change, a `messages` value): an object whose own
+/// fields are read once each; the items under it are checked as items (`read`), so that one
+/// item that says two things loses no neighbour.
+pub fn read_level<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Item<T> {
+    if !raw.get().starts_with('{') {
+        return Item::Invalid("shape error: expected an object".into());
+    }
+    match serde_json::from_str(raw.get()) {
+        Ok(v) => Item::Ok(v),
+        Err(e) => Item::Invalid(describe(&e)),
+    }
+}
+
+/// The levels of an array (`entry`, `changes`), each read on its own with `read_level`.
+pub fn levels<'a, T: Deserialize<'a>>(array: Option<&'a RawValue>, key: &str) -> Vec<Item<T>> {
+    raw_items(array, key)
+        .into_iter()
+        .map(|item| match item {
+            Item::Ok(raw) => read_level(raw),
+            Item::Invalid(reason) => Item::Invalid(reason),
+        })
+        .collect()
+}
+
 /// The elements of an array as their raw texts.
 pub fn raw_items<'a>(array: Option<&'a RawValue>, key: &str) -> Vec<Item<&'a RawValue>> {
     let Some(array) = array.filter(|a| a.get() != "null") else {

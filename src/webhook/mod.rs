@@ -18,7 +18,7 @@ use account::{
     AccountAlert, AccountUpdate, Field, PhoneQualityUpdate, TemplateCategoryUpdate,
     TemplateQualityUpdate, TemplateStatusUpdate, UserPreference,
 };
-use lenient::{items, items_with_raw, read, Item, WithRaw};
+use lenient::{items, items_with_raw, levels, read, read_level, Item, WithRaw};
 use message::{Message, MetaError};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -188,7 +188,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
         }]);
     }
     let mut events = Vec::new();
-    for entry in items::<Entry<'_>>(envelope.entry, "entry") {
+    for entry in levels::<Entry<'_>>(envelope.entry, "entry") {
         let entry = match entry {
             Item::Ok(entry) => entry,
             Item::Invalid(reason) => {
@@ -199,7 +199,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
                 continue;
             }
         };
-        for change in items::<Change<'_>>(entry.changes, "changes") {
+        for change in levels::<Change<'_>>(entry.changes, "changes") {
             match change {
                 Item::Ok(change) => flatten_change(change, entry.time, &mut events),
                 Item::Invalid(reason) => events.push(Event::Invalid {
@@ -238,14 +238,30 @@ fn flatten_change(change: Change<'_>, at: Option<UnixTime>, out: &mut Vec<Event>
             }
         }
     }
+    fn level<'a, T: Deserialize<'a>>(
+        value: &'a RawValue,
+        field: &str,
+        out: &mut Vec<Event>,
+    ) -> Option<T> {
+        match read_level::<T>(value) {
+            Item::Ok(v) => Some(v),
+            Item::Invalid(reason) => {
+                out.push(Event::Invalid {
+                    field: field.to_string(),
+                    reason,
+                });
+                None
+            }
+        }
+    }
     match field {
         Field::Messages => {
-            if let Some(v) = typed::<MessagesValue<'_>>(value, &field_name, out) {
+            if let Some(v) = level::<MessagesValue<'_>>(value, &field_name, out) {
                 flatten_messages(v, &field_name, at, out);
             }
         }
         Field::UserPreferences => {
-            if let Some(v) = typed::<PreferencesValue<'_>>(value, &field_name, out) {
+            if let Some(v) = level::<PreferencesValue<'_>>(value, &field_name, out) {
                 for item in items_with_raw::<UserPreference>(v.user_preferences, "user_preferences")
                 {
                     out.push(match item {

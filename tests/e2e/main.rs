@@ -5,6 +5,7 @@
 #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
 
 mod authority;
+mod bodies;
 mod consent;
 mod events;
 mod foundation;

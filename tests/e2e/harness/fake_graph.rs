@@ -100,6 +100,16 @@ impl FakeGraph {
             .collect()
     }
 
+    /// Every request whose body's text holds `needle` (a marker a test put in what it sent).
+    pub fn requests_holding(&self, needle: &str) -> Vec<GraphRequest> {
+        let s = self.state.lock().expect("graph state");
+        s.requests
+            .iter()
+            .filter(|r| r.body.to_string().contains(needle))
+            .cloned()
+            .collect()
+    }
+
     /// Mark-as-read calls for one inbound message.
     pub fn read_receipts(&self, message_id: &str) -> usize {
         let s = self.state.lock().expect("graph state");
