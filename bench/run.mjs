@@ -395,6 +395,25 @@ for (const storage of STORAGES) {
     }
   }
 }
+if (WORKERS.baseline) {
+  // The build against the one before it, side by side in this run: CPU per request (all threads,
+  // then main thread) as ratios, with each one's ratio to the JavaScript worker.
+  for (const storage of STORAGES) {
+    lines.push("");
+    lines.push(`**wa-edge against the baseline build** (${storage} storage, CPU per request, median of the rounds):`);
+    lines.push("");
+    lines.push("| workload | wa-edge/baseline (all, main) | wa-edge/JS (all) | baseline/JS (all) | first request wa-edge/baseline |");
+    lines.push("|---|---:|---:|---:|---:|");
+    for (const w of WORKLOADS) {
+      const per = results[storage][w.name];
+      const m = (name, f) => median(per[name].map(f));
+      const cpu = (name) => m(name, (r) => r.cpuUs);
+      const main = (name) => m(name, (r) => r.mainCpuUs);
+      const first = (name) => m(name, (r) => r.firstCpuMs);
+      lines.push(`| ${w.name} | ${ratio(cpu("wa-edge"), cpu("baseline"))}, ${ratio(main("wa-edge"), main("baseline"))} | ${ratio(cpu("wa-edge"), cpu("js"))} | ${ratio(cpu("baseline"), cpu("js"))} | ${ratio(first("wa-edge"), first("baseline"))} |`);
+    }
+  }
+}
 lines.push("");
 const all = Object.values(results).flatMap((byWorkload) => Object.values(byWorkload));
 const overAll = (k, f) => median(all.flatMap((per) => per[k].map(f)));

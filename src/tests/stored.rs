@@ -1,5 +1,5 @@
 //! Records written by the build before this one (KV and each authority's storage, dumped from
-//! its native world into `tests/fixtures/stored/records.json`) are read by this one: consent
+//! its native world into `tests/records/earlier_build.json`) are read by this one: consent
 //! with its ledger, message history, pending sends, identity links, account signals, and each
 //! authority value inside the envelope Durable Object storage keeps it in.
 
@@ -11,7 +11,7 @@ use crate::testing::{block_on, MemoryKv, World};
 use crate::time::UnixTime;
 use serde_json::Value;
 
-const RECORDS: &str = include_str!("../../tests/fixtures/stored/records.json");
+const RECORDS: &str = include_str!("../../tests/records/earlier_build.json");
 /// The dump's own clock: its events happened from here on.
 const T0: u64 = 1_732_000_000;
 
