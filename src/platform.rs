@@ -24,8 +24,8 @@ pub trait Platform {
 
 /// A future polled through a pointer, so that its code is a function of its own instead of being
 /// inlined into its caller's. V8 compiles a wasm function the first time it is called, whole: a
-/// request that takes one branch of a dispatch then compiles that branch, not every route's or
-/// every request kind's code inlined into one function (the worker's entry future was 70 KB).
+/// request that takes one branch of a dispatch then compiles that branch, not every route's code
+/// inlined into one function.
 pub fn apart<'a, T>(
     future: impl std::future::Future<Output = T> + 'a,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>> {

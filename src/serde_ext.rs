@@ -33,9 +33,12 @@ pub fn from_str<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, ReadError> {
     serde_json::from_str(text).map_err(ReadError::from)
 }
 
-/// Reads bytes (UTF-8, as JSON must be) as `T`.
+/// Reads bytes (UTF-8, as JSON must be) as `T`. Through `from_str`: serde_json's reader is
+/// generic, and one reader type means one copy of each type's reading code in the module.
 pub fn from_slice<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ReadError> {
-    serde_json::from_slice(bytes).map_err(ReadError::from)
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| ReadError(format!("not JSON: not UTF-8 at byte {}", e.valid_up_to())))?;
+    from_str(text)
 }
 
 /// Reads an owned `T` from a text (for values that outlive the text).
