@@ -1,5 +1,5 @@
 //! The runtime's side of `Platform`: the Graph API over workers-rs's `Fetch`, its `Delay`, and
-//! WebCrypto's HMAC for large bodies (`webcrypto`).
+//! WebCrypto's HMAC for large bodies (`runtime_ext`).
 
 use crate::platform::Platform;
 use worker::{Delay, Fetch, Headers, Method, Request, RequestInit};
@@ -24,9 +24,10 @@ impl Platform for WorkerGraph {
             .with_headers(headers)
             .with_body(Some(body.into()));
         let request = Request::new_with_init(url, &init).map_err(failed)?;
-        let mut response = Fetch::Request(request).send().await.map_err(failed)?;
-        let text = response.text().await.map_err(failed)?;
-        Ok((response.status_code(), text))
+        let response = Fetch::Request(request).send().await.map_err(failed)?;
+        super::runtime_ext::status_and_text(response)
+            .await
+            .map_err(|_| "fetch failed".to_string())
     }
 
     async fn sleep(&self, ms: u64) {
@@ -40,7 +41,7 @@ impl Platform for WorkerGraph {
         if body.len() < WEBCRYPTO_MIN_BODY {
             return None;
         }
-        super::webcrypto::hmac_sha256_verify(secret, body, tag)
+        super::runtime_ext::hmac_sha256_verify(secret, body, tag)
             .await
             .ok()
     }

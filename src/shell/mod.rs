@@ -5,8 +5,8 @@
 mod graph;
 mod kv;
 mod person;
+mod runtime_ext;
 mod storage;
-mod webcrypto;
 
 use crate::config::{Config, ConfigError};
 use crate::http::send::CATEGORY_HEADER;

@@ -56,15 +56,17 @@ impl Authorities for DurableAuthorities<'_> {
         init.with_method(Method::Post).with_body(Some(body.into()));
         let request =
             Request::new_with_init("https://authority/", &init).map_err(|_| fail("request"))?;
-        let mut response = stub
+        let response = stub
             .fetch_with_request(request)
             .await
             .map_err(|e| fail(&e.to_string().chars().take(200).collect::<String>()))?;
-        let text = response.text().await.map_err(|_| fail("answer"))?;
-        if response.status_code() == UNREADABLE_STATUS {
+        let (status, text) = super::runtime_ext::status_and_text(response)
+            .await
+            .map_err(fail)?;
+        if status == UNREADABLE_STATUS {
             return Err(KvError::Corrupt("stored"));
         }
-        if response.status_code() != 200 {
+        if status != 200 {
             return Err(fail(&text.chars().take(200).collect::<String>()));
         }
         crate::serde_ext::from_str(&text).map_err(|_| fail("answer"))

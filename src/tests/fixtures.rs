@@ -368,7 +368,7 @@ fn an_item_that_gives_a_key_twice_is_invalid_and_loses_no_neighbour() {
     let [Event::Invalid { reason, .. }, Event::Message { raw, .. }] = &events[..] else {
         panic!("{events:?}")
     };
-    assert!(reason.contains("duplicate key"), "{reason}");
+    assert!(reason.contains("duplicate field `body`"), "{reason}");
     assert!(
         !reason.contains("STOP") && !reason.contains("hello"),
         "{reason}"

@@ -169,12 +169,49 @@ struct PreferencesValue<'a> {
     user_preferences: Option<&'a RawValue>,
 }
 
+/// The envelope read in one pass, every entry and change at once: what a well-formed delivery
+/// is, read without scanning the body once per level. Anything it does not fit goes through the
+/// lenient reading, level by level.
+#[derive(Deserialize)]
+struct WholeEnvelope<'a> {
+    #[serde(borrow)]
+    object: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    entry: Vec<WholeEntry<'a>>,
+}
+
+#[derive(Deserialize)]
+struct WholeEntry<'a> {
+    #[serde(default, deserialize_with = "crate::serde_ext::meta_time")]
+    time: Option<UnixTime>,
+    #[serde(borrow, default)]
+    changes: Vec<Change<'a>>,
+}
+
 /// Parses a verified body into events, in payload order.
 pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
     let not_envelope = |e: &dyn std::fmt::Display| ParseError::NotAnEnvelope(e.to_string());
     // An object, not an array read field by field into the envelope.
     if body.trim_ascii_start().first() != Some(&b'{') {
         return Err(not_envelope(&"shape error: expected an object"));
+    }
+    if let Ok(whole) = crate::serde_ext::from_slice::<WholeEnvelope<'_>>(body) {
+        if let Some(kind) = whole
+            .object
+            .as_deref()
+            .filter(|o| *o != "whatsapp_business_account")
+        {
+            return Ok(vec![Event::Unknown {
+                field: format!("object:{kind}"),
+            }]);
+        }
+        let mut events = Vec::new();
+        for entry in whole.entry {
+            for change in entry.changes {
+                flatten_change(change, entry.time, &mut events);
+            }
+        }
+        return Ok(events);
     }
     let envelope: Envelope<'_> =
         crate::serde_ext::from_slice(body).map_err(|e| not_envelope(&e))?;

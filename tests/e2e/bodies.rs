@@ -159,7 +159,7 @@ fn a_webhook_item_that_gives_a_key_twice_is_invalid_and_its_neighbour_is_kept() 
     let r = w.deliver(&body);
     assert_eq!(r.status, 200, "{}", r.body);
     let log = w.log_after(from, "invalid");
-    assert!(log.contains("duplicate key"), "{log}");
+    assert!(log.contains("duplicate field `body`"), "{log}");
     assert!(!log.contains("hello") && !log.contains(&wa), "{log}");
     w.settle(&wa);
     assert_eq!(w.action_of(&wa, &kept).as_deref(), Some("auto_reply:hours"));

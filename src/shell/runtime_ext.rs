@@ -1,9 +1,32 @@
-//! WebCrypto's HMAC-SHA256 verify, which workers-rs does not wrap: `crypto.subtle`'s
-//! `importKey` and `verify` called through js-sys, as workers-rs calls the runtime itself.
+//! What workers-rs does not offer, through the wasm-bindgen, js-sys and web-sys it uses itself:
+//! WebCrypto's HMAC-SHA256 verify (`crypto.subtle`'s `importKey` and `verify`), and a fetched
+//! response's body read as text in one call (workers-rs reads it as a stream, chunk by chunk
+//! into wasm, which costs a crossing and a copy per chunk).
 
 use worker::js_sys::{global, Array, Function, Object, Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Response, ResponseBody};
+
+/// A response's status and its body as text. The error is a fixed word.
+pub(super) async fn status_and_text(response: Response) -> Result<(u16, String), &'static str> {
+    let status = response.status_code();
+    let text = match response.body() {
+        ResponseBody::Empty => String::new(),
+        ResponseBody::Body(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        ResponseBody::Stream(stream) => {
+            let whole = worker::web_sys::Response::new_with_opt_readable_stream(Some(stream))
+                .map_err(|_| "unreadable")?;
+            let promise = whole.text().map_err(|_| "unreadable")?;
+            JsFuture::from(promise)
+                .await
+                .ok()
+                .and_then(|t| t.as_string())
+                .ok_or("unreadable")?
+        }
+    };
+    Ok((status, text))
+}
 
 /// Whether `tag` is the HMAC-SHA256 of `body` under `secret`; `crypto.subtle.verify` compares
 /// in constant time.
