@@ -17,7 +17,7 @@ use crate::ids::MessageId;
 use crate::ids::{IdKind, PhoneNumberId, WaId};
 use crate::policy::auto_reply::MAX_TEXT_BODY;
 use crate::policy::business::{is_marketing, Category};
-use crate::send::graph::MESSAGE_TYPES;
+use crate::send::graph::{MarkReadOut, TypingIndicator, MESSAGE_TYPES};
 use crate::send::OutboundBody;
 use crate::serde_ext::{from_str, unique_keys, Members, Ordered, RawJson};
 use crate::store::account::marketing_pause_key;
@@ -120,22 +120,6 @@ struct MarkReadIn<'a> {
     message_id: MessageId,
     #[serde(default)]
     typing_indicator: Option<TypingIndicator>,
-}
-
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct TypingIndicator {
-    #[serde(rename = "type")]
-    kind: String,
-}
-
-#[derive(Serialize)]
-struct MarkReadOut<'a> {
-    messaging_product: &'static str,
-    status: &'static str,
-    message_id: &'a MessageId,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    typing_indicator: Option<&'a TypingIndicator>,
 }
 
 /// A string member, or the refusal that names it.
@@ -305,6 +289,7 @@ fn mark_read(text: &str) -> Result<RawJson, ApiError> {
         status: "read",
         message_id: &read.message_id,
         typing_indicator: read.typing_indicator.as_ref(),
+        biz_opaque_callback_data: None,
     }))
 }
 

@@ -233,6 +233,7 @@ pub fn request_body(
                 messaging_product: "whatsapp",
                 status: "read",
                 message_id,
+                typing_indicator: None,
                 biz_opaque_callback_data: callback,
             });
         }
@@ -325,13 +326,24 @@ struct Outgoing<'a> {
     biz_opaque_callback_data: Option<&'a str>,
 }
 
+/// A mark-as-read as Meta takes it, with the typing indicator or without.
 #[derive(Serialize)]
-struct MarkReadOut<'a> {
-    messaging_product: &'static str,
-    status: &'static str,
-    message_id: &'a MessageId,
+pub struct MarkReadOut<'a> {
+    pub messaging_product: &'static str,
+    pub status: &'static str,
+    pub message_id: &'a MessageId,
     #[serde(skip_serializing_if = "Option::is_none")]
-    biz_opaque_callback_data: Option<&'a str>,
+    pub typing_indicator: Option<&'a TypingIndicator>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub biz_opaque_callback_data: Option<&'a str>,
+}
+
+/// `typing_indicator`: Meta's only kind is `text`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypingIndicator {
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 #[derive(Serialize)]

@@ -21,27 +21,41 @@ use kv::{WorkerKv, KV_BINDING};
 use person::{DurableAuthorities, PERSON_BINDING};
 use std::rc::Rc;
 use worker::wasm_bindgen::JsValue;
-use worker::{event, Context, Env, Headers, KvStore, ObjectNamespace, Request};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{event, web_sys, Context, Env, KvStore, ObjectNamespace, Request};
 
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
 }
 
+// The runtime's own request and response types (workers-rs's event takes and gives them too):
+// `worker::Request::from` reads `request.cf` and copies the URL on every request, and a
+// `worker::Response` is rebuilt into the runtime's on the way out; here the body is read in one
+// call and the answer made in one.
 #[event(fetch)]
-pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
-    let (path, query) = http::split_url(&req.inner().url());
-    let route = http::route(&req.inner().method(), &path);
+pub async fn fetch(
+    req: web_sys::Request,
+    env: Env,
+    _ctx: Context,
+) -> worker::Result<web_sys::Response> {
+    let (path, query) = http::split_url(&req.url());
+    let route = http::route(&req.method(), &path);
     if let Some(refusal) = route.refusal() {
         return respond(&route, refusal.into());
     }
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    let (content_length, signature) = (header("content-length"), header(SIGNATURE_HEADER));
+    let headers = req.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
     // Meta's routes and the health check read no credentials.
     let credential = |name: &str| route.reads_credentials().then(|| header(name)).flatten();
-    let (authorization, category) = (credential("authorization"), credential(CATEGORY_HEADER));
     let body = match route.body_limit() {
-        Some(limit) => match apart(read_capped(&mut req, content_length, limit)).await {
+        Some(limit) => match apart(read_capped(
+            Clone::clone(&req),
+            header("content-length"),
+            limit,
+        ))
+        .await
+        {
             Ok(body) => body,
             Err(refusal) => return respond(&route, refusal.into()),
         },
@@ -51,9 +65,9 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
     let request = ApiRequest {
         route: route.clone(),
         query,
-        signature,
-        authorization,
-        category,
+        signature: header(SIGNATURE_HEADER),
+        authorization: credential("authorization"),
+        category: credential(CATEGORY_HEADER),
         body,
     };
     if route == Route::Health {
@@ -148,7 +162,7 @@ pub(crate) fn load_config(env: &Env) -> Rc<Config> {
 
 /// Reads at most `limit` bytes: refuses on Content-Length first, then while streaming.
 async fn read_capped(
-    req: &mut Request,
+    req: web_sys::Request,
     content_length: Option<String>,
     limit: usize,
 ) -> Result<Vec<u8>, ApiError> {
@@ -159,9 +173,14 @@ async fn read_capped(
     if declared.is_some() {
         // Declared and within the cap: one read. The runtime enforces Content-Length, so the
         // body cannot be longer than declared.
-        return req.bytes().await.map_err(|_| ApiError::UnreadableBody);
+        let promise = req.array_buffer().map_err(|_| ApiError::UnreadableBody)?;
+        let buffer = JsFuture::from(promise)
+            .await
+            .map_err(|_| ApiError::UnreadableBody)?;
+        return Ok(worker::js_sys::Uint8Array::new(&buffer).to_vec());
     }
     // No Content-Length (chunked): stream, and stop at the cap.
+    let mut req = Request::from(req);
     let mut body = Vec::new();
     let Ok(mut stream) = req.stream() else {
         return Ok(body);
@@ -176,18 +195,22 @@ async fn read_capped(
     Ok(body)
 }
 
-fn respond(route: &Route, reply: Response) -> worker::Result<worker::Response> {
+fn respond(route: &Route, reply: Response) -> worker::Result<web_sys::Response> {
     if let Some(line) = &reply.log {
         worker::console_log!("{} -> {}: {}", route.name(), reply.status, line);
     }
-    let headers = Headers::new();
+    let headers = web_sys::Headers::new()?;
     headers.set("content-type", reply.content_type)?;
     headers.set("x-content-type-options", "nosniff")?;
     headers.set("cache-control", "no-store")?;
     if let Some(allow) = reply.allow {
         headers.set("allow", allow)?;
     }
-    Ok(worker::Response::ok(reply.body)?
-        .with_status(reply.status)
-        .with_headers(headers))
+    let init = web_sys::ResponseInit::new();
+    init.set_status(reply.status);
+    init.set_headers(&headers);
+    Ok(web_sys::Response::new_with_opt_str_and_init(
+        Some(&reply.body),
+        &init,
+    )?)
 }

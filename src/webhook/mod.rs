@@ -259,12 +259,14 @@ fn flatten_change(change: Change<'_>, at: Option<UnixTime>, out: &mut Vec<Event>
         });
         return;
     };
-    fn typed<'a, T: Deserialize<'a>>(
+    /// The value read by `read` (an item) or `read_level` (a level), or an invalid event.
+    fn typed_by<'a, T: Deserialize<'a>>(
+        reader: fn(&'a RawValue) -> Item<T>,
         value: &'a RawValue,
         field: &str,
         out: &mut Vec<Event>,
     ) -> Option<T> {
-        match read::<T>(value) {
+        match reader(value) {
             Item::Ok(v) => Some(v),
             Item::Invalid(reason) => {
                 out.push(Event::Invalid {
@@ -275,21 +277,19 @@ fn flatten_change(change: Change<'_>, at: Option<UnixTime>, out: &mut Vec<Event>
             }
         }
     }
+    fn typed<'a, T: Deserialize<'a>>(
+        value: &'a RawValue,
+        field: &str,
+        out: &mut Vec<Event>,
+    ) -> Option<T> {
+        typed_by(read::<T>, value, field, out)
+    }
     fn level<'a, T: Deserialize<'a>>(
         value: &'a RawValue,
         field: &str,
         out: &mut Vec<Event>,
     ) -> Option<T> {
-        match read_level::<T>(value) {
-            Item::Ok(v) => Some(v),
-            Item::Invalid(reason) => {
-                out.push(Event::Invalid {
-                    field: field.to_string(),
-                    reason,
-                });
-                None
-            }
-        }
+        typed_by(read_level::<T>, value, field, out)
     }
     match field {
         Field::Messages => {
