@@ -5,14 +5,14 @@
 // wa-edge's person authority asks the number's authority), reads its own storage in one bulk get,
 // decides, commits markers, consent, state, the queued KV writes and the outbox in one put,
 // flushes the queue to KV together and sends from its alarm; statuses go to KV from the worker.
-// Since the fifth session of 2026-11-30 (issue 13) it also makes the storage calls wa-edge's
-// design makes, as the benchmark's stand-ins counted them: an object remembers whose it is, a
+// It also makes the storage calls wa-edge's design makes, as the benchmark's stand-ins count
+// them: an object remembers whose it is, a
 // person's first request reads consent and state from KV, the alarm asks the numbers' pauses
 // again and marks a send as leaving before it goes, the reply's record is queued in storage
 // before KV, and the next wake is scheduled for the purge.
 // It is what wa-edge is compared against, not a second product: the comparison is about the
-// language and runtime, not the design. Like wa-edge, the worker and objects call an object's
-// `serve` through its stub (RPC), with a JSON text in and out.
+// language and runtime, not the design. The worker and objects call an object's `serve` through
+// its stub (RPC), with a JSON text in and out, as a JavaScript user would (wa-edge fetches it).
 import { DurableObject } from "cloudflare:workers";
 
 const enc = new TextEncoder();

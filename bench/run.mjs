@@ -137,9 +137,9 @@ const WORKLOADS = [
     },
   },
   { name: "bad signature", n: 300, expect: 403, make: () => { const c = contactId(); const d = signed(envelope(messagesValue(c, [text(c, "forged")]))); d.signature = sign(Buffer.from("other")); return d; } },
-  // The large payloads warm up on their own counts (each request is 1-3 MB of load): with the
-  // 20 and 10 of earlier sessions, TurboFan was still compiling during their measurement and
-  // all-thread CPU read 1.7-2x JS's where the main thread read 1.1-1.3x.
+  // The large payloads warm up on their own counts (each request is 1-3 MB of load): with 20 and
+  // 10, TurboFan was still compiling during their measurement and all-thread CPU read 1.7-2x
+  // JS's where the main thread read 1.1-1.3x.
   { name: "1 MB payload", n: 60, warmup: 300, make: () => padded(1 << 20) },
   { name: "3 MB payload", n: 20, warmup: 100, make: () => padded(3 * (1 << 20) - 4096) },
 ];

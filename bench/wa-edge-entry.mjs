@@ -1,8 +1,9 @@
 // wa-edge's built worker as the benchmark runs it: the shipped worker and object, the object
-// wrapped as src/entry.mjs wraps it (a `DurableObject`, so that stubs can call its methods). With
+// wrapped in a `DurableObject` that forwards to it and counts its calls. With
 // `BENCH_STORAGE = "memory"` in the env, KV and Durable Object storage are the benchmark's
-// in-memory stand-ins (bench/stand-ins.mjs); otherwise Miniflare's local ones. It forwards `fetch`
-// too, for builds from before the authorities were called by RPC (a baseline).
+// in-memory stand-ins (bench/stand-ins.mjs); otherwise Miniflare's local ones. It forwards the
+// object's `fetch` (how wa-edge calls it) and `serve` (how builds that called it by RPC did, for
+// a baseline).
 import { DurableObject } from "cloudflare:workers";
 import Worker, { Person as ShippedPerson } from "../build/index.js";
 import { count, memoryEnv, memoryState, opCounts } from "./stand-ins.mjs";

@@ -7,9 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
 # `WA_EDGE_OPTIMIZE=speed` compiles the crate for speed (opt-level 3) instead of size (Cargo.toml's
-# "z"): about a tenth less CPU per message once an isolate is warm, for a module a quarter larger
-# whose first request per isolate costs about a tenth more (README, "Benchmark"). For a busy
-# number; the default suits most.
+# "z"): less CPU per message once an isolate is warm, for a larger module whose first request per
+# isolate costs more. For a busy number; the default suits most.
 case "${WA_EDGE_OPTIMIZE:-size}" in
   size) ;;
   speed) export CARGO_PROFILE_RELEASE_OPT_LEVEL=3 ;;
