@@ -3,6 +3,7 @@
 mod faults;
 mod fixtures;
 mod gateway;
+mod hostile;
 mod identities;
 mod pipeline;
 mod sending;

@@ -188,6 +188,14 @@ struct WholeEntry<'a> {
     changes: Vec<Change<'a>>,
 }
 
+/// A delivery about another kind of object than a WhatsApp account: acknowledged as unknown.
+fn other_object(object: Option<&str>) -> Option<Vec<Event>> {
+    let kind = object.filter(|o| *o != "whatsapp_business_account")?;
+    Some(vec![Event::Unknown {
+        field: format!("object:{kind}"),
+    }])
+}
+
 /// Parses a verified body into events, in payload order.
 pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
     let not_envelope = |e: &dyn std::fmt::Display| ParseError::NotAnEnvelope(e.to_string());
@@ -196,14 +204,8 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
         return Err(not_envelope(&"shape error: expected an object"));
     }
     if let Ok(whole) = crate::serde_ext::from_slice::<WholeEnvelope<'_>>(body) {
-        if let Some(kind) = whole
-            .object
-            .as_deref()
-            .filter(|o| *o != "whatsapp_business_account")
-        {
-            return Ok(vec![Event::Unknown {
-                field: format!("object:{kind}"),
-            }]);
+        if let Some(other) = other_object(whole.object.as_deref()) {
+            return Ok(other);
         }
         let mut events = Vec::new();
         for entry in whole.entry {
@@ -215,14 +217,8 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
     }
     let envelope: Envelope<'_> =
         crate::serde_ext::from_slice(body).map_err(|e| not_envelope(&e))?;
-    if let Some(kind) = envelope
-        .object
-        .as_deref()
-        .filter(|o| *o != "whatsapp_business_account")
-    {
-        return Ok(vec![Event::Unknown {
-            field: format!("object:{kind}"),
-        }]);
+    if let Some(other) = other_object(envelope.object.as_deref()) {
+        return Ok(other);
     }
     let mut events = Vec::new();
     for entry in levels::<Entry<'_>>(envelope.entry, "entry") {
