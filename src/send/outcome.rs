@@ -152,6 +152,7 @@ fn outbound_record(
         at,
         kind: outbound.body.kind().into(),
         text: Some(outbound.body.summary()),
+        text_truncated: false,
         media_id: None,
         mime_type: None,
         filename: None,

@@ -26,6 +26,9 @@ pub struct MessageRecord {
     /// Text body, caption, tapped button or list title, reaction emoji, or location name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The text was longer than a record keeps (`MAX_STORED_TEXT`) and is its beginning.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub text_truncated: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +78,7 @@ impl MessageRecord {
                 .map(|k| k.as_str().to_string())
                 .unwrap_or_default(),
             text: None,
+            text_truncated: false,
             media_id: None,
             mime_type: None,
             filename: None,
@@ -119,7 +123,62 @@ impl MessageRecord {
             Content::RequestWelcome | Content::Unsupported(_) => {}
             Content::Unknown(kind) => r.kind = kind.clone(),
         }
+        r.fit();
         r
+    }
+
+    /// Cuts what is longer than a record keeps, so that every message can be stored: a value
+    /// too large for a Durable Object's storage would fail its whole delivery on every retry.
+    fn fit(&mut self) {
+        if let Some(text) = &mut self.text {
+            self.text_truncated = cut(text, MAX_STORED_TEXT);
+        }
+        for field in [
+            &mut self.media_id,
+            &mut self.mime_type,
+            &mut self.filename,
+            &mut self.profile_name,
+            &mut self.profile_username,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            cut(field, MAX_STORED_FIELD);
+        }
+        cut(&mut self.kind, MAX_STORED_FIELD);
+    }
+}
+
+/// The most characters of a message's text a record keeps: a WhatsApp text message holds at most
+/// 4,096, so only a payload from elsewhere is longer.
+pub const MAX_STORED_TEXT: usize = 4096;
+
+/// The most characters a record keeps of a name, a kind or an id.
+pub const MAX_STORED_FIELD: usize = 1024;
+
+/// Keeps the first `max` characters of `text`; whether anything was cut.
+fn cut(text: &mut String, max: usize) -> bool {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => {
+            text.truncate(at);
+            true
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_longer_than_a_record_keeps_is_its_beginning_and_says_so() {
+        let mut long = "é".repeat(MAX_STORED_TEXT + 10);
+        assert!(cut(&mut long, MAX_STORED_TEXT));
+        assert_eq!(long.chars().count(), MAX_STORED_TEXT);
+        let mut short = "STOP".to_string();
+        assert!(!cut(&mut short, MAX_STORED_TEXT));
+        assert_eq!(short, "STOP");
     }
 }
 

@@ -241,3 +241,38 @@ fn a_consent_record_that_cannot_be_read_blocks_sending_and_shows_as_an_error() {
     );
     second.kill();
 }
+
+#[test]
+fn a_text_too_large_to_store_as_it_is_is_stored_cut_and_the_stop_beside_it_holds() {
+    let w = worker();
+    let wa = contact();
+    let (big, stop) = (message_id(), message_id());
+    // Over what one Durable Object value holds, under the 3 MiB body cap.
+    let huge = "x".repeat(2_300_000);
+    let body = messages_delivery(
+        &wa,
+        "Ana",
+        &[
+            text_message(&wa, &big, now(), &huge),
+            text_message(&wa, &stop, now(), "STOP"),
+        ],
+    );
+    let r = w.deliver(&body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Meta's copy of the same delivery changes nothing: it is not a failure to retry.
+    assert_eq!(w.deliver(&body).status, 200);
+    w.settle(&wa);
+    let consent = w
+        .admin("GET", &format!("/v1/contacts/{wa}/consent"), None)
+        .json();
+    assert_eq!(consent["status"], "opted_out", "{consent}");
+    let inbound = w.history(&wa, "inbound");
+    let stored = inbound.iter().find(|m| m["id"] == big.as_str()).unwrap();
+    let text = stored["text"].as_str().unwrap();
+    assert!(
+        text.len() < 10_000 && text.starts_with("xxxx"),
+        "{}",
+        text.len()
+    );
+    assert_eq!(stored["text_truncated"], true);
+}
