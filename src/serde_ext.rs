@@ -6,7 +6,7 @@
 //! `describe`, which keeps the kind of problem, the field it is about and the position only.
 
 use crate::time::UnixTime;
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -39,11 +39,6 @@ pub fn from_slice<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ReadErro
     let text = std::str::from_utf8(bytes)
         .map_err(|e| ReadError(format!("not JSON: not UTF-8 at byte {}", e.valid_up_to())))?;
     from_str(text)
-}
-
-/// Reads an owned `T` from a text (for values that outlive the text).
-pub fn from_text<T: DeserializeOwned>(text: &str) -> Result<T, ReadError> {
-    serde_json::from_str(text).map_err(ReadError::from)
 }
 
 /// A value as JSON. Serialising the project's own types cannot fail (their keys are strings);
@@ -200,16 +195,6 @@ pub fn meta_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<UnixTime>, D:
         }
     }
     d.deserialize_any(MetaTime)
-}
-
-/// `null` read as the type's default, as an absent field is (`#[serde(default,
-/// deserialize_with = "null_default")]`): Meta writes `null` for some empty fields.
-pub fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// An object's members in the order written, each value as its exact text. A key given twice
