@@ -172,8 +172,10 @@ fn a_confirmation_outlives_a_graph_api_that_hangs_for_40_seconds() {
 fn a_worker_killed_under_a_load_of_stops_confirms_each_once_after_restart() {
     let graph = FakeGraph::start();
     let persist = std::env::temp_dir().join(format!("wa-edge-e2e-crash-{}", unique()));
-    // Sends interrupted by the kill wait 5 s (not 5 minutes) for Meta's status before going again.
-    let quick = [("UNCONFIRMED_SEND_RETRY_SECONDS", "5")];
+    // Sends interrupted by the kill wait 20 s (not 5 minutes) for Meta's status before going
+    // again: longer than the worker takes to restart, so a status Meta redelivers to the new
+    // worker arrives first, as it would with the default.
+    let quick = [("UNCONFIRMED_SEND_RETRY_SECONDS", "20")];
     let first = start(graph.clone(), persist.clone(), &quick);
     graph.echo_statuses_to(&first.base);
     let contacts: Vec<String> = (0..20).map(|_| contact()).collect();
