@@ -52,9 +52,11 @@ pub fn items_with_raw<'a, T: Deserialize<'a>>(
         .collect()
 }
 
-/// One item read as `T`; an item must be an object. One that gives a field twice (a `text`
-/// given as `STOP`, then as `hello`) is invalid as a whole, never half-read: every type an item
-/// is read into derives `Deserialize`, which refuses a field given twice at every level.
+/// One item (or envelope level: an entry, a change, a field's value) read as `T`; it must be an
+/// object. One that gives a field twice (a `text` given as `STOP`, then as `hello`) is invalid as
+/// a whole, never half-read: every type an item is read into derives `Deserialize`, which
+/// refuses a field given twice at every level, and a level keeps its items as raw text, each
+/// read on its own, so one item that says two things loses no neighbour.
 pub fn read<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Item<T> {
     if !raw.get().starts_with('{') {
         return Item::Invalid("shape error: expected an object".into());
@@ -63,30 +65,6 @@ pub fn read<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Item<T> {
         Ok(v) => Item::Ok(v),
         Err(e) => Item::Invalid(describe(&e)),
     }
-}
-
-/// An envelope level read as `T` (an entry, a change, a `messages` value): an object whose own
-/// fields are read once each; the items under it are checked as items (`read`), so that one
-/// item that says two things loses no neighbour.
-pub fn read_level<'a, T: Deserialize<'a>>(raw: &'a RawValue) -> Item<T> {
-    if !raw.get().starts_with('{') {
-        return Item::Invalid("shape error: expected an object".into());
-    }
-    match serde_json::from_str(raw.get()) {
-        Ok(v) => Item::Ok(v),
-        Err(e) => Item::Invalid(describe(&e)),
-    }
-}
-
-/// The levels of an array (`entry`, `changes`), each read on its own with `read_level`.
-pub fn levels<'a, T: Deserialize<'a>>(array: Option<&'a RawValue>, key: &str) -> Vec<Item<T>> {
-    raw_items(array, key)
-        .into_iter()
-        .map(|item| match item {
-            Item::Ok(raw) => read_level(raw),
-            Item::Invalid(reason) => Item::Invalid(reason),
-        })
-        .collect()
 }
 
 /// The elements of an array as their raw texts.

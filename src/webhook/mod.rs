@@ -18,7 +18,7 @@ use account::{
     AccountAlert, AccountUpdate, Field, PhoneQualityUpdate, TemplateCategoryUpdate,
     TemplateQualityUpdate, TemplateStatusUpdate, UserPreference,
 };
-use lenient::{items, items_with_raw, levels, read, read_level, Item, WithRaw};
+use lenient::{items, items_with_raw, read, Item, WithRaw};
 use message::{Message, MetaError};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -221,7 +221,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
         return Ok(other);
     }
     let mut events = Vec::new();
-    for entry in levels::<Entry<'_>>(envelope.entry, "entry") {
+    for entry in items::<Entry<'_>>(envelope.entry, "entry") {
         let entry = match entry {
             Item::Ok(entry) => entry,
             Item::Invalid(reason) => {
@@ -232,7 +232,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>, ParseError> {
                 continue;
             }
         };
-        for change in levels::<Change<'_>>(entry.changes, "changes") {
+        for change in items::<Change<'_>>(entry.changes, "changes") {
             match change {
                 Item::Ok(change) => flatten_change(change, entry.time, &mut events),
                 Item::Invalid(reason) => events.push(Event::Invalid {
@@ -255,14 +255,12 @@ fn flatten_change(change: Change<'_>, at: Option<UnixTime>, out: &mut Vec<Event>
         });
         return;
     };
-    /// The value read by `read` (an item) or `read_level` (a level), or an invalid event.
-    fn typed_by<'a, T: Deserialize<'a>>(
-        reader: fn(&'a RawValue) -> Item<T>,
+    fn typed<'a, T: Deserialize<'a>>(
         value: &'a RawValue,
         field: &str,
         out: &mut Vec<Event>,
     ) -> Option<T> {
-        match reader(value) {
+        match read::<T>(value) {
             Item::Ok(v) => Some(v),
             Item::Invalid(reason) => {
                 out.push(Event::Invalid {
@@ -273,28 +271,14 @@ fn flatten_change(change: Change<'_>, at: Option<UnixTime>, out: &mut Vec<Event>
             }
         }
     }
-    fn typed<'a, T: Deserialize<'a>>(
-        value: &'a RawValue,
-        field: &str,
-        out: &mut Vec<Event>,
-    ) -> Option<T> {
-        typed_by(read::<T>, value, field, out)
-    }
-    fn level<'a, T: Deserialize<'a>>(
-        value: &'a RawValue,
-        field: &str,
-        out: &mut Vec<Event>,
-    ) -> Option<T> {
-        typed_by(read_level::<T>, value, field, out)
-    }
     match field {
         Field::Messages => {
-            if let Some(v) = level::<MessagesValue<'_>>(value, &field_name, out) {
+            if let Some(v) = typed::<MessagesValue<'_>>(value, &field_name, out) {
                 flatten_messages(v, &field_name, at, out);
             }
         }
         Field::UserPreferences => {
-            if let Some(v) = level::<PreferencesValue<'_>>(value, &field_name, out) {
+            if let Some(v) = typed::<PreferencesValue<'_>>(value, &field_name, out) {
                 for item in items_with_raw::<UserPreference>(v.user_preferences, "user_preferences")
                 {
                     out.push(match item {
