@@ -414,6 +414,11 @@ if (WORKERS.baseline) {
     }
   }
 }
+const crowd = kvOps["one number, many people"];
+if (crowd) {
+  lines.push("");
+  lines.push(`**One number, many people** (counted natively): ${crowd.inbound} messages from 500 people over 100 s put ${crowd.number_requests} requests on the business number's own Durable Object, ${crowd.number_requests_per_message.toFixed(3)} per inbound message.`);
+}
 lines.push("");
 const all = Object.values(results).flatMap((byWorkload) => Object.values(byWorkload));
 const overAll = (k, f) => median(all.flatMap((per) => per[k].map(f)));

@@ -1,6 +1,8 @@
 //! KV operations per request for the benchmark's workloads, counted over the same core the worker
 //! runs (the shell maps each `Kv` call to one KV operation; a bulk get of up to 100 keys is one).
-//! Prints JSON: `{"<workload>": {"reads": r, "writes": w, "lists": l}}`.
+//! Prints JSON: `{"<workload>": {"reads": r, "writes": w, "lists": l}}`, and under
+//! `"one number, many people"` the requests a business number's own object gets per inbound
+//! message when 500 people write to it (1,000 messages over 100 s, each reply sent when due).
 
 use serde_json::json;
 use wa_edge::testing::World;
@@ -69,5 +71,25 @@ fn main() {
         "1 MB payload": deliver(&messages("15550000005", vec![text("15550000005", "wamid.M1", &"x".repeat(1 << 20))]), None),
         "3 MB payload": deliver(&messages("15550000006", vec![text("15550000006", "wamid.M3", &"x".repeat(3 * (1 << 20) - 4096))]), None),
     });
+    let mut out = out;
+    out["one number, many people"] = one_number_many_people();
     println!("{out}");
+}
+
+fn one_number_many_people() -> serde_json::Value {
+    let world = World::new(&[("DEFAULT_REPLY", "Thanks, a person will answer soon.")]);
+    let inbound = 1_000u32;
+    for n in 0..inbound {
+        let at = NOW + u64::from(n / 10);
+        let from = format!("1556{:07}", n % 500);
+        let body = messages(&from, vec![text(&from, &format!("wamid.ONE{n}"), "hello")]);
+        let reply = world.request(wa_edge::testing::signed_delivery(&body.to_string()), at);
+        assert!(reply.status < 500, "{}", reply.body);
+        if n % 10 == 9 {
+            world.send_due(at + 1);
+        }
+    }
+    let calls = world.number_calls.get();
+    json!({"inbound": inbound, "number_requests": calls,
+           "number_requests_per_message": f64::from(calls) / f64::from(inbound)})
 }

@@ -32,6 +32,7 @@ use crate::store::kv::{Kv, KvError};
 use crate::store::write as store_write;
 use crate::time::UnixTime;
 use crate::webhook::identity::ids_of;
+pub use number::NumberView;
 pub use protocol::{Answer, Authorities, Op, SendAnswer};
 use std::collections::HashMap;
 use store::{AuthorityKv, Batch};
@@ -52,6 +53,8 @@ pub struct Host<'a, S: Kv, V: Kv, G: Platform, A: Authorities> {
     pub graph: &'a G,
     /// The other authorities: the numbers' (their pauses).
     pub authorities: &'a A,
+    /// What this isolate learnt from numbers' authorities (`number`).
+    pub numbers: &'a NumberView,
     pub config: &'a Config,
     pub keys: &'a KeyScheme,
     pub contact: ContactKey,
@@ -64,7 +67,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         op: Op,
         now: UnixTime,
     ) -> Result<(Answer, Option<UnixTime>), KvError> {
-        if let Some(answer) = self.number_op(&op).await? {
+        if let Some(answer) = self.number_op(&op, now).await? {
             return Ok((answer, None));
         }
         // A person who moved is served at their home; merges and erasure act here.
@@ -176,7 +179,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
     async fn deliver(&self, body: &str, now: UnixTime) -> Result<Answer, KvError> {
         let events = crate::webhook::parse(body.as_bytes()).unwrap_or_default();
         // Other objects and KV first: the numbers' pauses, and the person's records on first use.
-        let view = self.pauses(route::numbers(&events)).await?;
+        let view = self.pauses(route::numbers(&events), now).await?;
         self.seed(now).await?;
         // Decide, then commit the decision, its KV writes and its outbox in one atomic write.
         let batch = Batch::new(self.local);
@@ -214,7 +217,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         outbox::enqueue(&batch, &outbox::tag_of(&self.contact), sends.collect()).await?;
         batch.commit().await?;
         for number in to_pause {
-            self.pause(&number).await?;
+            self.pause(&number, now).await?;
         }
         Ok(Answer::Delivered { summary })
     }

@@ -2,11 +2,13 @@
 //! in the authority with the decision, before the webhook is answered, and delivered by the
 //! authority's alarm. Meta's retry rules no longer depend on `wait_until`: a 131056 waits 1, 4
 //! and 16 s, a throttle or transient error one retry, each by setting the next attempt's time.
-//! A send marked as leaving when the worker stopped is never resent blindly: each send carries
-//! its outbox key as `biz_opaque_callback_data`, which Meta echoes in the message's status
-//! webhooks. A status for it means it went out (recorded as sent); no status for a while
-//! (`UNCONFIRMED_SEND_RETRY_SECONDS`, counted from when the authority found it interrupted)
-//! means it never reached Meta, and it goes again.
+//! A send whose outcome is unknown is never resent blindly: the worker stopped while it was
+//! leaving, or Meta's answer never came (no answer, a reset, a 5xx without Meta's code, a 2xx
+//! without a message id). Each send carries its outbox key as `biz_opaque_callback_data`, which
+//! Meta echoes in the message's status webhooks. A status for it means it went out (recorded as
+//! sent); no status for a while (`UNCONFIRMED_SEND_RETRY_SECONDS`, counted from when the outcome
+//! became unknown) means it never reached Meta, and it goes again. Mark-as-read gets no status
+//! and is harmless to repeat: an interrupted one simply goes again.
 
 use crate::ids::MessageId;
 use crate::send::Outbound;
@@ -41,6 +43,23 @@ pub struct Pending {
     /// return, not from the interruption.
     #[serde(default)]
     pub awaiting_status: bool,
+    /// How many times its outcome was unknown and it waited for Meta's status
+    /// (`UNKNOWN_OUTCOME_WAITS` at most).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unknown_waits: u32,
+}
+
+/// A send whose outcome stays unknown this many times is recorded `unknown` and left: with the
+/// default wait, Meta has been unreachable for most of an hour, and a message that late no
+/// longer answers what the person said.
+pub const UNKNOWN_OUTCOME_WAITS: u32 = 10;
+
+/// A mark-as-read found still leaving goes again this long after it left: longer than the
+/// Graph API takes to answer, much shorter than a status wait (none ever comes for it).
+pub const INTERRUPTED_RESEND: u64 = 30;
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What Meta echoes for a send of this outbox (`biz_opaque_callback_data`): the prefix says it
@@ -101,6 +120,7 @@ pub async fn enqueue<K: Kv>(
             sending: false,
             sending_since: None,
             awaiting_status: false,
+            unknown_waits: 0,
         };
         save(local, &key, &item).await?;
     }

@@ -57,10 +57,13 @@ pub enum Op {
     NumberPaused,
     PauseNumber,
     ResumeNumber,
-    /// To a number's authority: take one business-initiated message from `day`'s budget.
+    /// To a number's authority: take up to `block` business-initiated messages from `day`'s
+    /// budget (one when an earlier build asks).
     TakeBudget {
         day: u64,
         limit: u64,
+        #[serde(default = "one")]
+        block: u64,
     },
 }
 
@@ -123,6 +126,9 @@ pub enum Answer {
     Budget {
         taken: bool,
         used: u64,
+        /// How many were taken (absent from an earlier build's answer: one if taken).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        granted: Option<u64>,
     },
     Outbox {
         pending: usize,
@@ -152,6 +158,10 @@ pub trait Authorities {
     async fn call(&self, contact: &ContactKey, op: &Op) -> Result<Answer, KvError>;
 }
 
+fn one() -> u64 {
+    1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,7 +175,11 @@ mod tests {
                 ids: vec![ContactKey("k1".into())],
             },
             Op::GetConsent,
-            Op::TakeBudget { day: 3, limit: 250 },
+            Op::TakeBudget {
+                day: 3,
+                limit: 250,
+                block: 5,
+            },
             Op::Handover {
                 to: ContactKey("k2".into()),
             },
@@ -176,9 +190,23 @@ mod tests {
             assert_eq!(to_string(&back), text);
         }
         assert_eq!(
-            to_string(&Op::TakeBudget { day: 3, limit: 250 }),
-            r#"{"take_budget":{"day":3,"limit":250}}"#
+            to_string(&Op::TakeBudget {
+                day: 3,
+                limit: 250,
+                block: 5
+            }),
+            r#"{"take_budget":{"day":3,"limit":250,"block":5}}"#
         );
+        // An earlier build's request takes one.
+        let earlier = crate::serde_ext::from_str::<Op>(r#"{"take_budget":{"day":3,"limit":250}}"#);
+        assert!(matches!(
+            earlier,
+            Ok(Op::TakeBudget {
+                day: 3,
+                limit: 250,
+                block: 1
+            })
+        ));
         let answers = [
             Answer::Send(SendAnswer::Failed {
                 action: ErrorAction::Throttled,

@@ -1,7 +1,7 @@
 //! The person's sends: the send API's, checked and paced one at a time, and the outbox's, sent
 //! by the alarm in order, checked again when due, with Meta's retry table.
 
-use super::outbox::{self, Pending};
+use super::outbox::{self, Pending, INTERRUPTED_RESEND, UNKNOWN_OUTCOME_WAITS};
 use super::store::{AuthorityKv, Batch};
 use super::{Authorities, Host, SendAnswer};
 use crate::config::Secret;
@@ -12,6 +12,7 @@ use crate::policy::business::{marketing_allowed, marketing_in_period, utc_day};
 use crate::policy::meta_errors::{retry_after, ErrorAction, Retries};
 use crate::policy::pacing::jitter;
 use crate::send::graph::messages_url;
+use crate::send::graph::GraphError;
 use crate::send::{attempt, record_outcome, send, Outbound, OutboundBody, Purpose, SendOutcome};
 use crate::store::account::pause_key;
 use crate::store::consent::{self, ConsentRecord};
@@ -50,7 +51,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         let Some(phone_number_id) = from.or(known.phone_number_id) else {
             return Ok(SendAnswer::FromRequired);
         };
-        let pauses = self.pauses([phone_number_id.clone()]).await?;
+        let pauses = self.pauses([phone_number_id.clone()], now).await?;
         if pauses.values().any(Option::is_some) {
             return Ok(SendAnswer::NumberPaused);
         }
@@ -97,7 +98,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         )
         .await?;
         batch.commit().await?;
-        self.pause_after(&outbound, &outcome).await?;
+        self.pause_after(&outbound, &outcome, now).await?;
         Ok(match outcome {
             SendOutcome::Sent(id) => SendAnswer::Sent {
                 id: id.as_str().to_string(),
@@ -175,7 +176,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         let numbers = items
             .iter()
             .map(|(_, p)| p.outbound.phone_number_id.clone());
-        let pauses = self.pauses(numbers).await?;
+        let pauses = self.pauses(numbers, now).await?;
         for (key, _) in items {
             // Read again after waiting on other objects (and after each send): a request that
             // came in meanwhile may have erased the person, changed the item, or moved the
@@ -209,17 +210,21 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         let contact = &self.contact.0;
         let waited = self.config.unconfirmed_retry_secs;
         let mut note = String::new();
-        if item.sending && !item.awaiting_status {
+        if item.sending && !status_follows(&item) {
+            // Meta sends no status for it, and a second one is harmless: it simply goes again.
+            item.sending = false;
+            note = "interrupted, sending again; ".to_string();
+        } else if item.sending && !item.awaiting_status {
             // It was leaving when the worker stopped. Meta's `sent` status, if it went out, may
             // still be on its way (to a worker that was down): wait for it from now.
-            item.awaiting_status = true;
-            item.due = now.plus(waited);
+            let Some(wait) = self.hold_for_status(&mut item, now) else {
+                return self.give_up_unknown(key, &item, now).await.map(Some);
+            };
             outbox::save(self.local, key, &item).await?;
             return Ok(Some(format!(
-                "{purpose} to contact {contact}: interrupted, waiting {waited} s for Meta's status"
+                "{purpose} to contact {contact}: interrupted, waiting {wait} s for Meta's status"
             )));
-        }
-        if item.sending {
+        } else if item.sending {
             // No `sent` status named it since (`confirm`): it never reached Meta. It goes again.
             item.sending = false;
             item.awaiting_status = false;
@@ -234,6 +239,44 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         }
         let sent = self.send_due(key, item, now).await?;
         Ok(sent.map(|line| format!("{note}{line}")))
+    }
+
+    /// Holds a send whose outcome is unknown until Meta's status names it (`confirm`) or the
+    /// wait ends; `None` once it has waited `UNKNOWN_OUTCOME_WAITS` times.
+    fn hold_for_status(&self, item: &mut Pending, now: UnixTime) -> Option<u64> {
+        if item.unknown_waits >= UNKNOWN_OUTCOME_WAITS {
+            return None;
+        }
+        let wait = self.config.unconfirmed_retry_secs;
+        item.unknown_waits += 1;
+        item.sending = true;
+        item.awaiting_status = true;
+        item.due = now.plus(wait);
+        Some(wait)
+    }
+
+    /// A send whose outcome stayed unknown through every wait: recorded `unknown`, and left.
+    async fn give_up_unknown(
+        &self,
+        key: &str,
+        item: &Pending,
+        now: UnixTime,
+    ) -> Result<String, KvError> {
+        let outcome = SendOutcome::Failed {
+            action: ErrorAction::NoAnswer,
+            error: GraphError::no_answer(),
+        };
+        let batch = Batch::new(self.local);
+        let akv = AuthorityKv::new(&batch);
+        batch.delete(key).await?;
+        let line = record_outcome(
+            &Ctx::new(&akv, self.keys, self.config, now),
+            &item.outbound,
+            &outcome,
+        )
+        .await?;
+        batch.commit().await?;
+        Ok(format!("{line}; its outcome stayed unknown"))
     }
 
     /// Whether a decided send may still go: consent now, and no pause for automatic replies.
@@ -275,7 +318,11 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         item.sending = true;
         item.sending_since = Some(now);
         // If the worker stops now, the alarm looks again once Meta had time to confirm it.
-        item.due = now.plus(self.config.unconfirmed_retry_secs);
+        item.due = now.plus(if status_follows(&item) {
+            self.config.unconfirmed_retry_secs
+        } else {
+            INTERRUPTED_RESEND
+        });
         outbox::save(&before, key, &item).await?;
         before.commit().await?;
         let url = messages_url(self.config, &item.outbound.phone_number_id);
@@ -283,14 +330,21 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         let after = Batch::new(self.local);
         let akv = AuthorityKv::new(&after);
         let ctx = Ctx::new(&akv, self.keys, self.config, now);
-        let line = match self.retry(&mut item, &outcome, now) {
-            Some(wait) => {
+        let purpose = item.outbound.purpose.as_str();
+        let contact = &self.contact.0;
+        let unknown =
+            matches!(&outcome, SendOutcome::Failed { error, .. } if error.outcome_unknown());
+        let wait = if unknown && status_follows(&item) {
+            self.hold_for_status(&mut item, now)
+                .map(|wait| format!("no answer from Meta, waiting {wait} s for its status"))
+        } else {
+            self.retry(&mut item, &outcome, now)
+                .map(|wait| format!("again in {wait} s"))
+        };
+        let line = match wait {
+            Some(what) => {
                 outbox::save(&after, key, &item).await?;
-                format!(
-                    "{} to contact {}: again in {wait} s",
-                    item.outbound.purpose.as_str(),
-                    self.contact.0
-                )
+                format!("{purpose} to contact {contact}: {what}")
             }
             None => {
                 after.delete(key).await?;
@@ -298,17 +352,22 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             }
         };
         after.commit().await?;
-        self.pause_after(&item.outbound, &outcome).await?;
+        self.pause_after(&item.outbound, &outcome, now).await?;
         Ok(Some(line))
     }
 
     /// Meta's 131048 answered to a send pauses the number it went from, in the number's authority.
-    async fn pause_after(&self, outbound: &Outbound, outcome: &SendOutcome) -> Result<(), KvError> {
+    async fn pause_after(
+        &self,
+        outbound: &Outbound,
+        outcome: &SendOutcome,
+        now: UnixTime,
+    ) -> Result<(), KvError> {
         match outcome {
             SendOutcome::Failed {
                 action: ErrorAction::PauseNumber,
                 ..
-            } => self.pause(&outbound.phone_number_id).await,
+            } => self.pause(&outbound.phone_number_id, now).await,
             _ => Ok(()),
         }
     }
@@ -323,7 +382,12 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             throttled: item.throttled,
             transient_retried: item.transient_retried,
         };
-        let wait = retry_after(*action, &mut retries, jitter(&self.contact.0))?;
+        // Mark-as-read is harmless to repeat: no answer gets the one retry of a transient error.
+        let action = match action {
+            ErrorAction::NoAnswer if !status_follows(item) => ErrorAction::Transient,
+            other => *other,
+        };
+        let wait = retry_after(action, &mut retries, jitter(&self.contact.0))?;
         item.pair_waits = retries.pair_waits;
         item.throttled = retries.throttled;
         item.transient_retried = retries.transient_retried;
@@ -332,6 +396,12 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         item.due = now.plus(wait);
         Some(wait)
     }
+}
+
+/// Whether Meta sends statuses for it, naming its callback: every send but a mark-as-read (and
+/// its typing indicator).
+fn status_follows(item: &Pending) -> bool {
+    item.outbound.purpose != Purpose::MarkRead
 }
 
 /// May a decided send still go, given the person's consent now? Confirmations go only while the

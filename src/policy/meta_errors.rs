@@ -28,7 +28,8 @@ pub struct Retries {
 }
 
 /// Seconds until a failed send is tried again, or `None`: give up and record the failure.
-/// No answer at all is never retried: the send may have gone out.
+/// No answer at all is never retried blindly: the send may have gone out (the outbox waits for
+/// Meta's status first, `authority::outbox`).
 pub fn retry_after(action: ErrorAction, retries: &mut Retries, jitter: u64) -> Option<u64> {
     match action {
         ErrorAction::PairRateLimited => {
@@ -82,7 +83,8 @@ pub enum ErrorAction {
     /// 1, 2, 131000, 131016, 133004, HTTP 5xx: at most one retry.
     #[serde(rename = "transient")]
     Transient,
-    /// No answer at all. Never retried: the send API has no idempotency key.
+    /// No answer at all. Never retried blindly: the send API has no idempotency key (its caller
+    /// is told), and the outbox waits for Meta's status naming the send before it goes again.
     #[serde(rename = "no_answer")]
     NoAnswer,
     /// Anything else: a request Meta refuses; retrying will not help.

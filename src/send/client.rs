@@ -45,12 +45,7 @@ pub async fn attempt<G: Platform>(
             }
             Err(e) => e,
         },
-        Err(_) => GraphError {
-            http_status: 0,
-            code: None,
-            title: Some("no answer".into()),
-            body: None,
-        },
+        Err(_) => GraphError::no_answer(),
     };
     SendOutcome::Failed {
         action: classify(error.code, error.http_status),

@@ -412,6 +412,16 @@ pub struct GraphError {
 }
 
 impl GraphError {
+    /// What a request that got no answer at all (a timeout, a reset) is recorded as.
+    pub fn no_answer() -> GraphError {
+        GraphError {
+            http_status: 0,
+            code: None,
+            title: Some("no answer".into()),
+            body: None,
+        }
+    }
+
     /// Whether the message may have gone out after all: no answer, or a success without a
     /// readable message id, or a server error without Meta's code. Recorded as "unknown".
     pub fn outcome_unknown(&self) -> bool {

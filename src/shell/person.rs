@@ -6,7 +6,7 @@ use super::kv::WorkerKv;
 use super::storage::DoStore;
 use super::{bindings, load_config, now};
 use crate::authority::mirror::{Mirror, Mirrored};
-use crate::authority::{Answer, Authorities, Host, Op};
+use crate::authority::{Answer, Authorities, Host, NumberView, Op};
 use crate::platform::apart;
 use crate::store::keys::ContactKey;
 use crate::store::kv::{Kv, KvError, RetryRateLimited};
@@ -95,6 +95,14 @@ pub struct Person {
     alarm_at: Cell<Option<u64>>,
 }
 
+/// What the authorities this isolate serves learnt from numbers' authorities, shared by every
+/// object in it (wasm runs on one thread): a number's object is asked about once per isolate
+/// and pause view, not on every message.
+fn numbers() -> &'static NumberView {
+    thread_local!(static NUMBERS: &'static NumberView = Box::leak(Box::default()));
+    NUMBERS.with(|numbers| *numbers)
+}
+
 /// The key under which an authority remembers whose it is, for its alarm.
 const WHO: &str = "who";
 
@@ -140,6 +148,7 @@ impl Person {
             kv: &kv,
             graph: &WorkerGraph,
             authorities: &authorities,
+            numbers: numbers(),
             config: &config,
             keys,
             contact: ContactKey(contact),

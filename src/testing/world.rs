@@ -6,7 +6,7 @@
 use super::{block_on, config, FakeGraph, MemoryKv, ADMIN_TOKEN, APP_SECRET, CONTACT_KEY_SECRET};
 use crate::authority::mirror::{Mirror, Mirrored};
 use crate::authority::outbox;
-use crate::authority::{Answer, Authorities, Host, Op};
+use crate::authority::{Answer, Authorities, Host, NumberView, Op};
 use crate::config::Config;
 use crate::http::{handle, route, Request, Response};
 use crate::send::Outbound;
@@ -29,6 +29,10 @@ pub struct World {
     mirrors: RefCell<BTreeMap<ContactKey, Rc<Mirror>>>,
     /// Requests made to authorities (a person's, a number's), for the benchmark's counts.
     pub authority_calls: Cell<u32>,
+    /// Requests made to numbers' authorities alone.
+    pub number_calls: Cell<u32>,
+    /// What the authorities learnt from numbers' authorities: the world is one isolate.
+    numbers: NumberView,
     now: Cell<u64>,
 }
 
@@ -46,6 +50,8 @@ impl World {
             stores: RefCell::new(BTreeMap::new()),
             mirrors: RefCell::new(BTreeMap::new()),
             authority_calls: Cell::new(0),
+            number_calls: Cell::new(0),
+            numbers: NumberView::default(),
             now: Cell::new(0),
         }
     }
@@ -82,6 +88,7 @@ impl World {
             kv: &self.kv,
             graph: &self.graph,
             authorities: self,
+            numbers: &self.numbers,
             config: &self.config,
             keys: &keys,
             contact: contact.clone(),
@@ -185,6 +192,9 @@ impl World {
 impl Authorities for World {
     async fn call(&self, contact: &ContactKey, op: &Op) -> Result<Answer, KvError> {
         self.authority_calls.set(self.authority_calls.get() + 1);
+        if contact.0.starts_with('n') {
+            self.number_calls.set(self.number_calls.get() + 1);
+        }
         let now = UnixTime(self.now.get());
         let op = op.clone();
         // Each call is one request to the authority, served to completion: as the Durable

@@ -171,6 +171,109 @@ fn an_interrupted_send_that_meta_confirms_is_recorded_and_never_sent_again() {
     assert_eq!(out[0]["purpose"], "opt_out_confirmation");
 }
 
+/// A STOP whose confirmation gets `answers` from the Graph API (then success): the delivery is
+/// made at T0 + 1 and its alarm runs from T0 + 2. Returns the confirmation's callback.
+fn confirmation_answered(w: &World, answers: &[Option<(u16, &str)>]) -> String {
+    let body = messages_delivery("PNID", WA, "Ann", &[text_message(WA, ID, T0, "STOP")]);
+    w.script(answers);
+    assert_eq!(w.deliver_at(&body, T0 + 1).0.status, 200);
+    w.send_until(T0 + 2, T0 + 2);
+    let first = replies(w);
+    assert_eq!(first.len(), 1, "{first:?}");
+    first[0]["biz_opaque_callback_data"]
+        .as_str()
+        .expect("the confirmation carries its callback")
+        .to_string()
+}
+
+#[test]
+fn a_send_whose_outcome_is_unknown_waits_for_metas_status_then_goes_again_once() {
+    let answers: [Option<(u16, &str)>; 3] = [
+        None,
+        Some((503, "<html>Service Unavailable</html>")),
+        Some((200, r#"{"messaging_product":"whatsapp"}"#)),
+    ];
+    for answer in answers {
+        let w = world();
+        confirmation_answered(&w, &[answer]);
+        w.send_until(T0 + 3, T0 + 301);
+        assert_eq!(
+            replies(&w).len(),
+            1,
+            "{answer:?}: not again before Meta had five minutes to say it went out"
+        );
+        assert!(outbound_history(&w, T0 + 301).is_empty(), "{answer:?}");
+        w.send_until(T0 + 302, T0 + 310);
+        assert_eq!(replies(&w).len(), 2, "{answer:?}: then once more");
+        let out = outbound_history(&w, T0 + 320);
+        assert_eq!(out.len(), 1, "{answer:?}: recorded once, as sent: {out:?}");
+        assert!(out[0].get("errors").is_none(), "{answer:?}: {out:?}");
+        assert_eq!(out[0]["purpose"], "opt_out_confirmation");
+    }
+}
+
+#[test]
+fn a_send_whose_outcome_is_unknown_that_meta_confirms_is_never_sent_again() {
+    let w = world();
+    let callback = confirmation_answered(&w, &[None]);
+    let mut sent = status("wamid.REACHED", "sent", T0 + 3, WA, None);
+    sent["biz_opaque_callback_data"] = callback.into();
+    let (r, _) = w.deliver_at(&statuses_delivery("PNID", &[sent]), T0 + 20);
+    assert_eq!(r.status, 200);
+    w.send_until(T0 + 21, T0 + 700);
+    assert_eq!(replies(&w).len(), 1, "it reached Meta: never again");
+    let out = outbound_history(&w, T0 + 700);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["id"], "wamid.REACHED");
+}
+
+#[test]
+fn a_send_that_never_gets_an_answer_is_recorded_unknown_after_its_last_wait() {
+    let w = world();
+    let silence = vec![None; outbox::UNKNOWN_OUTCOME_WAITS as usize + 1];
+    confirmation_answered(&w, &silence);
+    let end = T0 + 3 + 301 * (outbox::UNKNOWN_OUTCOME_WAITS as u64 + 1);
+    w.send_until(T0 + 3, end);
+    assert_eq!(
+        replies(&w).len(),
+        outbox::UNKNOWN_OUTCOME_WAITS as usize + 1,
+        "the first try and one after each wait"
+    );
+    let out = outbound_history(&w, end);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["action"], "unknown");
+    assert_eq!(out[0]["http_status"], 0);
+    let store = w.store_of(WA);
+    assert!(block_on(outbox::load(store.as_ref())).unwrap().is_empty());
+}
+
+#[test]
+fn an_interrupted_or_unanswered_mark_as_read_simply_goes_again() {
+    let w = World::new(&[("MARK_AS_READ", "true"), ("DEFAULT_REPLY", "")]);
+    let body = messages_delivery("PNID", WA, "Ann", &[text_message(WA, ID, T0, "hi")]);
+    w.script(&[None]);
+    assert_eq!(w.deliver_at(&body, T0 + 1).0.status, 200);
+    w.send_until(T0 + 2, T0 + 5);
+    assert_eq!(w.graph.calls.borrow().len(), 2, "one retry after no answer");
+    assert!(w.graph.bodies().iter().all(|b| b["status"] == "read"));
+
+    // Interrupted while leaving: it goes again soon, with no wait for a status that never comes.
+    let w = World::new(&[("MARK_AS_READ", "true"), ("DEFAULT_REPLY", "")]);
+    assert_eq!(w.deliver_at(&body, T0 + 1).0.status, 200);
+    let store = w.store_of(WA);
+    let (key, mut item) = block_on(outbox::load(store.as_ref()))
+        .unwrap()
+        .into_iter()
+        .next()
+        .expect("the mark-as-read is pending");
+    item.sending = true;
+    item.due = crate::time::UnixTime(T0 + 2 + outbox::INTERRUPTED_RESEND);
+    block_on(outbox::save(store.as_ref(), &key, &item)).unwrap();
+    w.send_until(T0 + 2, T0 + 2 + outbox::INTERRUPTED_RESEND);
+    assert_eq!(w.graph.calls.borrow().len(), 1);
+    assert!(block_on(outbox::load(store.as_ref())).unwrap().is_empty());
+}
+
 #[test]
 fn an_erasure_between_a_decision_and_its_send_drops_the_send() {
     let w = world();

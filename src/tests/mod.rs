@@ -1,5 +1,6 @@
 //! Native tests across modules: every fixture, and the whole request path over `MemoryKv`.
 
+mod capacity;
 mod faults;
 mod fixtures;
 mod gateway;

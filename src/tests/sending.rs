@@ -352,20 +352,21 @@ fn marketing_opt_out_131050_undeliverable_131026_and_token_190() {
 }
 
 #[test]
-fn transient_errors_retry_once_and_timeouts_never() {
+fn transient_errors_with_metas_code_retry_once() {
     let w = World::new();
     let outbox = one_reply(&w, "wamid.1", T0);
-    let graph = FakeGraph::answering(&[Some((503, "unavailable")), Some((502, "bad gateway"))]);
+    let unavailable = r#"{"error":{"message":"m","type":"OAuthException","code":131000}}"#;
+    let graph = FakeGraph::answering(&[Some((500, unavailable)), Some((500, unavailable))]);
     w.deliver_outbox(&graph, &outbox, T0 + 2);
-    assert_eq!(graph.calls.borrow().len(), 2);
-    let outbox = one_reply(&w, "wamid.2", T0 + 100);
-    let graph = FakeGraph::answering(&[None]);
-    w.deliver_outbox(&graph, &outbox, T0 + 102);
-    assert_eq!(
-        graph.calls.borrow().len(),
-        1,
-        "a send without an answer may have gone out"
-    );
+    assert_eq!(graph.calls.borrow().len(), 2, "one retry, then recorded");
+    let out: Vec<Value> = w
+        .history(T0 + 40)
+        .into_iter()
+        .filter(|m| m["direction"] == "outbound")
+        .collect();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["action"], "not_sent");
+    assert_eq!(out[0]["errors"][0]["code"], 131000);
 }
 
 #[test]

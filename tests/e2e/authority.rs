@@ -178,7 +178,12 @@ fn a_worker_killed_under_a_load_of_stops_confirms_each_once_after_restart() {
     let quick = [("UNCONFIRMED_SEND_RETRY_SECONDS", "20")];
     let first = start(graph.clone(), persist.clone(), &quick);
     graph.echo_statuses_to(&first.base);
-    let contacts: Vec<String> = (0..20).map(|_| contact()).collect();
+    let contacts: Vec<String> = (0..30).map(|_| contact()).collect();
+    for wa in &contacts {
+        // Meta's pair limit refuses each confirmation's first try: the kill finds sends waiting,
+        // leaving and unanswered.
+        graph.fail_next(wa, 131056);
+    }
     let t = now();
     let bodies: Vec<String> = contacts
         .iter()
@@ -231,8 +236,36 @@ fn a_worker_killed_under_a_load_of_stops_confirms_each_once_after_restart() {
             .json();
         assert_eq!(c["status"], "opted_out", "{c}");
         second.settle(wa);
-        let confirmations = graph.requests_to(wa).len();
+        let confirmations = graph.requests_to(wa).iter().filter(|r| r.accepted).count();
         assert_eq!(confirmations, 1, "each contact confirmed exactly once");
     }
     second.kill();
+}
+
+#[test]
+fn a_confirmation_whose_answer_never_came_is_sent_once_as_metas_statuses_tell() {
+    let graph = FakeGraph::start();
+    let persist = std::env::temp_dir().join(format!("wa-edge-e2e-lost-{}", unique()));
+    let w = start(
+        graph.clone(),
+        persist,
+        &[("UNCONFIRMED_SEND_RETRY_SECONDS", "5")],
+    );
+    graph.echo_statuses_to(&w.base);
+    // Meta took one and the answer was lost on the way back; the other never reached Meta.
+    let (reached, lost) = (contact(), contact());
+    graph.script_answers(&reached, vec![Answer::Lost]);
+    graph.script_answers(&lost, vec![Answer::Close]);
+    w.say(&reached, "STOP");
+    w.say(&lost, "STOP");
+    for (wa, tries) in [(&reached, 1), (&lost, 2)] {
+        let sent = w.sent_to(wa);
+        assert_eq!(sent.len(), tries, "{sent:?}");
+        assert_eq!(sent.iter().filter(|r| r.accepted).count(), 1, "{sent:?}");
+        let out = w.history(wa, "outbound");
+        assert_eq!(out.len(), 1, "recorded once: {out:?}");
+        assert_eq!(out[0]["purpose"], "opt_out_confirmation");
+        assert!(out[0].get("errors").is_none(), "recorded as sent: {out:?}");
+    }
+    w.kill();
 }

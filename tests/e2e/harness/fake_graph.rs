@@ -15,6 +15,8 @@ pub struct GraphRequest {
     pub path: String,
     pub authorization: Option<String>,
     pub body: serde_json::Value,
+    /// Whether the fake took the message (Meta would deliver it), answered or not.
+    pub accepted: bool,
 }
 
 /// How the fake answers one request.
@@ -24,6 +26,9 @@ pub enum Answer {
     Respond(u16, String),
     /// Close the connection without a response: the worker sees no answer.
     Close,
+    /// Take the message (its `sent` status is echoed), then close the connection without a
+    /// response: the answer is lost on the way back.
+    Lost,
     /// Hold the request this long, then answer success (a Graph API that hangs, then recovers).
     Delay(Duration),
 }
@@ -164,6 +169,7 @@ fn read_request(stream: &TcpStream) -> Option<GraphRequest> {
         path: parts.next().unwrap_or_default().to_string(),
         authorization,
         body: serde_json::from_slice(&body).unwrap_or_default(),
+        accepted: false,
     })
 }
 
@@ -206,23 +212,36 @@ fn echo_status(target: Arc<Mutex<Option<String>>>, request: GraphRequest, wamid:
 }
 
 fn serve(stream: TcpStream, state: &Mutex<GraphState>, echo: &Arc<Mutex<Option<String>>>) {
-    let Some(request) = read_request(&stream) else {
+    let Some(mut request) = read_request(&stream) else {
         return;
     };
     let to = addressee(&request.body);
-    let copy = request.clone();
     let (answer, n) = {
         let mut s = state.lock().expect("graph state");
-        s.requests.push(request);
+        let answer = s.scripted.get_mut(&to).and_then(|q| q.pop_front());
+        request.accepted = match &answer {
+            Some(Answer::Close) => false,
+            Some(Answer::Respond(status, _)) => *status == 200,
+            _ => true,
+        };
+        s.requests.push(request.clone());
         s.sent += 1;
-        let n = s.sent;
-        (s.scripted.get_mut(&to).and_then(|q| q.pop_front()), n)
+        (answer, s.sent)
     };
+    let copy = request;
     let success = format!(
         r#"{{"messaging_product":"whatsapp","contacts":[{{"input":"{to}","wa_id":"{to}"}}],"messages":[{{"id":"wamid.FAKEOUT{n}"}}]}}"#
     );
+    let echoing = echo.lock().expect("echo").is_some();
+    let callback = !copy.body["biz_opaque_callback_data"].is_null();
     let (status, body) = match answer {
         Some(Answer::Close) => return,
+        Some(Answer::Lost) => {
+            if echoing && callback {
+                echo_status(echo.clone(), copy, format!("wamid.FAKEOUT{n}"));
+            }
+            return;
+        }
         Some(Answer::Delay(wait)) => {
             std::thread::sleep(wait);
             (200, success)
@@ -230,8 +249,7 @@ fn serve(stream: TcpStream, state: &Mutex<GraphState>, echo: &Arc<Mutex<Option<S
         Some(Answer::Respond(status, body)) => (status, body),
         None => (200, success),
     };
-    let echoing = echo.lock().expect("echo").is_some();
-    if status == 200 && echoing && !copy.body["biz_opaque_callback_data"].is_null() {
+    if status == 200 && echoing && callback {
         echo_status(echo.clone(), copy, format!("wamid.FAKEOUT{n}"));
     }
     let reason = if status == 200 { "OK" } else { "Error" };
