@@ -349,8 +349,11 @@ for (let round = 0; round < ROUNDS; round++) {
 
 // ---- KV operations per request (counted natively over the same core, see examples/kv_ops.rs) ----
 let kvOps = {};
+let crowd = null;
 try {
   kvOps = JSON.parse(fs.readFileSync(path.join(root, "target/bench-kv-ops.json"), "utf8"));
+  crowd = kvOps["one number, many people"];
+  kvOps = kvOps.deliveries ?? {};
 } catch {}
 
 const wasm = fs.readFileSync(path.join(root, "build/index_bg.wasm"));
@@ -414,7 +417,6 @@ if (WORKERS.baseline) {
     }
   }
 }
-const crowd = kvOps["one number, many people"];
 if (crowd) {
   lines.push("");
   lines.push(`**One number, many people** (counted natively): ${crowd.inbound} messages from 500 people over 100 s put ${crowd.number_requests} requests on the business number's own Durable Object, ${crowd.number_requests_per_message.toFixed(3)} per inbound message.`);

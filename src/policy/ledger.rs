@@ -1,6 +1,7 @@
-//! The consent ledger's rule: the newest event (by the person's own time) decides, a tie goes
-//! to the later arrival, an older change is kept as evidence only, a marketing opt-out never
-//! loosens an opt-out of everything, and a redelivered change is recognised and ignored.
+//! The consent ledger's rule: events decide in the person's own time order, whatever order they
+//! arrive in (a late one is replayed in its place), a tie goes to the later arrival, a marketing
+//! opt-out never loosens an opt-out of everything, and a redelivered change is recognised and
+//! ignored.
 
 use crate::store::consent::{ConsentChange, ConsentRecord, ConsentStatus, Scope, Source};
 use crate::time::UnixTime;
@@ -112,61 +113,90 @@ impl ConsentRecord {
         }
     }
 
-    /// Applies a change if it is the newest; later events win, ties go to the later arrival so
-    /// STOP then START in the same second ends opted in.
+    /// Applies a change. The newest decides at once; later events win, and ties go to the later
+    /// arrival, so STOP then START in the same second ends opted in. One older than the state in
+    /// force is put in its place and the ledger replayed: a STOP that arrives after a newer
+    /// "Stop promotions" still opts out of everything, as the two in order would. Once the
+    /// history has been cut to `MAX_HISTORY`, a replay can only make the state stricter.
     pub fn apply(&mut self, mut change: ConsentChange) -> Applied {
         if self.history.iter().any(|c| same_change(c, &change)) {
             return Applied::Duplicate;
         }
-        let newest = self.updated_at.is_none_or(|t| change.at >= t);
-        change.applied = newest;
         let before = (self.status, self.scope);
+        let newest = self.updated_at.is_none_or(|t| change.at >= t);
         if newest {
-            self.updated_at = Some(change.at);
-            match (change.status, change.scope) {
-                (ConsentStatus::OptedOut, Scope::All) => {
+            self.step(&change);
+            change.applied = true;
+            self.record(change);
+            return Applied::Applied {
+                changed: before != (self.status, self.scope),
+            };
+        }
+        let complete = self.history.len() < MAX_HISTORY;
+        change.applied = false;
+        let pos = self.record(change);
+        let mut replay = ConsentRecord::default();
+        for c in &self.history {
+            replay.step(c);
+        }
+        if complete || strictness(&replay) >= strictness(self) {
+            self.status = replay.status;
+            self.scope = replay.scope;
+        }
+        let changed = before != (self.status, self.scope);
+        if let Some(c) = pos.and_then(|p| self.history.get_mut(p)) {
+            c.applied = changed;
+        }
+        if changed {
+            Applied::Applied { changed }
+        } else {
+            Applied::Superseded
+        }
+    }
+
+    /// What one change, as the newest, does to the state in force.
+    fn step(&mut self, change: &ConsentChange) {
+        self.updated_at = Some(self.updated_at.map_or(change.at, |t| t.max(change.at)));
+        match (change.status, change.scope) {
+            (ConsentStatus::OptedOut, Scope::All) => {
+                self.status = ConsentStatus::OptedOut;
+                self.scope = Some(Scope::All);
+            }
+            // A marketing opt-out never loosens an opt-out of everything.
+            (ConsentStatus::OptedOut, Scope::Marketing) => {
+                if !self.is_opted_out_of_all() {
                     self.status = ConsentStatus::OptedOut;
-                    self.scope = Some(Scope::All);
+                    self.scope = Some(Scope::Marketing);
                 }
-                // A marketing opt-out never loosens an opt-out of everything.
-                (ConsentStatus::OptedOut, Scope::Marketing) => {
-                    if !self.is_opted_out_of_all() {
-                        self.status = ConsentStatus::OptedOut;
-                        self.scope = Some(Scope::Marketing);
-                    }
-                }
-                // An opt-in to everything (START, admin) lifts any opt-out.
-                (ConsentStatus::OptedIn, Scope::All) => {
+            }
+            // An opt-in to everything (START, admin) lifts any opt-out.
+            (ConsentStatus::OptedIn, Scope::All) => {
+                self.status = ConsentStatus::OptedIn;
+                self.scope = None;
+            }
+            // Resuming marketing lifts only a marketing opt-out.
+            (ConsentStatus::OptedIn, Scope::Marketing) => {
+                if !self.is_opted_out_of_all() {
                     self.status = ConsentStatus::OptedIn;
                     self.scope = None;
                 }
-                // Resuming marketing lifts only a marketing opt-out.
-                (ConsentStatus::OptedIn, Scope::Marketing) => {
-                    if !self.is_opted_out_of_all() {
-                        self.status = ConsentStatus::OptedIn;
-                        self.scope = None;
-                    }
-                }
-                (ConsentStatus::Unknown, _) => {}
             }
+            (ConsentStatus::Unknown, _) => {}
         }
+    }
+
+    /// Puts a change in the history in the person's time order (after those of the same
+    /// second), keeping the newest `MAX_HISTORY`; returns where it went, if it stayed.
+    fn record(&mut self, change: ConsentChange) -> Option<usize> {
         let pos = self
             .history
             .iter()
             .position(|c| c.at > change.at)
             .unwrap_or(self.history.len());
         self.history.insert(pos, change);
-        if self.history.len() > MAX_HISTORY {
-            let excess = self.history.len() - MAX_HISTORY;
-            self.history.drain(..excess);
-        }
-        if newest {
-            Applied::Applied {
-                changed: before != (self.status, self.scope),
-            }
-        } else {
-            Applied::Superseded
-        }
+        let excess = self.history.len().saturating_sub(MAX_HISTORY);
+        self.history.drain(..excess);
+        pos.checked_sub(excess)
     }
 }
 

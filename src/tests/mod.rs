@@ -3,9 +3,11 @@
 mod capacity;
 mod faults;
 mod fixtures;
+mod fuzzing;
 mod gateway;
 mod hostile;
 mod identities;
 mod pipeline;
+mod properties;
 mod sending;
 mod stored;
