@@ -17,6 +17,24 @@ case "${WA_EDGE_OPTIMIZE:-size}" in
     exit 1
     ;;
 esac
+# Nothing that goes into the build changed since the last one: build/ is what it would make
+# again, and the wasm-opt pass alone takes most of a minute. (Every `wrangler dev` start runs
+# this script, so an unchanged tree starts in seconds.)
+stamp="$(
+  {
+    find src Cargo.toml Cargo.lock rust-toolchain.toml scripts/build.sh scripts/strip-names.mjs \
+      -type f -print0 | sort -z | xargs -0 sha256sum
+    echo "optimize=${WA_EDGE_OPTIMIZE:-size} names=${KEEP_WASM_NAMES:-0}"
+    rustc --version
+  } | sha256sum | cut -d' ' -f1
+)"
+# The stamp lives outside build/, whose every rewrite reloads a running `wrangler dev`.
+stamp_file=target/wa-edge-build.inputs
+if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] && [ -f build/index.js ] &&
+  [ -f build/index_bg.wasm ]; then
+  echo "build: unchanged since the last build, kept" >&2
+  exit 0
+fi
 # --locked: the worker is built from exactly the dependencies in Cargo.lock.
 worker-build --release --out-dir .build-next -- --locked
 # The shipped wasm carries no debug names (the name section was about a fifth of it): dropped
@@ -32,3 +50,5 @@ mkdir -p build
     cp ".build-next/$f" "build/$f"
   fi
 done
+mkdir -p target
+echo "$stamp" > "$stamp_file"

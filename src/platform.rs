@@ -20,6 +20,12 @@ pub trait Platform {
     ) -> Option<bool> {
         None
     }
+
+    /// Counts one failed credential from `client` (a keyed hash, never an address) against the
+    /// runtime's rate limit; `true` when the client is over it. `false` where none is bound.
+    async fn failed_credential(&self, _client: &str) -> bool {
+        false
+    }
 }
 
 /// A future polled through a pointer, so that its code is a function of its own instead of being

@@ -327,6 +327,16 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         before.commit().await?;
         let url = messages_url(self.config, &item.outbound.phone_number_id);
         let outcome = attempt(self.graph, &url, token, &item.outbound).await;
+        if outbox::get(self.local, key).await?.is_none() {
+            // Settled while it was on its way: Meta's status for it came first (`confirm`
+            // recorded it), or the person was erased. It is not put back.
+            self.pause_after(&item.outbound, &outcome, now).await?;
+            return Ok(Some(format!(
+                "{} to contact {}: settled while on its way",
+                item.outbound.purpose.as_str(),
+                self.contact.0
+            )));
+        }
         let after = Batch::new(self.local);
         let akv = AuthorityKv::new(&after);
         let ctx = Ctx::new(&akv, self.keys, self.config, now);

@@ -38,11 +38,34 @@ pub async fn handle<K: Kv, A: Authorities>(
     }
     let ctx = Ctx::new(kv, config.keys()?, config, now);
     match &req.route {
-        Route::ContactMessages(raw) => history(&ctx, authorities, &wa_id(raw)?, &req).await,
+        Route::ContactMessages(raw) => {
+            let page = page_of(req.query_param("limit"), req.query_param("cursor"))?;
+            history(&ctx, authorities, &wa_id(raw)?, page).await
+        }
         Route::EraseContact(raw) => erase(&ctx, authorities, &wa_id(raw)?).await,
         Route::ContactOutbox(raw) => outbox(&ctx, authorities, &wa_id(raw)?).await,
         Route::GetConsent(raw) => consent::get(&ctx, authorities, &wa_id(raw)?).await,
         Route::PutConsent(raw) => consent::put(&ctx, authorities, &wa_id(raw)?, &req.body).await,
+        Route::Lookup => {
+            let asked = person_in_body(&req.body)?;
+            let wa = wa_id(asked.wa_id)?;
+            match asked.view {
+                View::Consent => consent::get(&ctx, authorities, &wa).await,
+                View::Outbox => outbox(&ctx, authorities, &wa).await,
+                View::Messages => {
+                    let limit = asked.limit.map(|n| n.to_string());
+                    let page = page_of(limit.as_deref(), asked.cursor)?;
+                    history(&ctx, authorities, &wa, page).await
+                }
+            }
+        }
+        Route::ConsentByBody => {
+            let wa = wa_id(person_in_body(&req.body)?.wa_id)?;
+            consent::put(&ctx, authorities, &wa, &req.body).await
+        }
+        Route::EraseByBody => {
+            erase(&ctx, authorities, &wa_id(person_in_body(&req.body)?.wa_id)?).await
+        }
         Route::ConsentCheck => consent::check(&ctx, &req.body).await,
         Route::Account => account_signals(kv, config).await,
         Route::ResumeSending => {
@@ -59,7 +82,39 @@ pub async fn handle<K: Kv, A: Authorities>(
     }
 }
 
-/// A contact id from the path.
+/// The person a body names (`POST /v1/contacts/...`), and for a lookup what to show. Other
+/// fields are the operation's own (a consent change's) and are read by it.
+#[derive(serde::Deserialize)]
+struct PersonInBody<'a> {
+    #[serde(borrow)]
+    wa_id: &'a str,
+    #[serde(default)]
+    view: View,
+    #[serde(default)]
+    limit: Option<u64>,
+    #[serde(default, borrow)]
+    cursor: Option<&'a str>,
+}
+
+#[derive(serde::Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum View {
+    #[default]
+    Consent,
+    Messages,
+    Outbox,
+}
+
+fn person_in_body(body: &[u8]) -> Result<PersonInBody<'_>, ApiError> {
+    crate::serde_ext::from_slice(body).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_body",
+            r#"expected {"wa_id":"...","view":"consent"|"messages"|"outbox"}"#,
+        )
+    })
+}
+
+/// A contact id from the path or a body.
 fn wa_id(raw: &str) -> Result<WaId, ApiError> {
     WaId::parse_user_input(raw).ok_or(ApiError::bad_request("invalid_wa_id", "not a WhatsApp id"))
 }
@@ -90,8 +145,9 @@ fn invalid_cursor() -> ApiError {
 }
 
 /// `limit` and `cursor` of a history page.
-fn page_params(req: &Request) -> Result<(usize, usize), ApiError> {
-    let limit = match req.query_param("limit").map(str::parse::<usize>) {
+/// A history page: `limit` and `cursor`, from the query or a body.
+fn page_of(limit: Option<&str>, cursor: Option<&str>) -> Result<(usize, usize), ApiError> {
+    let limit = match limit.map(str::parse::<usize>) {
         None => DEFAULT_PAGE,
         Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
         Some(_) => {
@@ -101,7 +157,7 @@ fn page_params(req: &Request) -> Result<(usize, usize), ApiError> {
             ))
         }
     };
-    let offset = match req.query_param("cursor").map(str::parse::<usize>) {
+    let offset = match cursor.map(str::parse::<usize>) {
         None => 0,
         Some(Ok(n)) => n,
         Some(Err(_)) => return Err(invalid_cursor()),
@@ -183,9 +239,8 @@ async fn history<K: Kv, A: Authorities>(
     ctx: &Ctx<'_, K>,
     authorities: &A,
     wa: &WaId,
-    req: &Request,
+    (limit, offset): (usize, usize),
 ) -> Result<Response, ApiError> {
-    let (limit, offset) = page_params(req)?;
     let (keys_of_person, linked_ids) = person_of(ctx, authorities, wa).await?;
     let mut listings = Vec::new();
     for key in &keys_of_person {

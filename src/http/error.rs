@@ -21,6 +21,8 @@ pub enum ApiError {
     Signature(SignatureError),
     HandshakeRefused,
     Unauthorized,
+    /// Too many wrong or missing tokens from this client in the limiter's period.
+    TooManyFailures,
     /// A valid token whose scope does not cover the route (`SEND_TOKEN` outside sending).
     Forbidden,
     /// A request the caller must fix: a stable code and a message that says how.
@@ -170,6 +172,12 @@ impl From<ApiError> for Response {
             ApiError::Unauthorized => {
                 Response::error(401, "unauthorized", "a valid bearer token is required")
             }
+            ApiError::TooManyFailures => Response::error(
+                429,
+                "too_many_failures",
+                "too many requests without a valid bearer token from this client; wait a minute",
+            )
+            .with_log("credential failures over the limit".into()),
             ApiError::Forbidden => Response::error(
                 403,
                 "forbidden",

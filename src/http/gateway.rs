@@ -197,6 +197,13 @@ pub fn envelope(e: ApiError) -> Response {
             "Service temporarily unavailable",
             "this person's ids are being linked; retry in a few seconds",
         ),
+        ApiError::TooManyFailures => meta_error(
+            429,
+            4,
+            "Application request limit reached",
+            "too many requests without a valid token from this client; wait a minute",
+        )
+        .with_log("credential failures over the limit".into()),
         ApiError::Unauthorized | ApiError::Forbidden => meta_error(
             401,
             190,

@@ -35,6 +35,10 @@ pub enum Route {
     EraseContact(String),
     GetConsent(String),
     PutConsent(String),
+    /// The same, with the person's id in the body: ids in a path reach access logs.
+    Lookup,
+    ConsentByBody,
+    EraseByBody,
     ConsentCheck,
     Account,
     ResumeSending,
@@ -59,11 +63,27 @@ impl Route {
         )
     }
 
+    /// Whether the route answers only to a bearer token (the admin and send routes).
+    pub fn requires_token(&self) -> bool {
+        !matches!(
+            self,
+            Route::Health
+                | Route::OpenApi
+                | Route::WebhookVerify
+                | Route::WebhookDelivery
+                | Route::MethodNotAllowed(_)
+                | Route::NotFound
+        )
+    }
+
     /// The most body this route reads; `None` reads none.
     pub fn body_limit(&self) -> Option<usize> {
         match self {
             Route::WebhookDelivery => Some(MAX_WEBHOOK_BODY),
             Route::PutConsent(_)
+            | Route::Lookup
+            | Route::ConsentByBody
+            | Route::EraseByBody
             | Route::ConsentCheck
             | Route::SendMessage
             | Route::GraphMessages { .. } => Some(MAX_ADMIN_BODY),
@@ -101,6 +121,9 @@ pub fn route(method: &str, path: &str) -> Route {
         ["v1", "account", "pause"] => allow("DELETE", method == "DELETE", Route::ResumeSending),
         ["v1", "messages"] => allow("POST", method == "POST", Route::SendMessage),
         ["v1", "consent", "check"] => allow("POST", method == "POST", Route::ConsentCheck),
+        ["v1", "contacts", "lookup"] => allow("POST", method == "POST", Route::Lookup),
+        ["v1", "contacts", "consent"] => allow("POST", method == "POST", Route::ConsentByBody),
+        ["v1", "contacts", "erase"] => allow("POST", method == "POST", Route::EraseByBody),
         ["v1", "contacts", id] => allow(
             "DELETE",
             method == "DELETE",
@@ -190,6 +213,9 @@ pub struct Request {
     pub authorization: Option<String>,
     /// `X-WA-Edge-Category`: a template's category when the caller's client cannot add a field.
     pub category: Option<String>,
+    /// The client's address (`CF-Connecting-IP`), for the limit on failed tokens only: never
+    /// stored or logged, and hashed before the limiter sees it.
+    pub client: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -212,7 +238,9 @@ impl Route {
             Route::ContactMessages(_) => "contact messages",
             Route::ContactOutbox(_) => "contact outbox",
             Route::EraseContact(_) => "erase contact",
-            Route::GetConsent(_) | Route::PutConsent(_) => "consent",
+            Route::GetConsent(_) | Route::PutConsent(_) | Route::ConsentByBody => "consent",
+            Route::Lookup => "contact lookup",
+            Route::EraseByBody => "erase contact",
             Route::ConsentCheck => "consent check",
             Route::Account => "account",
             Route::ResumeSending => "resume sending",
@@ -240,6 +268,24 @@ pub struct World<'a, K, G, A> {
     pub authorities: &'a A,
 }
 
+/// A request without a valid token counts against its client's limit (the `FAILED_TOKENS`
+/// binding); over it, every such request is a 429 until the limiter's period ends. A valid
+/// token is never refused, and every failure makes the same one call, whatever the count.
+async fn throttled<G: Platform>(config: &Config, platform: &G, req: &Request) -> Option<Response> {
+    if auth::scope_of(config, req.authorization.as_deref()) != Err(ApiError::Unauthorized) {
+        return None;
+    }
+    let keys = config.keys().ok()?;
+    let client = keys.event(&["client", req.client.as_deref().unwrap_or_default()]);
+    if !platform.failed_credential(&client).await {
+        return None;
+    }
+    Some(match req.route {
+        Route::GraphMessages { .. } => gateway::envelope(ApiError::TooManyFailures),
+        _ => ApiError::TooManyFailures.into(),
+    })
+}
+
 /// Handles a routed request.
 pub async fn handle<K: Kv, G: Platform, A: Authorities>(
     req: Request,
@@ -249,6 +295,11 @@ pub async fn handle<K: Kv, G: Platform, A: Authorities>(
 ) -> Response {
     if let Some(refusal) = req.route.refusal() {
         return refusal.into();
+    }
+    if req.route.requires_token() {
+        if let Some(refusal) = apart(throttled(config, world.platform, &req)).await {
+            return refusal;
+        }
     }
     match req.route {
         Route::Health => webhook::health(config),

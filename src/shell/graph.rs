@@ -30,6 +30,21 @@ impl Platform for WorkerGraph {
             .map_err(|_| "fetch failed".to_string())
     }
 
+    async fn failed_credential(&self, client: &str) -> bool {
+        let Some(bound) = super::bound() else {
+            return false;
+        };
+        let Some(limiter) = bound.failed_tokens.as_ref() else {
+            return false;
+        };
+        // A limiter that cannot answer is a brake that is off, not a guard that fails: a valid
+        // token is checked either way, and nothing is sent on a failed one.
+        match limiter.limit(client.to_string()).await {
+            Ok(outcome) => !outcome.success,
+            Err(_) => false,
+        }
+    }
+
     async fn sleep(&self, ms: u64) {
         Delay::from(std::time::Duration::from_millis(ms)).await;
     }

@@ -68,6 +68,7 @@ pub async fn fetch(
         signature: header(SIGNATURE_HEADER),
         authorization: credential("authorization"),
         category: credential(CATEGORY_HEADER),
+        client: credential("cf-connecting-ip"),
         body,
     };
     if route == Route::Health {
@@ -123,6 +124,17 @@ thread_local! {
 pub(crate) struct Bindings {
     pub kv: KvStore,
     pub persons: ObjectNamespace,
+    /// The limit on failed tokens per client (`wrangler.toml`); optional: without it nothing
+    /// is limited.
+    pub failed_tokens: Option<worker::RateLimiter>,
+}
+
+/// The rate-limiting binding that counts requests without a valid token, per client.
+pub const FAILED_TOKENS_BINDING: &str = "FAILED_TOKENS";
+
+/// The bindings once the isolate has looked them up (its first request does).
+pub(crate) fn bound() -> Option<Rc<Bindings>> {
+    BINDINGS.with(|cell| cell.get().cloned())
 }
 
 thread_local! {
@@ -141,6 +153,7 @@ pub(crate) fn bindings(env: &Env) -> Result<Rc<Bindings>, &'static str> {
             persons: env
                 .durable_object(PERSON_BINDING)
                 .map_err(|_| PERSON_BINDING)?,
+            failed_tokens: env.rate_limiter(FAILED_TOKENS_BINDING).ok(),
         });
         Ok(cell.get_or_init(|| bound).clone())
     })

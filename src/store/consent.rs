@@ -102,6 +102,10 @@ pub async fn load_many<K: Kv>(
     kv: &K,
     contacts: &[ContactKey],
 ) -> Result<Vec<ConsentRecord>, KvError> {
+    if contacts.is_empty() {
+        // Nothing asked: no KV operation (an empty bulk read is still one, and a billed one).
+        return Ok(Vec::new());
+    }
     let wanted: Vec<String> = contacts.iter().map(keys::consent).collect();
     let values = kv.get_many(&wanted).await?;
     values.iter().map(|v| parse(v.as_deref())).collect()

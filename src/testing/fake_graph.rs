@@ -2,8 +2,8 @@
 //! scripted (a Meta error, an HTTP status, or no answer at all), success otherwise.
 
 use crate::platform::Platform;
-use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
 
 #[derive(Default)]
 pub struct FakeGraph {
@@ -11,6 +11,10 @@ pub struct FakeGraph {
     pub sleeps: RefCell<Vec<u64>>,
     /// Answers in order; `None` is "no answer" (a timeout). Empty: success.
     pub answers: RefCell<VecDeque<Option<(u16, String)>>>,
+    /// The runtime's limit on failed tokens per client (none unless a test sets one), and the
+    /// failures counted per client key.
+    pub failure_limit: Cell<Option<u32>>,
+    pub failures: RefCell<HashMap<String, u32>>,
 }
 
 impl FakeGraph {
@@ -59,5 +63,12 @@ impl Platform for FakeGraph {
 
     async fn sleep(&self, ms: u64) {
         self.sleeps.borrow_mut().push(ms);
+    }
+
+    async fn failed_credential(&self, client: &str) -> bool {
+        let mut failures = self.failures.borrow_mut();
+        let count = failures.entry(client.to_string()).or_default();
+        *count += 1;
+        self.failure_limit.get().is_some_and(|limit| *count > limit)
     }
 }

@@ -212,6 +212,7 @@ pub fn signed_delivery(body: &str) -> Request {
         signature: Some(sign(APP_SECRET.as_bytes(), body.as_bytes())),
         authorization: None,
         category: None,
+        client: None,
         body: body.as_bytes().to_vec(),
     }
 }
@@ -230,6 +231,7 @@ pub fn admin_request(token: &str, method: &str, path: &str, body: &str) -> Reque
         signature: None,
         authorization: Some(format!("Bearer {token}")),
         category: None,
+        client: Some("192.0.2.1".into()),
         body: body.as_bytes().to_vec(),
     }
 }

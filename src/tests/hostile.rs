@@ -77,3 +77,36 @@ fn an_item_with_a_lone_surrogate_is_invalid_and_its_neighbour_is_stored() {
     assert!(log.contains("\"stored\":1"), "{log}");
     assert!(!log.contains("ud800"), "{log}");
 }
+
+#[test]
+fn wrong_tokens_from_one_client_over_the_limit_get_429_and_a_valid_token_still_passes() {
+    let w = World::new(&[]);
+    w.graph.failure_limit.set(Some(3));
+    let wrong = |path: &str| {
+        let mut req = admin_request("not-the-token", "POST", path, r#"{"wa_ids":[]}"#);
+        req.client = Some("198.51.100.7".into());
+        w.request(req, T0).status
+    };
+    let answers: Vec<u16> = (0..5).map(|_| wrong("/v1/consent/check")).collect();
+    assert_eq!(answers, [401, 401, 401, 429, 429]);
+    // Meta's clients get Meta's envelope for it.
+    let mut req = admin_request("not-the-token", "POST", "/v24.0/1/messages", "{}");
+    req.client = Some("198.51.100.7".into());
+    let r = w.request(req, T0);
+    assert_eq!(r.status, 429);
+    assert!(r.body.contains("\"code\":4"), "{}", r.body);
+    // The right token is never refused, and another client has its own count.
+    let mut ok = admin_request(ADMIN_TOKEN, "POST", "/v1/consent/check", r#"{"wa_ids":[]}"#);
+    ok.client = Some("198.51.100.7".into());
+    assert_eq!(w.request(ok, T0).status, 200);
+    let mut other = admin_request("not-the-token", "POST", "/v1/consent/check", "{}");
+    other.client = Some("203.0.113.9".into());
+    assert_eq!(w.request(other, T0).status, 401);
+    // The limiter saw keyed hashes, never an address.
+    assert!(w
+        .graph
+        .failures
+        .borrow()
+        .keys()
+        .all(|k| !k.contains("198.51")));
+}

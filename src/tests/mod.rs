@@ -7,6 +7,7 @@ mod fuzzing;
 mod gateway;
 mod hostile;
 mod identities;
+mod lookups;
 mod pipeline;
 mod properties;
 mod sending;

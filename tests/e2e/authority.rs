@@ -252,13 +252,16 @@ fn a_confirmation_whose_answer_never_came_is_sent_once_as_metas_statuses_tell() 
         &[("UNCONFIRMED_SEND_RETRY_SECONDS", "5")],
     );
     graph.echo_statuses_to(&w.base);
-    // Meta took one and the answer was lost on the way back; the other never reached Meta.
-    let (reached, lost) = (contact(), contact());
+    // Meta took one and the answer was lost on the way back; one more, and its status came
+    // back before the broken answer did; the last never reached Meta.
+    let (reached, overtaken, lost) = (contact(), contact(), contact());
     graph.script_answers(&reached, vec![Answer::Lost]);
+    graph.script_answers(&overtaken, vec![Answer::StatusFirst]);
     graph.script_answers(&lost, vec![Answer::Close]);
-    w.say(&reached, "STOP");
-    w.say(&lost, "STOP");
-    for (wa, tries) in [(&reached, 1), (&lost, 2)] {
+    for wa in [&reached, &overtaken, &lost] {
+        w.say(wa, "STOP");
+    }
+    for (wa, tries) in [(&reached, 1), (&overtaken, 1), (&lost, 2)] {
         let sent = w.sent_to(wa);
         assert_eq!(sent.len(), tries, "{sent:?}");
         assert_eq!(sent.iter().filter(|r| r.accepted).count(), 1, "{sent:?}");

@@ -196,6 +196,35 @@ fn admin_api_requires_the_bearer_token() {
 }
 
 #[test]
+fn a_client_that_keeps_failing_the_token_is_refused_429_by_the_rate_limiting_binding() {
+    // A worker of its own: the limiter counts per client, and every test comes from 127.0.0.1.
+    let graph = FakeGraph::start();
+    let persist = std::env::temp_dir().join(format!("wa-edge-e2e-limit-{}", unique()));
+    let w = start(graph, persist, &[]);
+    let wrong = |_| {
+        w.send(
+            "GET",
+            "/v1/account",
+            &[("Authorization", "Bearer wrong")],
+            b"",
+        )
+        .status
+    };
+    // wrangler.toml allows 20 failures a minute per client.
+    let answers: Vec<u16> = (0..21).map(wrong).collect();
+    assert!(answers[..20].iter().all(|s| *s == 401), "{answers:?}");
+    assert_eq!(answers[20], 429, "{answers:?}");
+    let r = w.send("GET", "/v1/account", &[], b"");
+    assert_eq!(
+        (r.status, r.json()["error"].clone()),
+        (429, "too_many_failures".into())
+    );
+    // The operator's valid token still works.
+    assert_eq!(w.admin("GET", "/v1/account", None).status, 200);
+    w.kill();
+}
+
+#[test]
 fn large_deliveries_verify_through_the_platforms_hmac() {
     let w = worker();
     let wa = contact();

@@ -29,6 +29,9 @@ pub enum Answer {
     /// Take the message (its `sent` status is echoed), then close the connection without a
     /// response: the answer is lost on the way back.
     Lost,
+    /// As `Lost`, but the `sent` status reaches the worker (and is acknowledged) before the
+    /// connection closes: Meta's status overtakes its own answer.
+    StatusFirst,
     /// Hold the request this long, then answer success (a Graph API that hangs, then recovers).
     Delay(Duration),
 }
@@ -173,8 +176,14 @@ fn read_request(stream: &TcpStream) -> Option<GraphRequest> {
     })
 }
 
-/// Delivers the `sent` status of an accepted message to the worker, as Meta does.
-fn echo_status(target: Arc<Mutex<Option<String>>>, request: GraphRequest, wamid: String) {
+/// Delivers the `sent` status of an accepted message to the worker, as Meta does, from a thread
+/// of its own, or before returning when `wait`.
+fn echo_status(
+    target: Arc<Mutex<Option<String>>>,
+    request: GraphRequest,
+    wamid: String,
+    wait: bool,
+) {
     let to = addressee(&request.body);
     let mut status = wa_edge::testing::payloads::status(&wamid, "sent", super::now(), &to, None);
     if request.body.get("recipient").is_some() {
@@ -192,7 +201,7 @@ fn echo_status(target: Arc<Mutex<Option<String>>>, request: GraphRequest, wamid:
     let body = wa_edge::testing::payloads::statuses_delivery(&number, &[status]);
     let signature =
         wa_edge::webhook::signature::sign(super::APP_SECRET.as_bytes(), body.as_bytes());
-    std::thread::spawn(move || {
+    let deliver = move || {
         for _ in 0..300 {
             let base = target.lock().expect("echo").clone();
             if let Some(base) = base {
@@ -208,7 +217,12 @@ fn echo_status(target: Arc<Mutex<Option<String>>>, request: GraphRequest, wamid:
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-    });
+    };
+    if wait {
+        deliver();
+    } else {
+        std::thread::spawn(deliver);
+    }
 }
 
 fn serve(stream: TcpStream, state: &Mutex<GraphState>, echo: &Arc<Mutex<Option<String>>>) {
@@ -236,9 +250,10 @@ fn serve(stream: TcpStream, state: &Mutex<GraphState>, echo: &Arc<Mutex<Option<S
     let callback = !copy.body["biz_opaque_callback_data"].is_null();
     let (status, body) = match answer {
         Some(Answer::Close) => return,
-        Some(Answer::Lost) => {
+        Some(answer @ (Answer::Lost | Answer::StatusFirst)) => {
             if echoing && callback {
-                echo_status(echo.clone(), copy, format!("wamid.FAKEOUT{n}"));
+                let wait = matches!(answer, Answer::StatusFirst);
+                echo_status(echo.clone(), copy, format!("wamid.FAKEOUT{n}"), wait);
             }
             return;
         }
@@ -250,7 +265,7 @@ fn serve(stream: TcpStream, state: &Mutex<GraphState>, echo: &Arc<Mutex<Option<S
         None => (200, success),
     };
     if status == 200 && echoing && callback {
-        echo_status(echo.clone(), copy, format!("wamid.FAKEOUT{n}"));
+        echo_status(echo.clone(), copy, format!("wamid.FAKEOUT{n}"), false);
     }
     let reason = if status == 200 { "OK" } else { "Error" };
     let response = format!(
