@@ -482,7 +482,7 @@ if (log.includes(`soak-marker-${run}`)) miss("message text in the worker's log")
 const sorted = latencies.sort((a, b) => a - b);
 const q = (f) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))].toFixed(1) : "n/a");
 console.log(`soak: ${bodies.length} deliveries (${exact} exact copies, ${rebatched} re-batched) of ${items.length} items from ${PEOPLE} people, concurrency ${CONCURRENCY}, seed ${SEED}`);
-console.log(`soak: worker killed after ${half} deliveries plus 1.5 s; ${redeliver.length} delivered again after the restart in ${rounds} round(s)`);
+console.log(`soak: worker killed 1.5 s after the first ${half} deliveries; ${interrupted.failed.length + failed.length} interrupted or refused and ${interrupted.rest.length} not yet sent were delivered after the restart in ${rounds} round(s)`);
 console.log(`soak: answers ${JSON.stringify(answers)}; latency of a 200 p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`);
 console.log(`soak: Graph API ${graphLog.length} requests, ${accepted.length} accepted; faults ${JSON.stringify(faultCounts)}`);
 console.log(`soak: ${storedMessages} messages stored, ${confirmedStops} STOPs confirmed, ${(Date.now() - began) / 1000} s`);
