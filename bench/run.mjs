@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { execFileSync } from "node:child_process";
-import { MODULE_RULES, buildEntry } from "./worker-options.mjs";
+import { COMPATIBILITY_DATE, MODULE_RULES, buildEntry } from "./worker-options.mjs";
 import { cpuNs, mainCpuNs, workerdPids } from "./workerd-cpu.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -216,7 +216,7 @@ async function measure(name, workload, storage) {
     bindings: { ...bindings, BENCH_STORAGE: storage },
     kvPersist: false,
     durableObjectsPersist: false,
-    compatibilityDate: "2026-04-20",
+    compatibilityDate: COMPATIBILITY_DATE,
     // Drain the workers' logs: printing them would measure the terminal. The last lines of
     // workerd's stderr are kept, to say why if a request fails (a reset connection stopped
     // some local-storage runs, with nothing to tell its cause).

@@ -9,6 +9,11 @@ import path from "node:path";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 
+// The worker's compatibility date, as wrangler.toml sets it for `npm start` and the tests.
+export const COMPATIBILITY_DATE = fs
+  .readFileSync(path.join(root, "wrangler.toml"), "utf8")
+  .match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
+
 // build/index.js is an ES module: the imported copy needs saying so (only .mjs is by default).
 export const MODULE_RULES = [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }];
 
@@ -23,7 +28,7 @@ export function workerOptions(scriptPath, bindings, extra = {}) {
     kvNamespaces: ["WHATSAPP_KV"],
     kvPersist: false,
     durableObjectsPersist: false,
-    compatibilityDate: "2026-04-20",
+    compatibilityDate: COMPATIBILITY_DATE,
     bindings,
     handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
     ...extra,

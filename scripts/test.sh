@@ -8,5 +8,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false
 echo "== unit tests (native)"
 cargo test --locked --lib
 echo "== end-to-end tests (workerd + local KV + fake Graph API on 127.0.0.1)"
-# One at a time: tests compare KV listings before and after, and share one worker.
-cargo test --locked --test e2e -- --test-threads=1
+# Four at a time: each test has its own contacts (and numbers), a test that compares a whole
+# KV listing or kills its worker has a worker of its own, and most of the suite's time is tests
+# that wait on purpose (a Graph API held for 40 s, a status that never comes, a restart).
+cargo test --locked --test e2e -- --test-threads=4

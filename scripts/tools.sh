@@ -49,7 +49,9 @@ if [ ! -f "$clients_dir/.installed" ] || [ "$clients_req" -nt "$clients_dir/.ins
   touch "$clients_dir/.installed"
 fi
 
-export PATH="$tools/bin:$PATH"
+# node_modules/.bin first: its `node` is the Node 22 that current wrangler needs, installed from
+# npm as a devDependency (the `node` package), whatever Node runs npm itself.
+export PATH="$root/node_modules/.bin:$tools/bin:$PATH"
 export WASM_BINDGEN_BIN="$tools/bin/wasm-bindgen"
 export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
 export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
