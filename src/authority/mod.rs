@@ -17,6 +17,7 @@ mod protocol;
 pub mod resolve;
 pub mod route;
 mod sending;
+pub mod stop;
 pub mod store;
 
 use crate::config::Config;
@@ -70,6 +71,9 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         if let Some(answer) = self.number_op(&op, now).await? {
             return Ok((answer, None));
         }
+        if let Some(answer) = self.stop_op(&op, now).await? {
+            return Ok((answer, None));
+        }
         // A person who moved is served at their home; merges and erasure act here.
         let here = matches!(
             op,
@@ -119,9 +123,13 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             Op::PutConsent { change } => apart(self.put_consent(change, now)).await?,
 
             Op::Erase => apart(self.erase()).await?,
-            Op::NumberPaused | Op::PauseNumber | Op::ResumeNumber | Op::TakeBudget { .. } => {
-                return Err(KvError::Corrupt("number request"))
-            }
+            Op::NumberPaused
+            | Op::PauseNumber
+            | Op::ResumeNumber
+            | Op::TakeBudget { .. }
+            | Op::StopSending { .. }
+            | Op::SendingStopped
+            | Op::ResumeAllSending => return Err(KvError::Corrupt("number request")),
             Op::Outbox => {
                 let items = outbox::load(self.local).await?;
                 Answer::Outbox {

@@ -42,6 +42,8 @@ pub struct NumberView {
     pauses: RefCell<HashMap<ContactKey, (bool, UnixTime)>>,
     /// Sends left of the block taken for a day, or none left at all that day.
     budgets: RefCell<HashMap<ContactKey, Lease>>,
+    /// The emergency stop (`stop`), and when that was learnt.
+    stop: RefCell<Option<(Option<super::stop::Stop>, UnixTime)>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +59,16 @@ impl NumberView {
         let pauses = self.pauses.borrow();
         let (paused, at) = pauses.get(authority)?;
         (now.0 < at.0.saturating_add(PAUSE_VIEW_SECONDS)).then_some(*paused)
+    }
+
+    pub(super) fn stop(&self, now: UnixTime) -> Option<Option<super::stop::Stop>> {
+        let stop = self.stop.borrow();
+        let (stop, at) = stop.as_ref()?;
+        (now.0 < at.0.saturating_add(PAUSE_VIEW_SECONDS)).then(|| stop.clone())
+    }
+
+    pub(super) fn learn_stop(&self, stop: Option<super::stop::Stop>, now: UnixTime) {
+        *self.stop.borrow_mut() = Some((stop, now));
     }
 
     fn learn_pause(&self, authority: &ContactKey, paused: bool, now: UnixTime) {

@@ -57,6 +57,14 @@ pub enum Op {
     NumberPaused,
     PauseNumber,
     ResumeNumber,
+    /// To the stop object (`stop`): stop every send, with the operator's reason; is it stopped;
+    /// resume.
+    StopSending {
+        reason: String,
+        at: UnixTime,
+    },
+    SendingStopped,
+    ResumeAllSending,
     /// To a number's authority: take up to `block` business-initiated messages from `day`'s
     /// budget (one when an earlier build asks).
     TakeBudget {
@@ -85,6 +93,8 @@ pub enum SendAnswer {
         retry_after_seconds: u64,
     },
     NumberPaused,
+    /// Every send is stopped (`stop`) until a person resumes.
+    Stopped,
     FromRequired,
     /// An id of the person is seen but not merged yet: nothing is sent until it is.
     IdentityUnresolved,
@@ -122,6 +132,9 @@ pub enum Answer {
     },
     Paused {
         paused: bool,
+    },
+    Stopped {
+        stop: Option<super::stop::Stop>,
     },
     Budget {
         taken: bool,

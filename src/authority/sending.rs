@@ -2,6 +2,7 @@
 //! by the alarm in order, checked again when due, with Meta's retry table.
 
 use super::outbox::{self, Pending, INTERRUPTED_RESEND, UNKNOWN_OUTCOME_WAITS};
+use super::stop::STOP_RECHECK;
 use super::store::{AuthorityKv, Batch};
 use super::{Authorities, Host, SendAnswer};
 use crate::config::Secret;
@@ -42,6 +43,9 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                 ))
             }
         };
+        if self.stopped(now).await?.is_some() {
+            return Ok(SendAnswer::Stopped);
+        }
         // The number to send from, then its pause from the number's authority: before deciding.
         self.seed(now).await?;
         if !super::identity::load(self.local).await?.pending.is_empty() {
@@ -163,6 +167,17 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         }
         let (items, unreadable) = outbox::load_all(self.local).await?;
         let mut log = Vec::new();
+        if !items.is_empty() && self.stopped(now).await?.is_some() {
+            // Every send is stopped: they wait, none is dropped; the stop is asked again soon.
+            log.push(format!(
+                "sending stopped: {} send(s) for contact {} wait",
+                items.len(),
+                self.contact.0
+            ));
+            let flushed = self.flush().await;
+            let wake = self.next_wake(now, flushed, true).await?;
+            return Ok((wake.map(|w| w.max(now.plus(STOP_RECHECK))), log));
+        }
         if !unreadable.is_empty() {
             // It can never be sent: dropped, and said so once (its key names nobody).
             log.push(format!(

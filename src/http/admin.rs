@@ -3,6 +3,7 @@
 
 use crate::authority::number::number_authority;
 use crate::authority::resolve::call_person;
+use crate::authority::stop::{stop_authority, Stop, MAX_REASON_CHARS};
 use crate::authority::{Answer, Authorities, Op};
 use crate::config::Config;
 use crate::context::Ctx;
@@ -67,7 +68,17 @@ pub async fn handle<K: Kv, A: Authorities>(
             erase(&ctx, authorities, &wa_id(person_in_body(&req.body)?.wa_id)?).await
         }
         Route::ConsentCheck => consent::check(&ctx, &req.body).await,
-        Route::Account => account_signals(kv, config).await,
+        Route::Account => {
+            let stopped = stop_of(authorities, Op::SendingStopped).await?;
+            account_signals(kv, config, stopped).await
+        }
+        Route::StopSending => {
+            let reason = reason_in(&req.body)?;
+            let op = Op::StopSending { reason, at: now };
+            let stopped = stop_of(authorities, op).await?;
+            Ok(Response::json(200, json!({ "stopped": stopped }))
+                .with_log("emergency stop: every send stopped".into()))
+        }
         Route::ResumeSending => {
             // The numbers' authorities first: they decide; the KV signals only show it.
             for number in account::paused_numbers(kv).await? {
@@ -75,7 +86,14 @@ pub async fn handle<K: Kv, A: Authorities>(
                 authorities.call(&authority, &Op::ResumeNumber).await?;
             }
             let resumed = account::resume_all(kv).await?;
-            Ok(Response::json(200, json!({"resumed": resumed})))
+            let was_stopped = stop_of(authorities, Op::SendingStopped).await?.is_some();
+            stop_of(authorities, Op::ResumeAllSending).await?;
+            let mut answer =
+                Response::json(200, json!({"resumed": resumed, "stop_lifted": was_stopped}));
+            if was_stopped {
+                answer = answer.with_log("emergency stop lifted".into());
+            }
+            Ok(answer)
         }
         Route::SendMessage => send::v1(&ctx, authorities, &req).await,
         _ => Err(ApiError::NotFound),
@@ -112,6 +130,39 @@ fn person_in_body(body: &[u8]) -> Result<PersonInBody<'_>, ApiError> {
             r#"expected {"wa_id":"...","view":"consent"|"messages"|"outbox"}"#,
         )
     })
+}
+
+/// What the stop object answers to `op`.
+async fn stop_of<A: Authorities>(authorities: &A, op: Op) -> Result<Option<Stop>, ApiError> {
+    match authorities.call(&stop_authority(), &op).await? {
+        Answer::Stopped { stop } => Ok(stop),
+        _ => Err(ApiError::Storage(crate::store::kv::KvError::Corrupt(
+            "stop authority answer",
+        ))),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct StopInput {
+    reason: String,
+}
+
+/// The reason an emergency stop must give: what happened, for whoever resumes.
+fn reason_in(body: &[u8]) -> Result<String, ApiError> {
+    let input: StopInput = crate::serde_ext::from_slice(body).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_body",
+            r#"expected {"reason":"why every send stops"}"#,
+        )
+    })?;
+    let reason = input.reason.trim().to_string();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_reason",
+            "say why, in 1 to 500 characters",
+        ));
+    }
+    Ok(reason)
 }
 
 /// A contact id from the path or a body.
@@ -357,7 +408,11 @@ async fn erase<K: Kv, A: Authorities>(
     ))
 }
 
-async fn account_signals<K: Kv>(kv: &K, config: &Config) -> Result<Response, ApiError> {
+async fn account_signals<K: Kv>(
+    kv: &K,
+    config: &Config,
+    stopped: Option<Stop>,
+) -> Result<Response, ApiError> {
     let groups = account::load_grouped(kv).await?;
     let mut body: BTreeMap<&str, RawJson> = groups
         .into_iter()
@@ -370,5 +425,6 @@ async fn account_signals<K: Kv>(kv: &K, config: &Config) -> Result<Response, Api
         "unknown_template_category": "marketing",
     });
     body.insert("guards", RawJson::from_value(&guards));
+    body.insert("stopped", RawJson::from_value(&stopped));
     Ok(Response::json(200, body))
 }

@@ -42,6 +42,8 @@ pub enum ApiError {
         retry_after_seconds: u64,
     },
     NumberPaused,
+    /// Every send is stopped by an operator (`PUT /v1/account/pause`) until resumed.
+    SendingStopped,
     /// The business-initiated guards (`policy::business`).
     MarketingCapped,
     RampBudgetUsed,
@@ -203,6 +205,11 @@ impl From<ApiError> for Response {
             } => Response::json(
                 429,
                 json!({"error": "pair_rate_limited", "retry_after_seconds": retry_after_seconds}),
+            ),
+            ApiError::SendingStopped => Response::error(
+                409,
+                "sending_stopped",
+                "every send is stopped; resume with DELETE /v1/account/pause",
             ),
             ApiError::NumberPaused => Response::json(
                 429,

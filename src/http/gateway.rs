@@ -36,6 +36,8 @@ pub mod codes {
     pub const IDENTITY_UNRESOLVED: i64 = 900_005;
     /// The Graph API did not answer: the message may have gone out.
     pub const GRAPH_UNREACHABLE: i64 = 900_006;
+    /// Every send is stopped by an operator (the emergency stop) until resumed.
+    pub const SENDING_STOPPED: i64 = 900_007;
 }
 
 /// The route's answer, whatever happens.
@@ -170,6 +172,11 @@ pub fn envelope(e: ApiError) -> Response {
             131056,
             "(Business Account, Consumer Account) pair rate limit hit",
             &format!("retry after {retry_after_seconds} seconds"),
+        ),
+        ApiError::SendingStopped => refused(
+            SENDING_STOPPED,
+            "Sending stopped",
+            "an operator stopped every send; resume with DELETE /v1/account/pause",
         ),
         ApiError::NumberPaused => refused(
             131048,

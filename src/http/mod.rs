@@ -42,6 +42,8 @@ pub enum Route {
     ConsentCheck,
     Account,
     ResumeSending,
+    /// The emergency stop: every send from every number, until `ResumeSending`.
+    StopSending,
     SendMessage,
     /// Meta's own path, `/{version}/{phone_number_id}/messages`: the drop-in send gateway.
     GraphMessages {
@@ -84,6 +86,7 @@ impl Route {
             | Route::Lookup
             | Route::ConsentByBody
             | Route::EraseByBody
+            | Route::StopSending
             | Route::ConsentCheck
             | Route::SendMessage
             | Route::GraphMessages { .. } => Some(MAX_ADMIN_BODY),
@@ -118,7 +121,11 @@ pub fn route(method: &str, path: &str) -> Route {
             _ => Route::MethodNotAllowed("GET, POST"),
         },
         ["v1", "account"] => allow("GET", method == "GET", Route::Account),
-        ["v1", "account", "pause"] => allow("DELETE", method == "DELETE", Route::ResumeSending),
+        ["v1", "account", "pause"] => match method {
+            "DELETE" => Route::ResumeSending,
+            "PUT" => Route::StopSending,
+            _ => Route::MethodNotAllowed("DELETE, PUT"),
+        },
         ["v1", "messages"] => allow("POST", method == "POST", Route::SendMessage),
         ["v1", "consent", "check"] => allow("POST", method == "POST", Route::ConsentCheck),
         ["v1", "contacts", "lookup"] => allow("POST", method == "POST", Route::Lookup),
@@ -244,6 +251,7 @@ impl Route {
             Route::ConsentCheck => "consent check",
             Route::Account => "account",
             Route::ResumeSending => "resume sending",
+            Route::StopSending => "emergency stop",
             Route::SendMessage => "send message",
             Route::GraphMessages { .. } => "send gateway",
             Route::OpenApi => "openapi",

@@ -38,7 +38,7 @@ mod tests {
             Route::EraseByBody => "/v1/contacts/erase",
             Route::ConsentCheck => "/v1/consent/check",
             Route::Account => "/v1/account",
-            Route::ResumeSending => "/v1/account/pause",
+            Route::ResumeSending | Route::StopSending => "/v1/account/pause",
             Route::MethodNotAllowed(_) | Route::NotFound => return None,
         })
     }
@@ -84,6 +84,7 @@ mod tests {
             ("POST", "/v1/consent/check"),
             ("GET", "/v1/account"),
             ("DELETE", "/v1/account/pause"),
+            ("PUT", "/v1/account/pause"),
         ];
         for (method, path) in every_route {
             let routed = route(method, path);

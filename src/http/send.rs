@@ -336,6 +336,7 @@ pub async fn send<K: Kv, A: Authorities>(
             retry_after_seconds,
         }),
         SendAnswer::NumberPaused => Err(ApiError::NumberPaused),
+        SendAnswer::Stopped => Err(ApiError::SendingStopped),
         SendAnswer::IdentityUnresolved => Err(ApiError::IdentityUnresolved),
         SendAnswer::MarketingCapped => Err(ApiError::MarketingCapped),
         SendAnswer::RampBudgetUsed => Err(ApiError::RampBudgetUsed),

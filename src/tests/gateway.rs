@@ -188,3 +188,72 @@ fn a_new_numbers_daily_budget_counts_only_business_initiated_messages() {
     let (_, account) = w.admin("GET", "/v1/account", "", T0 + 86_401);
     assert_eq!(account["guards"]["ramp_daily_limit"], 2);
 }
+
+#[test]
+fn the_emergency_stop_holds_every_send_until_resumed_and_loses_none() {
+    let w = world(&[]);
+    hello(&w, "15550006666", "wamid.in6", T0);
+    w.send_until(T0 + 1, T0 + 3);
+    let (status, stop) = w.admin(
+        "PUT",
+        "/v1/account/pause",
+        r#"{"reason":"token leaked in a CRM export"}"#,
+        T0 + 10,
+    );
+    assert_eq!(status, 200, "{stop}");
+    assert_eq!(stop["stopped"]["reason"], "token leaked in a CRM export");
+    let before = w.graph.bodies().len();
+    // Both send routes refuse, in their own words.
+    let reply = json!({"to":"15550006666","type":"text","text":{"body":"hi"}});
+    let (status, answer) = gateway(&w, reply.clone(), T0 + 20);
+    assert_eq!((status, code(&answer)), (400, Some(900_007)), "{answer}");
+    let (status, answer) = w.admin(
+        "POST",
+        "/v1/messages",
+        &json!({"to":"15550006666","text":"hi"}).to_string(),
+        T0 + 21,
+    );
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some("sending_stopped"))
+    );
+    // A STOP is still recorded at once; its confirmation waits, it is not dropped.
+    let stop_body = json!({"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{
+        "metadata":{"phone_number_id":NUMBER},
+        "messages":[{"from":"15550006666","id":"wamid.stop6","timestamp":(T0 + 30).to_string(),"type":"text","text":{"body":"STOP"}}]}}]}]});
+    assert_eq!(w.deliver_at(&stop_body.to_string(), T0 + 30).0.status, 200);
+    w.send_until(T0 + 31, T0 + 200);
+    assert_eq!(w.graph.bodies().len(), before, "nothing left while stopped");
+    let (_, account) = w.admin("GET", "/v1/account", "", T0 + 201);
+    assert_eq!(account["stopped"]["reason"], "token leaked in a CRM export");
+    // Resumed: the held confirmation goes, once, and sends are allowed again.
+    let (status, resumed) = w.admin("DELETE", "/v1/account/pause", "", T0 + 210);
+    assert_eq!(
+        (status, resumed["stop_lifted"].as_bool()),
+        (200, Some(true))
+    );
+    w.send_until(T0 + 211, T0 + 260);
+    let confirmations = w.graph.bodies()[before..]
+        .iter()
+        .filter(|b| b["context"]["message_id"] == "wamid.stop6")
+        .count();
+    assert_eq!(confirmations, 1);
+    let (_, account) = w.admin("GET", "/v1/account", "", T0 + 261);
+    assert!(account["stopped"].is_null(), "{account}");
+}
+
+#[test]
+fn an_emergency_stop_needs_a_reason_and_the_admin_token() {
+    let w = world(&[("SEND_TOKEN", "send-only")]);
+    for body in ["{}", r#"{"reason":"   "}"#, "not json"] {
+        let (status, answer) = w.admin("PUT", "/v1/account/pause", body, T0);
+        assert_eq!(status, 400, "{body}: {answer}");
+    }
+    let r = w.request(
+        admin_request("send-only", "PUT", "/v1/account/pause", r#"{"reason":"x"}"#),
+        T0,
+    );
+    assert_eq!(r.status, 403);
+    let (_, account) = w.admin("GET", "/v1/account", "", T0);
+    assert!(account["stopped"].is_null());
+}

@@ -527,3 +527,36 @@ fn sends_to_one_person_at_the_same_moment_share_one_pacing_bucket_and_one_market
     );
     assert_eq!(w.sent_to(&other).len(), 1);
 }
+
+#[test]
+fn the_emergency_stop_refuses_a_gateway_send_until_it_is_lifted() {
+    // A worker of its own: a stop stops every send of the worker it is set on.
+    let graph = FakeGraph::start();
+    let persist = std::env::temp_dir().join(format!("wa-edge-e2e-stop-{}", unique()));
+    let w = start(graph, persist, &[]);
+    let wa = contact();
+    let template = json!({"messaging_product":"whatsapp","to":wa,"type":"template",
+        "template":{"name":"order_update","language":{"code":"en_US"}}});
+    let number = number_for(&wa);
+    let stop = w.admin(
+        "PUT",
+        "/v1/account/pause",
+        Some(r#"{"reason":"access token leaked"}"#),
+    );
+    assert_eq!(stop.status, 200, "{}", stop.body);
+    let (status, answer) = gateway(&w, &number, SEND_TOKEN, &template);
+    assert_eq!(
+        (status, answer["error"]["code"].as_i64()),
+        (400, Some(900_007)),
+        "{answer}"
+    );
+    assert!(w.graph.requests_to(&wa).is_empty(), "nothing reached Meta");
+    let account = w.admin("GET", "/v1/account", None).json();
+    assert_eq!(account["stopped"]["reason"], "access token leaked");
+    let resumed = w.admin("DELETE", "/v1/account/pause", None).json();
+    assert_eq!(resumed["stop_lifted"], true);
+    let (status, answer) = gateway(&w, &number, SEND_TOKEN, &template);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(w.graph.requests_to(&wa).len(), 1);
+    w.kill();
+}
