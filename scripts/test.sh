@@ -7,6 +7,8 @@ source scripts/tools.sh
 export CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false
 echo "== unit tests (native)"
 cargo test --locked --lib
+echo "== the worker's build (once: every worker the tests start then finds it unchanged)"
+bash scripts/build.sh
 echo "== end-to-end tests (workerd + local KV + fake Graph API on 127.0.0.1)"
 # Four at a time: each test has its own contacts (and numbers), a test that compares a whole
 # KV listing or kills its worker has a worker of its own, and most of the suite's time is tests
