@@ -29,6 +29,9 @@ pub enum Secret {
     /// A token that may only send (both send routes), for a CRM or a campaign tool.
     SendToken,
     SendTokenPrevious,
+    /// A token that may only read: lookups, history, consent checks and account signals.
+    ViewerToken,
+    ViewerTokenPrevious,
 }
 
 impl Secret {
@@ -41,11 +44,13 @@ impl Secret {
     ];
 
     /// Optional secrets: a second app secret and tokens during a rotation, the send-only token.
-    pub const OPTIONAL: [Secret; 4] = [
+    pub const OPTIONAL: [Secret; 6] = [
         Secret::AppSecretPrevious,
         Secret::AdminTokenPrevious,
         Secret::SendToken,
         Secret::SendTokenPrevious,
+        Secret::ViewerToken,
+        Secret::ViewerTokenPrevious,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +63,8 @@ impl Secret {
             Secret::ContactKeySecret => "CONTACT_KEY_SECRET",
             Secret::AdminTokenPrevious => "ADMIN_TOKEN_PREVIOUS",
             Secret::SendToken => "SEND_TOKEN",
+            Secret::ViewerToken => "VIEWER_TOKEN",
+            Secret::ViewerTokenPrevious => "VIEWER_TOKEN_PREVIOUS",
             Secret::SendTokenPrevious => "SEND_TOKEN_PREVIOUS",
         }
     }

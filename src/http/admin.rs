@@ -34,7 +34,21 @@ pub async fn handle<K: Kv, A: Authorities>(
     now: UnixTime,
 ) -> Result<Response, ApiError> {
     let scope = scope_of(config, req.authorization.as_deref())?;
-    if scope != Scope::Admin && req.route != Route::SendMessage {
+    let allowed = match scope {
+        Scope::Admin => true,
+        Scope::Send => req.route == Route::SendMessage,
+        // Reads only: nothing a viewer asks changes consent, sends, erases or resumes.
+        Scope::Viewer => matches!(
+            req.route,
+            Route::Account
+                | Route::ContactMessages(_)
+                | Route::ContactOutbox(_)
+                | Route::GetConsent(_)
+                | Route::Lookup
+                | Route::ConsentCheck
+        ),
+    };
+    if !allowed {
         return Err(ApiError::Forbidden);
     }
     let ctx = Ctx::new(kv, config.keys()?, config, now);

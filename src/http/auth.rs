@@ -1,5 +1,6 @@
 //! Who a request is: the scope of its bearer token. `ADMIN_TOKEN` may do everything;
-//! `SEND_TOKEN` may only send (both send routes). Each accepts its `_PREVIOUS` value during a
+//! `SEND_TOKEN` may only send (both send routes); `VIEWER_TOKEN` may only read (lookups,
+//! history, consent checks, account signals). Each accepts its `_PREVIOUS` value during a
 //! rotation. The scheme is case-insensitive (`Bearer`, `bearer`), as HTTP says.
 
 use crate::config::{Config, Secret};
@@ -10,6 +11,7 @@ use crate::http::error::ApiError;
 pub enum Scope {
     Admin,
     Send,
+    Viewer,
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
@@ -34,10 +36,12 @@ pub fn scope_of(config: &Config, authorization: Option<&str>) -> Result<Scope, A
     };
     let admin = matches([Secret::AdminToken, Secret::AdminTokenPrevious]);
     let send = matches([Secret::SendToken, Secret::SendTokenPrevious]);
-    match (admin, send) {
-        (true, _) => Ok(Scope::Admin),
-        (false, true) => Ok(Scope::Send),
-        (false, false) => Err(ApiError::Unauthorized),
+    let viewer = matches([Secret::ViewerToken, Secret::ViewerTokenPrevious]);
+    match (admin, send, viewer) {
+        (true, _, _) => Ok(Scope::Admin),
+        (false, true, _) => Ok(Scope::Send),
+        (false, false, true) => Ok(Scope::Viewer),
+        (false, false, false) => Err(ApiError::Unauthorized),
     }
 }
 

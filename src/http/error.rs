@@ -183,7 +183,7 @@ impl From<ApiError> for Response {
             ApiError::Forbidden => Response::error(
                 403,
                 "forbidden",
-                "this token may only send messages; use ADMIN_TOKEN",
+                "this token may not do this (SEND_TOKEN only sends, VIEWER_TOKEN only reads); use ADMIN_TOKEN",
             ),
             ApiError::BadRequest { code, message } => Response::error(400, code, message),
             ApiError::OptedOut { scope } => Response::json(

@@ -8,7 +8,7 @@
 use crate::authority::Authorities;
 use crate::config::{Config, Secret};
 use crate::context::Ctx;
-use crate::http::auth::scope_of;
+use crate::http::auth::{scope_of, Scope as TokenScope};
 use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::http::send::{meta_success, parse, send, Parsed};
@@ -62,7 +62,9 @@ async fn serve<K: Kv, G: Platform, A: Authorities>(
     let Route::GraphMessages { phone_number_id } = &req.route else {
         return Err(ApiError::NotFound);
     };
-    scope_of(config, req.authorization.as_deref())?;
+    if scope_of(config, req.authorization.as_deref())? == TokenScope::Viewer {
+        return Err(ApiError::Forbidden);
+    }
     let number = PhoneNumberId::parse(phone_number_id).ok_or(ApiError::bad_request(
         "invalid_phone_number_id",
         "the path's phone number id must be Meta's numeric id",

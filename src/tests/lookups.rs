@@ -91,3 +91,90 @@ fn a_lookup_body_without_a_usable_id_is_a_400_that_names_no_value() {
         assert!(!answer.to_string().contains("0123"), "{answer}");
     }
 }
+
+#[test]
+fn a_viewer_token_reads_everything_and_changes_nothing() {
+    let w = testing::World::new(&[("MARK_AS_READ", "false"), ("VIEWER_TOKEN", "viewer-token")]);
+    let body = payloads::messages_delivery(
+        "PNID",
+        WA,
+        "Ann",
+        &[payloads::text_message(WA, "wamid.V1", T0, "STOP")],
+    );
+    assert_eq!(w.deliver_at(&body, T0 + 1).0.status, 200);
+    let as_viewer = |method: &str, path: &str, body: &str| {
+        w.request(
+            testing::admin_request("viewer-token", method, path, body),
+            T0 + 10,
+        )
+        .status
+    };
+    for (method, path, body) in [
+        ("GET", "/v1/account".to_string(), String::new()),
+        ("GET", format!("/v1/contacts/{WA}/consent"), String::new()),
+        ("GET", format!("/v1/contacts/{WA}/messages"), String::new()),
+        ("GET", format!("/v1/contacts/{WA}/outbox"), String::new()),
+        (
+            "POST",
+            "/v1/contacts/lookup".to_string(),
+            json!({"wa_id": WA}).to_string(),
+        ),
+        (
+            "POST",
+            "/v1/consent/check".to_string(),
+            json!({"wa_ids": [WA]}).to_string(),
+        ),
+    ] {
+        assert_eq!(as_viewer(method, &path, &body), 200, "{method} {path}");
+    }
+    let change = json!({"wa_id": WA, "status": "opted_in", "scope": "all", "evidence": "form"});
+    for (method, path, body) in [
+        (
+            "PUT",
+            format!("/v1/contacts/{WA}/consent"),
+            change.to_string(),
+        ),
+        (
+            "POST",
+            "/v1/contacts/consent".to_string(),
+            change.to_string(),
+        ),
+        ("DELETE", format!("/v1/contacts/{WA}"), String::new()),
+        (
+            "POST",
+            "/v1/contacts/erase".to_string(),
+            json!({"wa_id": WA}).to_string(),
+        ),
+        (
+            "PUT",
+            "/v1/account/pause".to_string(),
+            json!({"reason": "x"}).to_string(),
+        ),
+        ("DELETE", "/v1/account/pause".to_string(), String::new()),
+        (
+            "POST",
+            "/v1/messages".to_string(),
+            json!({"to": WA, "text": "hi"}).to_string(),
+        ),
+    ] {
+        assert_eq!(as_viewer(method, &path, &body), 403, "{method} {path}");
+    }
+    let gateway =
+        json!({"messaging_product":"whatsapp","to":WA,"type":"text","text":{"body":"hi"}});
+    let r = w.request(
+        testing::admin_request(
+            "viewer-token",
+            "POST",
+            "/v24.0/106540352242922/messages",
+            &gateway.to_string(),
+        ),
+        T0 + 10,
+    );
+    assert_eq!(
+        r.status, 401,
+        "Meta's envelope for a token that may not send"
+    );
+    assert!(w.graph.bodies().is_empty(), "nothing was sent");
+    let (_, consent) = w.admin("GET", &format!("/v1/contacts/{WA}/consent"), "", T0 + 20);
+    assert_eq!(consent["status"], "opted_out", "unchanged");
+}
