@@ -29,6 +29,11 @@ pub const PAUSE_VIEW_SECONDS: u64 = 10;
 pub const RAMP_BLOCK_DIVISOR: u64 = 50;
 pub const RAMP_BLOCK_MAX: u64 = 100;
 
+/// Whether what was learnt at `at` is still taken as true at `now`.
+fn fresh(at: UnixTime, now: UnixTime) -> bool {
+    now.0 < at.0.saturating_add(PAUSE_VIEW_SECONDS)
+}
+
 /// The size of a ramp block for a daily limit.
 pub fn ramp_block(limit: u64) -> u64 {
     (limit / RAMP_BLOCK_DIVISOR).clamp(1, RAMP_BLOCK_MAX)
@@ -58,13 +63,13 @@ impl NumberView {
     fn pause(&self, authority: &ContactKey, now: UnixTime) -> Option<bool> {
         let pauses = self.pauses.borrow();
         let (paused, at) = pauses.get(authority)?;
-        (now.0 < at.0.saturating_add(PAUSE_VIEW_SECONDS)).then_some(*paused)
+        fresh(*at, now).then_some(*paused)
     }
 
     pub(super) fn stop(&self, now: UnixTime) -> Option<Option<super::stop::Stop>> {
         let stop = self.stop.borrow();
         let (stop, at) = stop.as_ref()?;
-        (now.0 < at.0.saturating_add(PAUSE_VIEW_SECONDS)).then(|| stop.clone())
+        fresh(*at, now).then(|| stop.clone())
     }
 
     pub(super) fn learn_stop(&self, stop: Option<super::stop::Stop>, now: UnixTime) {
