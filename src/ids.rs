@@ -66,6 +66,15 @@ impl PhoneNumberId {
     }
 }
 
+/// The two-digit country calling codes (ITU-T E.164 assignments); `1` and `7` are the only
+/// one-digit ones, and every other code has three digits. Enough to mask a number the way
+/// people read it (`+44 770 ••• 0123`) without a numbering-plan library.
+const TWO_DIGIT_CALLING_CODES: [&str; 44] = [
+    "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47",
+    "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65",
+    "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
+];
+
 /// The dialling prefix for an international call in most of the world: `0044…` is `+44…`.
 const INTERNATIONAL_PREFIX: &str = "00";
 
@@ -85,6 +94,35 @@ impl WaId {
             (false, _) => IdKind::Phone,
             (true, false) => IdKind::Bsuid,
             (true, true) => IdKind::ParentBsuid,
+        }
+    }
+
+    /// The id as the console shows it among many people: the country code, the next three
+    /// digits and the last four of a number (`+1 555 ••• 4567`); a BSUID's country and last four
+    /// (`US.••• 1918`). Enough to recognise someone one already knows, not to find them.
+    pub fn masked(&self) -> String {
+        let s = self.as_str();
+        if self.kind() != IdKind::Phone {
+            let head = s.get(..2).unwrap_or_default();
+            let tail = s.get(s.len().saturating_sub(4)..).unwrap_or_default();
+            return format!("{head}.••• {tail}");
+        }
+        let code_len = if s.starts_with('1') || s.starts_with('7') {
+            1
+        } else if TWO_DIGIT_CALLING_CODES.iter().any(|c| s.starts_with(c)) {
+            2
+        } else {
+            3
+        };
+        let code = s.get(..code_len).unwrap_or_default();
+        let tail = s.get(s.len().saturating_sub(4)..).unwrap_or_default();
+        match s.get(code_len..code_len + 3) {
+            // Three digits shown, four at the end, and at least one hidden between them.
+            Some(next) if s.len() > code_len + 3 + 4 => format!("+{code} {next} ••• {tail}"),
+            _ => format!(
+                "+{code} ••• {}",
+                s.get(s.len().saturating_sub(2)..).unwrap_or_default()
+            ),
         }
     }
 
@@ -128,6 +166,20 @@ impl WaId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks_show_the_country_and_the_last_digits_only() {
+        assert_eq!(WaId::new("15551234567").masked(), "+1 555 ••• 4567");
+        assert_eq!(WaId::new("447700900123").masked(), "+44 770 ••• 0123");
+        assert_eq!(WaId::new("353861234567").masked(), "+353 861 ••• 4567");
+        assert_eq!(WaId::new("4930901820").masked(), "+49 309 ••• 1820");
+        assert_eq!(WaId::new("1234567").masked(), "+1 ••• 67");
+        assert_eq!(WaId::new("US.13491208655302741918").masked(), "US.••• 1918");
+        assert_eq!(
+            WaId::new("US.ENT.11815799212886844830").masked(),
+            "US.••• 4830"
+        );
+    }
 
     #[test]
     fn user_input_normalises_phone_numbers_to_digits() {

@@ -26,6 +26,12 @@ pub trait Platform {
     async fn failed_credential(&self, _client: &str) -> bool {
         false
     }
+
+    /// 16 bytes from a cryptographic random source (a console session's nonce); `None` where
+    /// the runtime offers none, and then no session is started.
+    fn random_bytes(&self) -> Option<[u8; 16]> {
+        None
+    }
 }
 
 /// A future polled through a pointer, so that its code is a function of its own instead of being

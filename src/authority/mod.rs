@@ -120,7 +120,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                     ids: who.ids,
                 }
             }
-            Op::PutConsent { change } => apart(self.put_consent(change, now)).await?,
+            Op::PutConsent { change, id } => apart(self.put_consent(change, id, now)).await?,
 
             Op::Erase => apart(self.erase()).await?,
             Op::NumberPaused
@@ -202,6 +202,11 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         let seen: Vec<WaId> = events.iter().flat_map(ids_of).collect();
         if who.note(&seen, identity::latest_phone(&events).as_ref()) {
             identity::save(&batch, &who).await?;
+            // The KV view of consent names the ids (`store::flush`): written again with them.
+            if let Some(text) = akv.get(&keys::consent(&self.contact)).await? {
+                let record = consent::parse(Some(&text))?;
+                store_write(&akv, &consent::put(&self.contact, &record)?).await?;
+            }
         }
         // Meta's 131048 in a failed status pauses the number it came from, after the commit.
         let to_pause = route::numbers_failed_with(&events, 131048);
@@ -249,17 +254,26 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         Ok(())
     }
 
-    async fn put_consent(&self, change: ConsentChange, now: UnixTime) -> Result<Answer, KvError> {
+    async fn put_consent(
+        &self,
+        change: ConsentChange,
+        id: Option<WaId>,
+        now: UnixTime,
+    ) -> Result<Answer, KvError> {
         self.seed(now).await?;
         let batch = Batch::new(self.local);
         let akv = AuthorityKv::new(&batch);
+        let mut who = identity::load(&batch).await?;
+        if who.note(id.as_slice(), None) {
+            identity::save(&batch, &who).await?;
+        }
         let mut record = consent::load(&akv, &self.contact).await?;
         record.apply(change);
         consent::save(&akv, &self.contact, &record).await?;
         batch.commit().await?;
         Ok(Answer::Consent {
             record,
-            ids: identity::load(self.local).await?.ids,
+            ids: who.ids,
         })
     }
 
@@ -295,7 +309,7 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         let Ok(who) = identity::load(self.local).await else {
             return false;
         };
-        store::flush(self.local, self.kv, &who.linked)
+        store::flush(self.local, self.kv, &who.linked, &who.ids)
             .await
             .unwrap_or(false)
     }

@@ -38,6 +38,10 @@ pub enum Op {
     GetConsent,
     PutConsent {
         change: ConsentChange,
+        /// The id the operator named: noted as one of the person's, so the consent view and
+        /// the export name it even if the person never wrote.
+        #[serde(default)]
+        id: Option<WaId>,
     },
     Erase,
     Outbox,

@@ -4,6 +4,8 @@
 //! in the same storage and the same commit, and flushed to KV after it: nothing decided can be
 //! lost between the authority's commit and KV, and KV stays the retained store and lookup view.
 
+use crate::ids::WaId;
+use crate::store::consent;
 use crate::store::keys::ContactKey;
 use crate::store::keys::{kind_of, KeyKind};
 use crate::store::kv::{Kv, KvError, ListPage, ListedKey, Write};
@@ -225,6 +227,7 @@ pub async fn flush<S: Kv, V: Kv>(
     local: &S,
     view: &V,
     linked: &BTreeSet<ContactKey>,
+    ids: &[WaId],
 ) -> Result<bool, KvError> {
     let page = local.list(QUEUE_PREFIX, None).await?;
     let names: Vec<String> = page
@@ -252,15 +255,29 @@ pub async fn flush<S: Kv, V: Kv>(
             })
         })
         .collect();
+    // The KV view of consent names the person's ids; each linked id's copy is marked as one, so
+    // the console counts the person once.
+    for p in puts
+        .iter_mut()
+        .filter(|p| kind_of(&p.key) == KeyKind::Consent)
+    {
+        p.value = consent::with_ids(&p.value, ids);
+    }
     let views: Vec<Put> = puts
         .iter()
         .filter(|p| kind_of(&p.key) == KeyKind::Consent)
         .flat_map(|p| {
-            linked.iter().map(|alias| Put {
+            let meta = p.meta.clone().map(|mut m| {
+                if let Some(listed) = m.c.as_mut() {
+                    listed.alias = true;
+                }
+                m
+            });
+            linked.iter().map(move |alias| Put {
                 key: crate::store::keys::consent(alias),
                 value: p.value.clone(),
                 expires: p.expires,
-                meta: None,
+                meta: meta.clone(),
             })
         })
         .collect();
@@ -325,7 +342,7 @@ mod tests {
             local.entry("c:x:m:1").is_none(),
             "message text is only queued"
         );
-        assert!(block_on(flush(&local, &kv, &BTreeSet::new())).unwrap());
+        assert!(block_on(flush(&local, &kv, &BTreeSet::new(), &[])).unwrap());
         assert_eq!(
             kv.keys(),
             vec!["c:x:m:1".to_string(), "consent:x".to_string()]

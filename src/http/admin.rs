@@ -7,7 +7,8 @@ use crate::authority::stop::{stop_authority, Stop, MAX_REASON_CHARS};
 use crate::authority::{Answer, Authorities, Op};
 use crate::config::Config;
 use crate::context::Ctx;
-use crate::http::auth::{scope_of, Scope};
+use crate::http::auth::Scope;
+use crate::http::consent_view;
 use crate::http::error::ApiError;
 use crate::http::response::Response;
 use crate::http::{consent, send, Request, Route};
@@ -28,12 +29,12 @@ pub const MAX_PAGE: usize = 100;
 
 pub async fn handle<K: Kv, A: Authorities>(
     req: Request,
+    scope: Scope,
     config: &Config,
     kv: &K,
     authorities: &A,
     now: UnixTime,
 ) -> Result<Response, ApiError> {
-    let scope = scope_of(config, req.authorization.as_deref())?;
     let allowed = match scope {
         Scope::Admin => true,
         Scope::Send => req.route == Route::SendMessage,
@@ -46,6 +47,8 @@ pub async fn handle<K: Kv, A: Authorities>(
                 | Route::GetConsent(_)
                 | Route::Lookup
                 | Route::ConsentCheck
+                | Route::ConsentOverview
+                | Route::ConsentExport
         ),
     };
     if !allowed {
@@ -82,6 +85,8 @@ pub async fn handle<K: Kv, A: Authorities>(
             erase(&ctx, authorities, &wa_id(person_in_body(&req.body)?.wa_id)?).await
         }
         Route::ConsentCheck => consent::check(&ctx, &req.body).await,
+        Route::ConsentOverview => consent_view::overview(kv, now).await,
+        Route::ConsentExport => consent_view::export(kv, &req).await,
         Route::Account => {
             let stopped = stop_of(authorities, Op::SendingStopped).await?;
             account_signals(kv, config, stopped).await

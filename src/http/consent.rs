@@ -112,7 +112,16 @@ pub async fn put<K, A: Authorities>(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let change = admin_change(body, ctx.now)?;
-    ask(ctx, authorities, wa, Op::PutConsent { change }).await
+    ask(
+        ctx,
+        authorities,
+        wa,
+        Op::PutConsent {
+            change,
+            id: Some(wa.clone()),
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]

@@ -25,6 +25,8 @@ pub enum ApiError {
     TooManyFailures,
     /// A valid token whose scope does not cover the route (`SEND_TOKEN` outside sending).
     Forbidden,
+    /// A console request that changes something without its session's CSRF token.
+    CsrfRefused,
     /// A request the caller must fix: a stable code and a message that says how.
     BadRequest {
         code: &'static str,
@@ -184,6 +186,11 @@ impl From<ApiError> for Response {
                 403,
                 "forbidden",
                 "this token may not do this (SEND_TOKEN only sends, VIEWER_TOKEN only reads); use ADMIN_TOKEN",
+            ),
+            ApiError::CsrfRefused => Response::error(
+                403,
+                "csrf_token_invalid",
+                "a console request that changes something carries its session's X-CSRF-Token",
             ),
             ApiError::BadRequest { code, message } => Response::error(400, code, message),
             ApiError::OptedOut { scope } => Response::json(

@@ -93,13 +93,8 @@ async fn pass_through<G: Platform>(
     let token = config.require(Secret::AccessToken)?;
     let url = messages_url(config, number);
     match platform.post(&url, token, body.as_str()).await {
-        Ok((status, text)) => Ok(Response {
-            status,
-            content_type: "application/json",
-            body: text,
-            allow: None,
-            log: Some(format!("gateway: passed through, Meta answered {status}")),
-        }),
+        Ok((status, text)) => Ok(Response::body(status, "application/json", text)
+            .with_log(format!("gateway: passed through, Meta answered {status}"))),
         Err(_) => Err(ApiError::Graph {
             action: crate::policy::meta_errors::ErrorAction::NoAnswer,
             meta_code: None,
@@ -126,13 +121,8 @@ pub fn envelope(e: ApiError) -> Response {
             meta_body: Some(body),
             http_status,
             ..
-        } if http_status >= 400 => Response {
-            status: http_status,
-            content_type: "application/json",
-            body,
-            allow: None,
-            log: Some(format!("gateway: Meta refused, http {http_status}")),
-        },
+        } if http_status >= 400 => Response::body(http_status, "application/json", body)
+            .with_log(format!("gateway: Meta refused, http {http_status}")),
         ApiError::Graph {
             meta_code,
             http_status,

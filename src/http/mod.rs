@@ -4,11 +4,14 @@
 pub mod admin;
 pub mod auth;
 pub mod consent;
+pub mod consent_view;
+pub mod console;
 pub mod error;
 pub mod gateway;
 pub mod openapi;
 pub mod response;
 pub mod send;
+pub mod session;
 pub mod webhook;
 
 pub use error::{answer, ApiError};
@@ -40,6 +43,10 @@ pub enum Route {
     ConsentByBody,
     EraseByBody,
     ConsentCheck,
+    /// The consent counts, the changes per day and the latest changes (the console's overview).
+    ConsentOverview,
+    /// Every consent record with its ledger, as NDJSON or CSV, a page at a time.
+    ConsentExport,
     Account,
     ResumeSending,
     /// The emergency stop: every send from every number, until `ResumeSending`.
@@ -50,6 +57,13 @@ pub enum Route {
         phone_number_id: String,
     },
     OpenApi,
+    /// The operator console: its page and its own script and style.
+    Console,
+    ConsoleAsset(console::Asset),
+    /// Signing in to the console (a token in the body), the session's own view, signing out.
+    SessionStart,
+    SessionShow,
+    SessionEnd,
     MethodNotAllowed(&'static str),
     NotFound,
 }
@@ -61,7 +75,31 @@ impl Route {
     pub fn reads_credentials(&self) -> bool {
         !matches!(
             self,
-            Route::Health | Route::WebhookVerify | Route::WebhookDelivery
+            Route::Health
+                | Route::WebhookVerify
+                | Route::WebhookDelivery
+                | Route::Console
+                | Route::ConsoleAsset(_)
+        )
+    }
+
+    /// Whether a console session may stand in for a bearer token: every admin and read route,
+    /// never the send routes (the console sends nothing, so a stolen cookie cannot either).
+    pub fn accepts_session(&self) -> bool {
+        self.requires_token() && !matches!(self, Route::SendMessage | Route::GraphMessages { .. })
+    }
+
+    /// Whether the route changes nothing and is reached with GET (no CSRF token needed).
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            Route::ContactMessages(_)
+                | Route::ContactOutbox(_)
+                | Route::GetConsent(_)
+                | Route::Account
+                | Route::ConsentOverview
+                | Route::ConsentExport
+                | Route::SessionShow
         )
     }
 
@@ -73,6 +111,11 @@ impl Route {
                 | Route::OpenApi
                 | Route::WebhookVerify
                 | Route::WebhookDelivery
+                | Route::Console
+                | Route::ConsoleAsset(_)
+                | Route::SessionStart
+                | Route::SessionShow
+                | Route::SessionEnd
                 | Route::MethodNotAllowed(_)
                 | Route::NotFound
         )
@@ -89,6 +132,7 @@ impl Route {
             | Route::StopSending
             | Route::ConsentCheck
             | Route::SendMessage
+            | Route::SessionStart
             | Route::GraphMessages { .. } => Some(MAX_ADMIN_BODY),
             _ => None,
         }
@@ -108,6 +152,17 @@ pub fn route(method: &str, path: &str) -> Route {
     match segments.as_slice() {
         ["healthz"] => allow("GET", method == "GET", Route::Health),
         ["openapi.json"] => allow("GET", method == "GET", Route::OpenApi),
+        ["console"] => allow("GET", method == "GET", Route::Console),
+        ["console", "session"] => match method {
+            "GET" => Route::SessionShow,
+            "POST" => Route::SessionStart,
+            _ => Route::MethodNotAllowed("GET, POST"),
+        },
+        ["console", "session", "end"] => allow("POST", method == "POST", Route::SessionEnd),
+        ["console", file] => match console::Asset::named(file) {
+            Some(asset) => allow("GET", method == "GET", Route::ConsoleAsset(asset)),
+            None => Route::NotFound,
+        },
         [version, number, "messages"] if is_graph_version(version) => allow(
             "POST",
             method == "POST",
@@ -128,6 +183,8 @@ pub fn route(method: &str, path: &str) -> Route {
         },
         ["v1", "messages"] => allow("POST", method == "POST", Route::SendMessage),
         ["v1", "consent", "check"] => allow("POST", method == "POST", Route::ConsentCheck),
+        ["v1", "consent", "overview"] => allow("GET", method == "GET", Route::ConsentOverview),
+        ["v1", "consent", "export"] => allow("GET", method == "GET", Route::ConsentExport),
         ["v1", "contacts", "lookup"] => allow("POST", method == "POST", Route::Lookup),
         ["v1", "contacts", "consent"] => allow("POST", method == "POST", Route::ConsentByBody),
         ["v1", "contacts", "erase"] => allow("POST", method == "POST", Route::EraseByBody),
@@ -223,6 +280,11 @@ pub struct Request {
     /// The client's address (`CF-Connecting-IP`), for the limit on failed tokens only: never
     /// stored or logged, and hashed before the limiter sees it.
     pub client: Option<String>,
+    /// The `Cookie` header (the console's session) and `X-CSRF-Token`.
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    /// Whether the request came over https: the session cookie is then `Secure`.
+    pub secure: bool,
     pub body: Vec<u8>,
 }
 
@@ -249,12 +311,18 @@ impl Route {
             Route::Lookup => "contact lookup",
             Route::EraseByBody => "erase contact",
             Route::ConsentCheck => "consent check",
+            Route::ConsentOverview => "consent overview",
+            Route::ConsentExport => "consent export",
             Route::Account => "account",
             Route::ResumeSending => "resume sending",
             Route::StopSending => "emergency stop",
             Route::SendMessage => "send message",
             Route::GraphMessages { .. } => "send gateway",
             Route::OpenApi => "openapi",
+            Route::Console | Route::ConsoleAsset(_) => "console",
+            Route::SessionStart => "console sign-in",
+            Route::SessionShow => "console session",
+            Route::SessionEnd => "console sign-out",
             Route::MethodNotAllowed(_) | Route::NotFound => "unrouted",
         }
     }
@@ -283,6 +351,11 @@ async fn throttled<G: Platform>(config: &Config, platform: &G, req: &Request) ->
     if auth::scope_of(config, req.authorization.as_deref()) != Err(ApiError::Unauthorized) {
         return None;
     }
+    limited(config, platform, req).await
+}
+
+/// Counts the request's failed credential; the refusal once its client is over the limit.
+async fn limited<G: Platform>(config: &Config, platform: &G, req: &Request) -> Option<Response> {
     let keys = config.keys().ok()?;
     let client = keys.event(&["client", req.client.as_deref().unwrap_or_default()]);
     if !platform.failed_credential(&client).await {
@@ -304,18 +377,54 @@ pub async fn handle<K: Kv, G: Platform, A: Authorities>(
     if let Some(refusal) = req.route.refusal() {
         return refusal.into();
     }
-    if req.route.requires_token() {
-        if let Some(refusal) = apart(throttled(config, world.platform, &req)).await {
-            return refusal;
-        }
-    }
     match req.route {
         Route::Health => webhook::health(config),
         Route::OpenApi => openapi::document(),
-        Route::GraphMessages { .. } => apart(gateway::handle(config, world, &req, now)).await,
+        Route::Console | Route::ConsoleAsset(_) => console::page(&req.route),
+        Route::SessionStart | Route::SessionShow | Route::SessionEnd => {
+            apart(console::session(config, world, &req, now)).await
+        }
+        Route::GraphMessages { .. } => {
+            if let Some(refusal) = apart(throttled(config, world.platform, &req)).await {
+                return refusal;
+            }
+            apart(gateway::handle(config, world, &req, now)).await
+        }
         Route::WebhookVerify => answer(webhook::handshake(config, &req.query)),
         Route::WebhookDelivery => answer(apart(webhook::delivery(config, world, &req, now)).await),
-        _ => answer(apart(admin::handle(req, config, world.kv, world.authorities, now)).await),
+        _ => {
+            let scope = match auth::caller(config, world.kv, &req, now).await {
+                Ok(scope) => scope,
+                Err(ApiError::Unauthorized) => {
+                    return apart(failed_credential(config, world.platform, &req)).await
+                }
+                Err(refusal) => return refusal.into(),
+            };
+            answer(
+                apart(admin::handle(
+                    req,
+                    scope,
+                    config,
+                    world.kv,
+                    world.authorities,
+                    now,
+                ))
+                .await,
+            )
+        }
+    }
+}
+
+/// The answer to a request without a valid credential: 401, or 429 once its client is over the
+/// limit on failures (`throttled`).
+pub async fn failed_credential<G: Platform>(
+    config: &Config,
+    platform: &G,
+    req: &Request,
+) -> Response {
+    match limited(config, platform, req).await {
+        Some(refusal) => refusal,
+        None => ApiError::Unauthorized.into(),
     }
 }
 

@@ -6,13 +6,7 @@ use crate::http::response::Response;
 pub const DOCUMENT: &str = include_str!("../../api/openapi.json");
 
 pub fn document() -> Response {
-    Response {
-        status: 200,
-        content_type: "application/json",
-        body: DOCUMENT.to_string(),
-        allow: None,
-        log: None,
-    }
+    Response::body(200, "application/json", DOCUMENT.to_string())
 }
 
 #[cfg(test)]
@@ -39,6 +33,12 @@ mod tests {
             Route::ConsentCheck => "/v1/consent/check",
             Route::Account => "/v1/account",
             Route::ResumeSending | Route::StopSending => "/v1/account/pause",
+            Route::ConsentOverview => "/v1/consent/overview",
+            Route::ConsentExport => "/v1/consent/export",
+            Route::Console => "/console",
+            Route::ConsoleAsset(_) => "/console/{file}",
+            Route::SessionStart | Route::SessionShow => "/console/session",
+            Route::SessionEnd => "/console/session/end",
             Route::MethodNotAllowed(_) | Route::NotFound => return None,
         })
     }
@@ -53,7 +53,8 @@ mod tests {
             let sample = path
                 .replace("{version}", "v24.0")
                 .replace("{phone_number_id}", "106540352242922")
-                .replace("{id}", "15551234567");
+                .replace("{id}", "15551234567")
+                .replace("{file}", "console.js");
             for method in operations.as_object().unwrap().keys() {
                 let method = method.to_ascii_uppercase();
                 let routed = route(&method, &sample);
@@ -83,6 +84,13 @@ mod tests {
             ("POST", "/v1/contacts/erase"),
             ("POST", "/v1/consent/check"),
             ("GET", "/v1/account"),
+            ("GET", "/v1/consent/overview"),
+            ("GET", "/v1/consent/export"),
+            ("GET", "/console"),
+            ("GET", "/console/console.js"),
+            ("GET", "/console/session"),
+            ("POST", "/console/session"),
+            ("POST", "/console/session/end"),
             ("DELETE", "/v1/account/pause"),
             ("PUT", "/v1/account/pause"),
         ];

@@ -8,6 +8,8 @@ pub struct Response {
     pub content_type: &'static str,
     pub body: String,
     pub allow: Option<&'static str>,
+    /// Further headers: the console's cookie and security policy, an export's cursor.
+    pub headers: Vec<(&'static str, String)>,
     /// One line for the log: counts and codes only, never secrets or personal data.
     pub log: Option<String>,
 }
@@ -19,6 +21,7 @@ impl Response {
             content_type: "application/json",
             body: crate::serde_ext::to_string(&value),
             allow: None,
+            headers: Vec::new(),
             log: None,
         }
     }
@@ -34,8 +37,26 @@ impl Response {
             content_type: "text/plain; charset=utf-8",
             body: body.to_string(),
             allow: None,
+            headers: Vec::new(),
             log: None,
         }
+    }
+
+    /// A body of `content_type` as it is (a page, a script, an export).
+    pub fn body(status: u16, content_type: &'static str, body: String) -> Response {
+        Response {
+            status,
+            content_type,
+            body,
+            allow: None,
+            headers: Vec::new(),
+            log: None,
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: String) -> Response {
+        self.headers.push((name, value));
+        self
     }
 
     pub fn with_log(mut self, log: String) -> Response {

@@ -45,6 +45,10 @@ impl Platform for WorkerGraph {
         }
     }
 
+    fn random_bytes(&self) -> Option<[u8; 16]> {
+        super::runtime_ext::random_bytes().ok()
+    }
+
     async fn sleep(&self, ms: u64) {
         Delay::from(std::time::Duration::from_millis(ms)).await;
     }

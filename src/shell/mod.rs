@@ -69,6 +69,9 @@ pub async fn fetch(
         authorization: credential("authorization"),
         category: credential(CATEGORY_HEADER),
         client: credential("cf-connecting-ip"),
+        cookie: credential("cookie"),
+        csrf: credential(crate::http::session::CSRF_HEADER),
+        secure: req.url().starts_with("https:"),
         body,
     };
     if route == Route::Health {
@@ -218,6 +221,9 @@ fn respond(route: &Route, reply: Response) -> worker::Result<web_sys::Response> 
     headers.set("cache-control", "no-store")?;
     if let Some(allow) = reply.allow {
         headers.set("allow", allow)?;
+    }
+    for (name, value) in &reply.headers {
+        headers.append(name, value)?;
     }
     let init = web_sys::ResponseInit::new();
     init.set_status(reply.status);

@@ -1,5 +1,6 @@
 //! What workers-rs does not offer, through the wasm-bindgen, js-sys and web-sys it uses itself:
-//! WebCrypto's HMAC-SHA256 verify (`crypto.subtle`'s `importKey` and `verify`), and a fetched
+//! WebCrypto's HMAC-SHA256 verify (`crypto.subtle`'s `importKey` and `verify`) and its
+//! `crypto.getRandomValues`, and a fetched
 //! response's body read as text in one call (workers-rs reads it as a stream, chunk by chunk
 //! into wasm, which costs a crossing and a copy per chunk).
 
@@ -63,4 +64,15 @@ pub(super) async fn hmac_sha256_verify(
         &Uint8Array::from(body).into(),
     );
     Ok(call("verify", verify_args)?.await?.as_bool() == Some(true))
+}
+
+/// 16 bytes from `crypto.getRandomValues`, the runtime's cryptographic random source.
+pub(super) fn random_bytes() -> Result<[u8; 16], JsValue> {
+    let crypto = Reflect::get(&global(), &"crypto".into())?;
+    let fill: Function = Reflect::get(&crypto, &"getRandomValues".into())?.dyn_into()?;
+    let buffer = Uint8Array::new_with_length(16);
+    fill.call1(&crypto, &buffer)?;
+    let mut out = [0u8; 16];
+    buffer.copy_to(&mut out);
+    Ok(out)
 }

@@ -132,10 +132,19 @@ pub fn dedupe_message(m: &MessageKey) -> String {
 }
 
 pub fn consent(c: &ContactKey) -> String {
-    ["consent:", &c.0].concat()
+    [CONSENT_PREFIX, &c.0].concat()
 }
 
+/// Every consent record (the home's and its linked ids' copies) lists under this prefix.
+pub const CONSENT_PREFIX: &str = "consent:";
+
 pub const ACCOUNT_PREFIX: &str = "a:";
+
+/// A console session that was signed out, by a keyed hash of its nonce: it is refused until it
+/// would have expired anyway.
+pub fn ended_session(keys: &KeyScheme, nonce: &str) -> String {
+    ["se:", &keys.event(&["console session", nonce])].concat()
+}
 
 /// What the worker learned of a template (its category), by a hash of its name.
 pub fn template(keys: &KeyScheme, name: &str) -> String {
@@ -165,7 +174,7 @@ pub enum KeyKind {
 }
 
 pub fn kind_of(key: &str) -> KeyKind {
-    if key.starts_with("consent:") {
+    if key.starts_with(CONSENT_PREFIX) {
         KeyKind::Consent
     } else if key.starts_with("d:") {
         KeyKind::Dedupe

@@ -27,6 +27,9 @@ pub struct RecordMeta {
     /// The status name on status records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s: Option<String>,
+    /// On consent records: what the console counts and charts (`consent::ListedConsent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c: Option<consent::ListedConsent>,
 }
 
 impl RecordMeta {
@@ -45,15 +48,15 @@ impl RecordMeta {
         RecordMeta {
             t: at.0,
             d: Some(d.into()),
-            s: None,
+            ..Default::default()
         }
     }
 
     pub fn status(at: UnixTime, status: &str) -> RecordMeta {
         RecordMeta {
             t: at.0,
-            d: None,
             s: Some(status.into()),
+            ..Default::default()
         }
     }
 

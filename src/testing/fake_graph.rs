@@ -15,6 +15,7 @@ pub struct FakeGraph {
     /// failures counted per client key.
     pub failure_limit: Cell<Option<u32>>,
     pub failures: RefCell<HashMap<String, u32>>,
+    randoms: Cell<u128>,
 }
 
 impl FakeGraph {
@@ -63,6 +64,14 @@ impl Platform for FakeGraph {
 
     async fn sleep(&self, ms: u64) {
         self.sleeps.borrow_mut().push(ms);
+    }
+
+    /// Distinct on every call, as a random source is; not random (tests are repeatable).
+    fn random_bytes(&self) -> Option<[u8; 16]> {
+        let n = self.randoms.get();
+        self.randoms.set(n + 1);
+        let bytes = crate::crypto::hmac_sha256(b"fake random", &n.to_le_bytes());
+        bytes.get(..16)?.try_into().ok()
     }
 
     async fn failed_credential(&self, client: &str) -> bool {

@@ -213,6 +213,9 @@ pub fn signed_delivery(body: &str) -> Request {
         authorization: None,
         category: None,
         client: None,
+        cookie: None,
+        csrf: None,
+        secure: false,
         body: body.as_bytes().to_vec(),
     }
 }
@@ -232,6 +235,9 @@ pub fn admin_request(token: &str, method: &str, path: &str, body: &str) -> Reque
         authorization: Some(format!("Bearer {token}")),
         category: None,
         client: Some("192.0.2.1".into()),
+        cookie: None,
+        csrf: None,
+        secure: false,
         body: body.as_bytes().to_vec(),
     }
 }

@@ -1,6 +1,7 @@
 //! Native tests across modules: every fixture, and the whole request path over `MemoryKv`.
 
 mod capacity;
+mod console;
 mod faults;
 mod fixtures;
 mod fuzzing;
