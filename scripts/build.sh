@@ -22,7 +22,7 @@ esac
 # this script, so an unchanged tree starts in seconds.)
 stamp="$(
   {
-    find src Cargo.toml Cargo.lock rust-toolchain.toml scripts/build.sh scripts/strip-names.mjs \
+    find src console Cargo.toml Cargo.lock rust-toolchain.toml scripts/build.sh scripts/strip-names.mjs \
       -type f -print0 | sort -z | xargs -0 sha256sum
     echo "optimize=${WA_EDGE_OPTIMIZE:-size} names=${KEEP_WASM_NAMES:-0}"
     rustc --version

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: every test. Installs what is missing (tools into .tools/, npm packages), then runs
-# the native unit tests and the end-to-end tests against the real worker in workerd.
+# the native unit tests, the end-to-end tests against the real worker in workerd, and the
+# console's tests in a real browser (Debian's Chromium, installed with apt when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
@@ -14,3 +15,6 @@ echo "== end-to-end tests (workerd + local KV + fake Graph API on 127.0.0.1)"
 # KV listing or kills its worker has a worker of its own, and most of the suite's time is tests
 # that wait on purpose (a Graph API held for 40 s, a status that never comes, a restart).
 cargo test --locked --test e2e -- --test-threads=4
+echo "== the console in a real browser (Debian's Chromium, playwright-core, axe-core)"
+source scripts/browser.sh
+node --test --test-reporter=spec tests/console/console.test.mjs

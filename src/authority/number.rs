@@ -11,6 +11,7 @@
 use super::{Answer, Authorities, Host, Op};
 use crate::ids::PhoneNumberId;
 use crate::platform::Platform;
+use crate::store::account::{self, Signal, SignalKind};
 use crate::store::keys::{ContactKey, KeyScheme};
 use crate::store::kv::{Kv, KvError};
 use crate::time::UnixTime;
@@ -127,8 +128,18 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         op: &Op,
         now: UnixTime,
     ) -> Result<Option<Answer>, KvError> {
-        if let Op::TakeBudget { day, limit, block } = op {
-            return self.take_budget(*day, *limit, *block).await.map(Some);
+        if let Op::TakeBudget {
+            day,
+            limit,
+            block,
+            number,
+        } = op
+        {
+            let answer = self.take_budget(*day, *limit, *block).await?;
+            if let (Some(number), Answer::Budget { taken: true, used, .. }) = (number, &answer) {
+                self.show_budget(number, *day, *used, *limit, now).await;
+            }
+            return Ok(Some(answer));
         }
         let paused = match op {
             Op::NumberPaused => self.local.get(PAUSED_KEY).await?.is_some(),
@@ -177,6 +188,27 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         })
     }
 
+    /// The day's budget as handed out so far, for the console (`GET /v1/account`'s
+    /// `ramp_budget`). Shown, not decided with: a write that fails only leaves the figure behind
+    /// until the next block, so it is not retried.
+    async fn show_budget(&self, number: &PhoneNumberId, day: u64, used: u64, limit: u64, now: UnixTime) {
+        let signal = Signal {
+            kind: SignalKind::RampBudget,
+            identity: vec![number.as_str().to_string()],
+            at: now,
+            fields: account::object(serde_json::json!({
+                "phone_number_id": number.as_str(),
+                "date": UnixTime(day * crate::policy::retention::DAY).date(),
+                "handed_out": used,
+                "limit": limit,
+            })),
+        };
+        let expires = UnixTime((day + 2) * crate::policy::retention::DAY);
+        if let Ok(put) = signal.put(self.keys, Some(expires)) {
+            let _ = crate::store::write(self.kv, &put).await;
+        }
+    }
+
     /// One message of today's budget, from the block this isolate holds or a new block from
     /// the number's authority; `true` if taken.
     pub(super) async fn take_from_budget(
@@ -190,7 +222,12 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
             return Ok(taken);
         }
         let block = ramp_block(limit);
-        let op = Op::TakeBudget { day, limit, block };
+        let op = Op::TakeBudget {
+            day,
+            limit,
+            block,
+            number: Some(number.clone()),
+        };
         match self.authorities.call(&authority, &op).await? {
             Answer::Budget { taken, granted, .. } => {
                 // An authority of an earlier build grants one at a time.

@@ -76,6 +76,10 @@ pub enum Op {
         limit: u64,
         #[serde(default = "one")]
         block: u64,
+        /// The number itself, which the authority (named by its hash) cannot know otherwise:
+        /// it shows the day's use under it in `GET /v1/account`. None from an earlier build.
+        #[serde(default)]
+        number: Option<PhoneNumberId>,
     },
 }
 
@@ -196,6 +200,7 @@ mod tests {
                 day: 3,
                 limit: 250,
                 block: 5,
+                number: Some(PhoneNumberId::new("106540352242922")),
             },
             Op::Handover {
                 to: ContactKey("k2".into()),
@@ -210,9 +215,10 @@ mod tests {
             to_string(&Op::TakeBudget {
                 day: 3,
                 limit: 250,
-                block: 5
+                block: 5,
+                number: Some(PhoneNumberId::new("1")),
             }),
-            r#"{"take_budget":{"day":3,"limit":250,"block":5}}"#
+            r#"{"take_budget":{"day":3,"limit":250,"block":5,"number":"1"}}"#
         );
         // An earlier build's request takes one.
         let earlier = crate::serde_ext::from_str::<Op>(r#"{"take_budget":{"day":3,"limit":250}}"#);
@@ -221,7 +227,8 @@ mod tests {
             Ok(Op::TakeBudget {
                 day: 3,
                 limit: 250,
-                block: 1
+                block: 1,
+                number: None,
             })
         ));
         let answers = [

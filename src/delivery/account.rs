@@ -67,8 +67,11 @@ pub fn signal_of(event: &Event, when: impl Fn(Option<UnixTime>) -> UnixTime) -> 
                 "event": u.event,
                 "messaging_limit": u.current_limit,
             }));
-            let identity = vec![text(&u.display_phone_number)];
-            (SignalKind::PhoneQuality, identity, when(*at), fields)
+            // Each rating change is kept (by its time), so the console shows the number's
+            // quality and limit over time; a redelivery lands on the same key.
+            let at = when(*at);
+            let identity = vec![text(&u.display_phone_number), at.0.to_string()];
+            (SignalKind::PhoneQuality, identity, at, fields)
         }
         Event::AccountUpdate { update: u, at } => {
             let at = when(*at);

@@ -20,6 +20,7 @@ use serde_json::json;
 pub enum Asset {
     Script,
     Style,
+    Icon,
 }
 
 impl Asset {
@@ -27,6 +28,7 @@ impl Asset {
         match file {
             "console.js" => Some(Asset::Script),
             "console.css" => Some(Asset::Style),
+            "icon.svg" => Some(Asset::Icon),
             _ => None,
         }
     }
@@ -35,6 +37,7 @@ impl Asset {
 const PAGE: &str = include_str!("../../console/index.html");
 const SCRIPT: &str = include_str!("../../console/console.js");
 const STYLE: &str = include_str!("../../console/console.css");
+const ICON: &str = include_str!("../../console/icon.svg");
 
 /// Our own script and style only, no inline code, requests only to this worker, never framed:
 /// a page that holds consent records and an emergency stop runs nothing it did not ship.
@@ -45,6 +48,7 @@ pub fn page(route: &Route) -> Response {
     let (content_type, body) = match route {
         Route::ConsoleAsset(Asset::Script) => ("text/javascript; charset=utf-8", SCRIPT),
         Route::ConsoleAsset(Asset::Style) => ("text/css; charset=utf-8", STYLE),
+        Route::ConsoleAsset(Asset::Icon) => ("image/svg+xml", ICON),
         _ => ("text/html; charset=utf-8", PAGE),
     };
     Response::body(200, content_type, body.to_string())

@@ -17,6 +17,8 @@ pub enum SignalKind {
     /// until a person resumes them (replies and utility messages go on).
     MarketingPause,
     TokenProblem,
+    /// The new-number budget a number's authority has handed out today (`RAMP_DAILY_LIMIT`).
+    RampBudget,
     PhoneQuality,
     TemplateStatus,
     TemplateQuality,
@@ -27,10 +29,11 @@ pub enum SignalKind {
 
 impl SignalKind {
     /// In the order `GET /v1/account` lists the groups: what stops sending first.
-    pub const ALL: [SignalKind; 9] = [
+    pub const ALL: [SignalKind; 10] = [
         SignalKind::Pause,
         SignalKind::MarketingPause,
         SignalKind::TokenProblem,
+        SignalKind::RampBudget,
         SignalKind::PhoneQuality,
         SignalKind::TemplateStatus,
         SignalKind::TemplateQuality,
@@ -45,6 +48,7 @@ impl SignalKind {
             SignalKind::Pause => "pause",
             SignalKind::MarketingPause => "marketing_pause",
             SignalKind::TokenProblem => "token",
+            SignalKind::RampBudget => "ramp",
             SignalKind::PhoneQuality => "quality",
             SignalKind::TemplateStatus => "template",
             SignalKind::TemplateQuality => "template_quality",
@@ -60,6 +64,7 @@ impl SignalKind {
             SignalKind::Pause => "pause",
             SignalKind::MarketingPause => "marketing_pause",
             SignalKind::TokenProblem => "token_problem",
+            SignalKind::RampBudget => "ramp_budget",
             SignalKind::PhoneQuality => "phone_quality",
             SignalKind::TemplateStatus => "template_status",
             SignalKind::TemplateQuality => "template_quality",
@@ -75,6 +80,7 @@ impl SignalKind {
             SignalKind::Pause => "paused",
             SignalKind::MarketingPause => "marketing_paused",
             SignalKind::TokenProblem => "token_problems",
+            SignalKind::RampBudget => "ramp_budget",
             SignalKind::PhoneQuality => "quality",
             SignalKind::TemplateStatus => "templates",
             SignalKind::TemplateQuality => "template_quality",

@@ -183,6 +183,15 @@ fn a_new_numbers_daily_budget_counts_only_business_initiated_messages() {
     assert_eq!(utility("15550005552", T0 + 101).0, 200);
     let (status, answer) = utility("15550005553", T0 + 102);
     assert_eq!((status, code(&answer)), (400, Some(900_003)), "{answer}");
+    // The operator sees the day's use under the number.
+    let (_, account) = w.admin("GET", "/v1/account", "", T0 + 103);
+    let used = &account["ramp_budget"][0];
+    assert_eq!(
+        (&used["handed_out"], &used["limit"], &used["date"]),
+        (&json!(2), &json!(2), &json!(crate::time::UnixTime(T0).date())),
+        "{account}"
+    );
+    assert!(used["phone_number_id"].is_string());
     // The next UTC day has a budget again.
     assert_eq!(utility("15550005553", T0 + 86_400).0, 200);
     let (_, account) = w.admin("GET", "/v1/account", "", T0 + 86_401);

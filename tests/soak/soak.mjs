@@ -9,15 +9,10 @@
 //
 // node tests/soak/soak.mjs [--deliveries 10000] [--people 500] [--concurrency 32] [--seed 1]
 
-import { spawn } from "node:child_process";
-import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
-import net from "node:net";
-import os from "node:os";
-import path from "node:path";
+import { sign as signWith, startWorker, stateDir } from "../node/worker.mjs";
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
@@ -148,7 +143,7 @@ while (bodies.length < DELIVERIES) {
   }
 }
 shuffle(bodies);
-const sign = (body) => "sha256=" + crypto.createHmac("sha256", APP_SECRET).update(body).digest("hex");
+const sign = (body) => signWith(APP_SECRET, body);
 
 // ---- the fake Graph API ----
 const graphLog = [];
@@ -225,59 +220,30 @@ await new Promise((ok) => graph.listen(0, "127.0.0.1", ok));
 const graphBase = `http://127.0.0.1:${graph.address().port}`;
 
 // ---- the worker, in its own process group ----
-const freePort = () =>
-  new Promise((ok) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => ok(p));
-    });
-  });
-const persist = fs.mkdtempSync(path.join(os.tmpdir(), "wa-edge-soak-"));
-const envFile = path.join(persist, "soak.env");
-fs.writeFileSync(
-  envFile,
-  Object.entries({
-    WHATSAPP_APP_SECRET: APP_SECRET,
-    WHATSAPP_VERIFY_TOKEN: "soak-verify-token",
-    WHATSAPP_ACCESS_TOKEN: "soak-access-token",
-    ADMIN_TOKEN,
-    CONTACT_KEY_SECRET: "soak-contact-key-secret",
-    GRAPH_API_BASE: graphBase,
-    BUSINESS_NAME: "Soak Shop",
-    OPT_OUT_CONFIRMATION: TEXTS.optOut,
-    OPT_IN_CONFIRMATION: TEXTS.optIn,
-    HELP_TEXT: TEXTS.help,
-    DEFAULT_REPLY: TEXTS.reply,
-    AUTO_REPLY_RULES: "[]",
-    UNCONFIRMED_SEND_RETRY_SECONDS: String(STATUS_WAIT_S),
-  })
-    .map(([k, v]) => `${k}='${v}'\n`)
-    .join(""),
-);
-let log = "";
-const start = async () => {
-  const port = await freePort();
-  const inspector = await freePort();
-  const child = spawn(
-    "node_modules/.bin/wrangler",
-    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", persist, "--show-interactive-dev-session=false", "--log-level", "log", "--env-file", envFile],
-    { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } },
-  );
-  child.stdout.on("data", (d) => (log += d));
-  child.stderr.on("data", (d) => (log += d));
-  const base = `http://127.0.0.1:${port}`;
-  const until = Date.now() + 180_000;
-  while (Date.now() < until) {
-    try {
-      const r = await fetch(`${base}/healthz`);
-      await r.arrayBuffer();
-      if (r.status === 200) return { child, base };
-    } catch {}
-    await new Promise((ok) => setTimeout(ok, 200));
-  }
-  throw new Error(`the worker did not start:\n${log.slice(-4000)}`);
+const persist = stateDir("soak");
+const vars = {
+  WHATSAPP_APP_SECRET: APP_SECRET,
+  WHATSAPP_VERIFY_TOKEN: "soak-verify-token",
+  WHATSAPP_ACCESS_TOKEN: "soak-access-token",
+  ADMIN_TOKEN,
+  CONTACT_KEY_SECRET: "soak-contact-key-secret",
+  GRAPH_API_BASE: graphBase,
+  BUSINESS_NAME: "Soak Shop",
+  OPT_OUT_CONFIRMATION: TEXTS.optOut,
+  OPT_IN_CONFIRMATION: TEXTS.optIn,
+  HELP_TEXT: TEXTS.help,
+  DEFAULT_REPLY: TEXTS.reply,
+  AUTO_REPLY_RULES: "[]",
+  UNCONFIRMED_SEND_RETRY_SECONDS: String(STATUS_WAIT_S),
 };
+// Both runs of the worker, before and after the kill, print into one log.
+const runs = [];
+const start = async () => {
+  const worker = await startWorker({ persist, vars });
+  runs.push(worker);
+  return worker;
+};
+const logOfRuns = () => runs.map((w) => w.log()).join("");
 
 // ---- delivering ----
 const latencies = [];
@@ -328,7 +294,7 @@ let { failed } = await pool(all.slice(0, half));
 let killed = false;
 const second = pool(all.slice(half), () => killed);
 await new Promise((ok) => setTimeout(ok, 1500));
-process.kill(-worker.child.pid, "SIGKILL");
+worker.kill();
 killed = true;
 const interrupted = await second;
 const redeliver = [...failed, ...interrupted.failed, ...interrupted.rest];
@@ -475,6 +441,7 @@ for (const p of people) {
   }
 }
 // No personal data in the log: no person's number, no message text.
+const log = logOfRuns();
 const leaks = people.filter((p) => log.includes(p)).length;
 if (leaks) miss(`${leaks} phone numbers in the worker's log, e.g. ${log.split("\n").find((l) => people.some((p) => l.includes(p))).replace(/\d{6,}/g, "<number>")}`);
 if (log.includes(`soak-marker-${run}`)) miss("message text in the worker's log");
@@ -486,7 +453,7 @@ console.log(`soak: worker killed 1.5 s after the first ${half} deliveries; ${int
 console.log(`soak: answers ${JSON.stringify(answers)}; latency of a 200 p50 ${q(0.5)} ms, p99 ${q(0.99)} ms`);
 console.log(`soak: Graph API ${graphLog.length} requests, ${accepted.length} accepted; faults ${JSON.stringify(faultCounts)}`);
 console.log(`soak: ${storedMessages} messages stored, ${confirmedStops} STOPs confirmed, ${(Date.now() - began) / 1000} s`);
-process.kill(-worker.child.pid, "SIGKILL");
+worker.kill();
 graph.close();
 fs.rmSync(persist, { recursive: true, force: true });
 if (misses.length) {
