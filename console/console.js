@@ -200,7 +200,7 @@ function renderSending(account) {
 
 function renderChart(days) {
   const width = 600;
-  const height = 180;
+  const height = 140;
   const top = Math.max(1, ...days.map((d) => Math.max(d.opted_out + d.opted_out_marketing, d.opted_in)));
   const slot = width / days.length;
   const bar = Math.max(2, slot / 2 - 2);
