@@ -249,6 +249,19 @@ function renderGuards(guards, ramp) {
     ...ramp.filter((r) => r.date === today).map((r) => [`Budget handed out today, number ${r.phone_number_id}`, `${r.handed_out} of ${r.limit}`]),
     ["Templates of unknown category count as", guards.unknown_template_category || "marketing"],
   ];
+  const names = {
+    marketing_limit: "the marketing cap",
+    ramp_budget_used: "the new-number budget",
+    opted_out: "an opt-out",
+    window_closed: "the closed 24-hour window",
+    pair_rate_limited: "pacing",
+    number_paused: "a paused number",
+    sending_stopped: "the emergency stop",
+    undeliverable: "an undeliverable person",
+  };
+  const refused = Object.entries(guards.refused_today || {});
+  if (refused.length === 0) pairs.push(["Sends refused today", "none"]);
+  for (const [guard, count] of refused) pairs.push([`Sends refused today by ${names[guard] || guard}`, String(count)]);
   $("#guards").replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
 }
 

@@ -136,7 +136,13 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
         } = op
         {
             let answer = self.take_budget(*day, *limit, *block).await?;
-            if let (Some(number), Answer::Budget { taken: true, used, .. }) = (number, &answer) {
+            if let (
+                Some(number),
+                Answer::Budget {
+                    taken: true, used, ..
+                },
+            ) = (number, &answer)
+            {
                 self.show_budget(number, *day, *used, *limit, now).await;
             }
             return Ok(Some(answer));
@@ -191,7 +197,14 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
     /// The day's budget as handed out so far, for the console (`GET /v1/account`'s
     /// `ramp_budget`). Shown, not decided with: a write that fails only leaves the figure behind
     /// until the next block, so it is not retried.
-    async fn show_budget(&self, number: &PhoneNumberId, day: u64, used: u64, limit: u64, now: UnixTime) {
+    async fn show_budget(
+        &self,
+        number: &PhoneNumberId,
+        day: u64,
+        used: u64,
+        limit: u64,
+        now: UnixTime,
+    ) {
         let signal = Signal {
             kind: SignalKind::RampBudget,
             identity: vec![number.as_str().to_string()],

@@ -83,6 +83,24 @@ pub enum Op {
     },
 }
 
+impl SendAnswer {
+    /// The guard that refused the send, by the send API's code for it; `None` when it went,
+    /// Meta refused it, or the request itself was wanting.
+    pub fn guard(&self) -> Option<&'static str> {
+        Some(match self {
+            SendAnswer::OptedOut { .. } => "opted_out",
+            SendAnswer::WindowClosed => "window_closed",
+            SendAnswer::Undeliverable { .. } => "undeliverable",
+            SendAnswer::PairRateLimited { .. } => "pair_rate_limited",
+            SendAnswer::NumberPaused => "number_paused",
+            SendAnswer::Stopped => "sending_stopped",
+            SendAnswer::MarketingCapped => "marketing_limit",
+            SendAnswer::RampBudgetUsed => "ramp_budget_used",
+            _ => return None,
+        })
+    }
+}
+
 /// Why the send API refused, or what Meta answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -26,8 +26,28 @@ use crate::time::UnixTime;
 pub const IDENTITY_RETRY: u64 = 60;
 
 impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
-    /// The send API through the person's guards, checked and paced here, one at a time.
+    /// The send API through the person's guards; a refusal by one of them is recorded for the
+    /// console's count of the day (`store::guards`).
     pub(super) async fn send(
+        &self,
+        to: WaId,
+        from: Option<PhoneNumberId>,
+        body: OutboundBody,
+        marketing: bool,
+        now: UnixTime,
+    ) -> Result<SendAnswer, KvError> {
+        let answer = self.decide_send(to, from, body, marketing, now).await?;
+        if let Some(guard) = answer.guard() {
+            // Shown, not decided with: a count that misses one is better than a send refused
+            // for a failed write.
+            let put = crate::store::guards::refusal(self.keys, guard, &self.contact, now);
+            let _ = store_write(self.kv, &put).await;
+        }
+        Ok(answer)
+    }
+
+    /// The send API's decision, checked and paced here, one at a time.
+    async fn decide_send(
         &self,
         to: WaId,
         from: Option<PhoneNumberId>,

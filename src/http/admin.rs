@@ -89,7 +89,7 @@ pub async fn handle<K: Kv, A: Authorities>(
         Route::ConsentExport => consent_view::export(kv, &req).await,
         Route::Account => {
             let stopped = stop_of(authorities, Op::SendingStopped).await?;
-            account_signals(kv, config, stopped).await
+            account_signals(kv, config, stopped, now).await
         }
         Route::StopSending => {
             let reason = reason_in(&req.body)?;
@@ -431,17 +431,22 @@ async fn account_signals<K: Kv>(
     kv: &K,
     config: &Config,
     stopped: Option<Stop>,
+    now: UnixTime,
 ) -> Result<Response, ApiError> {
     let groups = account::load_grouped(kv).await?;
     let mut body: BTreeMap<&str, RawJson> = groups
         .into_iter()
         .map(|(kind, list)| (kind.group(), RawJson::from_value(&list)))
         .collect();
-    // The business-initiated guards in force (their refusals are documented in the README).
+    // The business-initiated guards in force (their refusals are documented in the README), and
+    // how many sends each guard refused today (UTC).
+    let (refused, counted) = crate::store::guards::refused_today(kv, now).await?;
     let guards = json!({
         "marketing_per_day": config.marketing_per_day,
         "ramp_daily_limit": config.ramp_daily_limit,
         "unknown_template_category": "marketing",
+        "refused_today": refused,
+        "refused_today_complete": counted,
     });
     body.insert("guards", RawJson::from_value(&guards));
     body.insert("stopped", RawJson::from_value(&stopped));

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod consent;
 pub mod contact_state;
+pub mod guards;
 pub mod keys;
 pub mod kv;
 pub mod records;

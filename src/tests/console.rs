@@ -176,6 +176,38 @@ fn only_the_admin_and_viewer_tokens_sign_in() {
 }
 
 #[test]
+fn wrong_tokens_at_the_sign_in_count_against_the_client_like_wrong_bearer_tokens() {
+    let w = world();
+    w.graph.failure_limit.set(Some(2));
+    let attempt = |token: &str| {
+        w.request(
+            request(
+                "POST",
+                "/console/session",
+                &json!({ "token": token }).to_string(),
+            ),
+            T0,
+        )
+        .status
+    };
+    assert_eq!((attempt("guess-1"), attempt("guess-2")), (401, 401));
+    assert_eq!(attempt("guess-3"), 429);
+    let forged = browser(
+        "GET",
+        "/v1/account",
+        "",
+        "wa_console=v1.admin.9999999999.00.00",
+        None,
+    );
+    assert_eq!(
+        w.request(forged, T0).status,
+        429,
+        "a forged cookie is a failure too"
+    );
+    assert_eq!(attempt(ADMIN_TOKEN), 200, "a valid token is never refused");
+}
+
+#[test]
 fn a_signed_out_expired_or_forged_cookie_is_refused() {
     let w = world();
     let (cookie, csrf) = sign_in(&w, ADMIN_TOKEN, T0);

@@ -188,10 +188,19 @@ fn a_new_numbers_daily_budget_counts_only_business_initiated_messages() {
     let used = &account["ramp_budget"][0];
     assert_eq!(
         (&used["handed_out"], &used["limit"], &used["date"]),
-        (&json!(2), &json!(2), &json!(crate::time::UnixTime(T0).date())),
+        (
+            &json!(2),
+            &json!(2),
+            &json!(crate::time::UnixTime(T0).date())
+        ),
         "{account}"
     );
     assert!(used["phone_number_id"].is_string());
+    assert_eq!(
+        account["guards"]["refused_today"],
+        json!({"ramp_budget_used": 1}),
+        "the refusal is counted for the day"
+    );
     // The next UTC day has a budget again.
     assert_eq!(utility("15550005553", T0 + 86_400).0, 200);
     let (_, account) = w.admin("GET", "/v1/account", "", T0 + 86_401);

@@ -292,6 +292,10 @@ test("the emergency stop refuses a send through the gateway, and resuming allows
   await page.getByRole("button", { name: "Lift the emergency stop and resume" }).click();
   await page.getByText("The emergency stop is lifted").waitFor();
   assert.ok(await page.locator("#stop-banner").isHidden());
+  // The refusal is counted among today's uses of the guards.
+  await page.reload();
+  await page.locator("#guards dt", { hasText: "Sends refused today by the emergency stop" }).waitFor();
+  assert.match(await page.textContent("#guards"), /refused today by the emergency stop1/);
   const sent = await send();
   assert.equal(sent.status, 200, JSON.stringify(sent.json));
   assert.ok(graphRequests.slice(before).some((r) => r.body?.text?.body === "Your order 5521 has shipped"));
