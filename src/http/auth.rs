@@ -2,16 +2,12 @@
 //! `SEND_TOKEN` may only send (both send routes); `VIEWER_TOKEN` may only read (lookups,
 //! history, consent checks, account signals). Each accepts its `_PREVIOUS` value during a
 //! rotation. The scheme is case-insensitive (`Bearer`, `bearer`), as HTTP says. The console
-//! signs in with the admin or viewer token once and then carries a session cookie (`session`).
+//! signs in with the admin or viewer token once and then carries a session cookie
+//! (`session::caller`).
 
 use crate::config::{Config, Secret};
 use crate::crypto::secret_eq;
 use crate::http::error::ApiError;
-use crate::http::session::{self, Session};
-use crate::http::Request;
-use crate::store::keys;
-use crate::store::kv::Kv;
-use crate::time::UnixTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -49,43 +45,6 @@ pub fn scope_of(config: &Config, authorization: Option<&str>) -> Result<Scope, A
         (false, false, true) => Ok(Scope::Viewer),
         (false, false, false) => Err(ApiError::Unauthorized),
     }
-}
-
-/// Who a request is: its bearer token if it has one, else, on the routes the console uses,
-/// its session cookie. A cookie-borne request that is not a GET must carry the session's CSRF
-/// token (403 without it); a cookie that is forged, expired or signed out is a 401 like a
-/// wrong token, and counts as a failed credential.
-pub async fn caller<K: Kv>(
-    config: &Config,
-    kv: &K,
-    req: &Request,
-    now: UnixTime,
-) -> Result<Scope, ApiError> {
-    if req.authorization.is_some() || !req.route.accepts_session() {
-        return scope_of(config, req.authorization.as_deref());
-    }
-    let session = session_of(config, kv, req, now).await?;
-    if !req.route.is_read() && !session.csrf_matches(config, req.csrf.as_deref()) {
-        return Err(ApiError::CsrfRefused);
-    }
-    Ok(session.scope)
-}
-
-/// The request's console session: signed by us, not expired, not signed out.
-pub async fn session_of<K: Kv>(
-    config: &Config,
-    kv: &K,
-    req: &Request,
-    now: UnixTime,
-) -> Result<Session, ApiError> {
-    config.require(Secret::AdminToken)?;
-    let value = session::cookie_in(req.cookie.as_deref()).ok_or(ApiError::Unauthorized)?;
-    let session = session::open(config, value, now).map_err(|_| ApiError::Unauthorized)?;
-    let ended = keys::ended_session(config.keys()?, &session.nonce);
-    if kv.get(&ended).await?.is_some() {
-        return Err(ApiError::Unauthorized);
-    }
-    Ok(session)
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 
 use crate::authority::Authorities;
 use crate::config::Config;
-use crate::http::auth::{scope_of, session_of, Scope};
+use crate::http::auth::{scope_of, Scope};
 use crate::http::error::{answer, ApiError};
 use crate::http::response::Response;
+use crate::http::session::session_of;
 use crate::http::session::{cleared_cookie, Session};
 use crate::http::{failed_credential, Request, Route, World};
 use crate::platform::Platform;

@@ -393,7 +393,7 @@ pub async fn handle<K: Kv, G: Platform, A: Authorities>(
         Route::WebhookVerify => answer(webhook::handshake(config, &req.query)),
         Route::WebhookDelivery => answer(apart(webhook::delivery(config, world, &req, now)).await),
         _ => {
-            let scope = match auth::caller(config, world.kv, &req, now).await {
+            let scope = match session::caller(config, world.kv, &req, now).await {
                 Ok(scope) => scope,
                 Err(ApiError::Unauthorized) => {
                     return apart(failed_credential(config, world.platform, &req)).await

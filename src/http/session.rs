@@ -8,7 +8,11 @@
 
 use crate::config::{Config, Secret};
 use crate::crypto::{hmac_sha256, secret_eq};
-use crate::http::auth::Scope;
+use crate::http::auth::{scope_of, Scope};
+use crate::http::error::ApiError;
+use crate::http::Request;
+use crate::store::keys;
+use crate::store::kv::Kv;
 use crate::time::UnixTime;
 
 /// The cookie's name.
@@ -157,6 +161,43 @@ pub fn open(config: &Config, value: &str, now: UnixTime) -> Result<Session, Sess
     // Checked after the MAC, so an expiry is only ever trusted from a cookie we signed.
     if session.expires.0 <= now.0 {
         return Err(SessionError::Expired);
+    }
+    Ok(session)
+}
+
+/// Who a request is: its bearer token if it has one, else, on the routes the console uses,
+/// its session cookie. A cookie-borne request that is not a GET must carry the session's CSRF
+/// token (403 without it); a cookie that is forged, expired or signed out is a 401 like a
+/// wrong token, and counts as a failed credential.
+pub async fn caller<K: Kv>(
+    config: &Config,
+    kv: &K,
+    req: &Request,
+    now: UnixTime,
+) -> Result<Scope, ApiError> {
+    if req.authorization.is_some() || !req.route.accepts_session() {
+        return scope_of(config, req.authorization.as_deref());
+    }
+    let session = session_of(config, kv, req, now).await?;
+    if !req.route.is_read() && !session.csrf_matches(config, req.csrf.as_deref()) {
+        return Err(ApiError::CsrfRefused);
+    }
+    Ok(session.scope)
+}
+
+/// The request's console session: signed by us, not expired, not signed out.
+pub async fn session_of<K: Kv>(
+    config: &Config,
+    kv: &K,
+    req: &Request,
+    now: UnixTime,
+) -> Result<Session, ApiError> {
+    config.require(Secret::AdminToken)?;
+    let value = cookie_in(req.cookie.as_deref()).ok_or(ApiError::Unauthorized)?;
+    let session = open(config, value, now).map_err(|_| ApiError::Unauthorized)?;
+    let ended = keys::ended_session(config.keys()?, &session.nonce);
+    if kv.get(&ended).await?.is_some() {
+        return Err(ApiError::Unauthorized);
     }
     Ok(session)
 }
