@@ -6,10 +6,9 @@
 // worker and a fake Graph API listen on 127.0.0.1. FIRST_REQUEST=health measures a `GET /healthz`
 // instead (no signature, no object, no store: the isolate's own first-request cost), and
 // FIRST_REQUEST=badsig a delivery signed with another secret (verified and refused: 403).
-import { Miniflare } from "miniflare";
 import { spawn } from "node:child_process";
 import { cpuNs, workerdPids } from "./workerd-cpu.mjs";
-import { buildEntry, fakeGraph, signedText, toolBindings, workerOptions } from "./worker-options.mjs";
+import { buildEntry, fakeGraph, miniflare, signedText, toolBindings, workerOptions } from "./worker-options.mjs";
 
 const SECRET = "bench-app-secret";
 const dirs = process.argv.slice(2, 4);
@@ -25,7 +24,7 @@ const results = dirs.map(() => []);
 for (let round = 0; round < n; round++) {
   for (const [i, entry] of entries.entries()) {
     const before = new Set(workerdPids());
-    const mf = new Miniflare(workerOptions(entry, toolBindings(SECRET, graph.base, "memory")));
+    const mf = miniflare(workerOptions(entry, toolBindings(SECRET, graph.base, "memory")));
     const base = await mf.ready;
     const pid = workerdPids().find((p) => !before.has(p));
     const c = "1555" + String(round * 2 + i).padStart(7, "0");

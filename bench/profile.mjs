@@ -2,9 +2,8 @@
 // inspector (Chrome DevTools protocol) while it serves one workload, then sums self time by
 // function: the JS glue, wasm functions (named by Rust symbol), and the runtime's builtins.
 // Local only: the inspector listens on 127.0.0.1 and the load is bounded.
-import { Miniflare } from "miniflare";
 import { WebSocket } from "undici";
-import { fakeGraph, regularCustomer, signedText, toolBindings, workerOptions } from "./worker-options.mjs";
+import { fakeGraph, miniflare, regularCustomer, signedText, toolBindings, workerOptions } from "./worker-options.mjs";
 import http from "node:http";
 import path from "node:path";
 
@@ -22,7 +21,7 @@ const STORAGE = process.env.PROFILE_STORAGE ?? "memory";
 // PROFILE_WORKER=js samples the JavaScript reference instead (bench/js-worker.mjs), to compare.
 const JS = process.env.PROFILE_WORKER === "js";
 const jsScript = STORAGE === "memory" ? "bench/memory-js.mjs" : "bench/js-worker.mjs";
-const mf = new Miniflare(workerOptions(
+const mf = miniflare(workerOptions(
   path.join(root, JS ? jsScript : "bench/wa-edge-entry.mjs"),
   toolBindings(SECRET, graph.base, STORAGE),
   { inspectorPort },

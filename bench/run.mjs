@@ -2,7 +2,6 @@
 // in one run, each in real workerd (through Miniflare, no dev proxy) with its own local KV and
 // Durable Objects (one per person, for both wa-edge and the JS reference).
 // Load comes from this process on 127.0.0.1 only, bounded in count. Ratios matter, not absolutes.
-import { Miniflare } from "miniflare";
 import crypto from "node:crypto";
 import http from "node:http";
 import fs from "node:fs";
@@ -10,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { execFileSync } from "node:child_process";
-import { COMPATIBILITY_DATE, MODULE_RULES, buildEntry } from "./worker-options.mjs";
+import { COMPATIBILITY_DATE, buildEntry, miniflare, modulesOf } from "./worker-options.mjs";
 import { cpuNs, mainCpuNs, workerdPids } from "./workerd-cpu.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -64,20 +63,17 @@ const bindings = {
 // KV and SQLite-backed storage inside workerd, as `npm start` runs; both by default.
 const STORAGES = (process.env.BENCH_STORAGE ?? "memory,local").split(",").map((x) => x.trim()).filter(Boolean);
 const WORKERS = {
-  "wa-edge": (storage) => ({
-    modules: true,
+  "wa-edge": () => ({
     modulesRoot: root,
-    scriptPath: path.join(root, "bench/wa-edge-entry.mjs"),
-    modulesRules: MODULE_RULES,
+    modules: modulesOf(path.join(root, "bench/wa-edge-entry.mjs")),
     durableObjects: { PERSON: "Person" },
   }),
   js: (storage) => ({
-    modules: true,
     modulesRoot: root,
-    scriptPath: path.join(root, storage === "memory" ? "bench/memory-js.mjs" : "bench/js-worker.mjs"),
+    modules: modulesOf(path.join(root, storage === "memory" ? "bench/memory-js.mjs" : "bench/js-worker.mjs")),
     durableObjects: { PERSON: "Person" },
   }),
-  floor: () => ({ modules: true, scriptPath: path.join(root, "bench/floor.mjs") }),
+  floor: () => ({ modulesRoot: root, modules: modulesOf(path.join(root, "bench/floor.mjs")) }),
 };
 // BENCH_BASELINE=<dir of another build, inside this project> adds that build as "baseline" (e.g.
 // the design before the per-person Durable Objects, to measure what the DO call costs in the
@@ -85,11 +81,9 @@ const WORKERS = {
 if (process.env.BENCH_BASELINE) {
   // The baseline runs as wa-edge does: bench/wa-edge-entry.mjs, pointed at its build.
   const entry = buildEntry(process.env.BENCH_BASELINE, "bench-entry.mjs");
-  WORKERS.baseline = (storage) => ({
-    modules: true,
+  WORKERS.baseline = () => ({
     modulesRoot: root,
-    scriptPath: entry,
-    modulesRules: MODULE_RULES,
+    modules: modulesOf(entry),
     durableObjects: { PERSON: "Person" },
   });
 }
@@ -185,7 +179,7 @@ function post(url, d, agent, retried = false) {
   });
 }
 
-/// The end of the current run's workerd stderr (see `handleRuntimeStdio` below).
+/// The end of the current run's workerd log (see `handleStructuredLogs` below).
 let stderrTail = "";
 /// The current run's Miniflare, to dispose of if the run fails.
 let current = null;
@@ -209,22 +203,17 @@ async function run(name, workload, storage) {
 async function measure(name, workload, storage) {
   const before = new Set(workerdPids());
   const t0 = performance.now();
-  const mf = new Miniflare({
+  const mf = miniflare({
     ...WORKERS[name](storage),
     kvNamespaces: ["WHATSAPP_KV"],
     // Which storage the wa-edge entry gives its worker (the JS worker's is chosen by its script).
     bindings: { ...bindings, BENCH_STORAGE: storage },
-    kvPersist: false,
-    durableObjectsPersist: false,
     compatibilityDate: COMPATIBILITY_DATE,
-    // Drain the workers' logs: printing them would measure the terminal. The last lines of
-    // workerd's stderr are kept, to say why if a request fails (a reset connection stopped
-    // some local-storage runs, with nothing to tell its cause).
-    handleRuntimeStdio(stdout, stderr) {
-      stdout.resume();
-      stderr.setEncoding("utf8").on("data", (d) => {
-        stderrTail = (stderrTail + d).slice(-4000);
-      });
+    // The workers' logs are not printed: that would measure the terminal. The last lines are
+    // kept, to say why if a request fails (a reset connection stopped some local-storage runs,
+    // with nothing to tell its cause).
+    handleStructuredLogs(log) {
+      stderrTail = (stderrTail + `${log.level}: ${log.message}\n`).slice(-4000);
     },
   });
   current = mf;

@@ -1,7 +1,9 @@
 // The Miniflare options the benchmark's tools give the worker under test (bench/profile.mjs,
-// bench/first-request.mjs; bench/run.mjs shares the module rules): ES modules and compiled wasm
-// from under the project, the person objects, a KV namespace, nothing persisted, one
-// compatibility date, and the worker's output drained (printing it would measure the terminal).
+// bench/first-request.mjs; bench/run.mjs shares the module list): ES modules and compiled wasm
+// from under the project, the person objects, a KV namespace, one compatibility date, and the
+// worker's output dropped (printing it would measure the terminal). They are written in
+// Miniflare's one-worker (v4) shape and converted to its current one (`miniflare`).
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
@@ -14,23 +16,41 @@ export const COMPATIBILITY_DATE = fs
   .readFileSync(path.join(root, "wrangler.toml"), "utf8")
   .match(/^compatibility_date\s*=\s*"([^"]+)"/m)[1];
 
-// build/index.js is an ES module: the imported copy needs saying so (only .mjs is by default).
-export const MODULE_RULES = [{ type: "ESModule", include: ["**/*.js", "**/*.mjs"] }, { type: "CompiledWasm", include: ["**/*.wasm"] }];
+/// Every module `entry` loads, itself first, found by following its relative imports: `.wasm` is
+/// compiled wasm, the rest ES modules (build/index.js too, which a default rule would not take
+/// for one). Miniflare takes the list as it is; its module rules do not convert.
+export function modulesOf(entry) {
+  const found = new Map();
+  const visit = (file) => {
+    if (found.has(file)) return;
+    const type = file.endsWith(".wasm") ? "CompiledWasm" : "ESModule";
+    found.set(file, { type, path: file });
+    if (type !== "ESModule") return;
+    const source = fs.readFileSync(file, "utf8");
+    for (const [, spec] of source.matchAll(/(?:from|import)\s*["'](\.{1,2}\/[^"']+)["']/g)) {
+      visit(path.resolve(path.dirname(file), spec));
+    }
+  };
+  visit(path.resolve(entry));
+  return [...found.values()];
+}
+
+/// A Miniflare for options in the one-worker shape, converted to Miniflare's current options.
+/// Nothing is persisted: without a persistence path, its storage is temporary.
+export function miniflare(options, Class = Miniflare) {
+  return new Class(convertV4MiniflareOptions(options));
+}
 
 /// Options for `scriptPath` with `bindings`; `extra` adds or overrides (an inspector port).
 export function workerOptions(scriptPath, bindings, extra = {}) {
   return {
-    modules: true,
     modulesRoot: root,
-    scriptPath,
-    modulesRules: MODULE_RULES,
+    modules: modulesOf(scriptPath),
     durableObjects: { PERSON: "Person" },
     kvNamespaces: ["WHATSAPP_KV"],
-    kvPersist: false,
-    durableObjectsPersist: false,
     compatibilityDate: COMPATIBILITY_DATE,
     bindings,
-    handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); },
+    handleStructuredLogs() {},
     ...extra,
   };
 }
