@@ -425,3 +425,10 @@ test("erasing a person says what is kept, and keeps only that", async () => {
   assert.equal(consent.status, "opted_out", "the suppression stays");
   await context.close();
 });
+
+test("no number and no message text reaches the worker's log, whatever the console did", async () => {
+  const log = worker.log();
+  assert.ok(log.includes("console session started"), "the log is the worker's");
+  for (const number of [...Object.values(people), ...burst]) assert.ok(!log.includes(number), `a number in the log: ${number.slice(0, 4)}…`);
+  for (const text of ["Where is my order", "asked at the till", "access token leaked"]) assert.ok(!log.includes(text), `in the log: ${text}`);
+});
