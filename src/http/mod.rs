@@ -89,6 +89,16 @@ impl Route {
         self.requires_token() && !matches!(self, Route::SendMessage | Route::GraphMessages { .. })
     }
 
+    /// Whether the route reads the console's cookie and CSRF header: the routes a session may
+    /// use and the session's own. The send routes, the busiest, read neither.
+    pub fn reads_session(&self) -> bool {
+        self.accepts_session()
+            || matches!(
+                self,
+                Route::SessionStart | Route::SessionShow | Route::SessionEnd
+            )
+    }
+
     /// Whether the route changes nothing and is reached with GET (no CSRF token needed).
     pub fn is_read(&self) -> bool {
         matches!(
@@ -505,6 +515,23 @@ mod tests {
             }
         }
         assert!(route("POST", "/v24.0/1/messages").reads_credentials());
+        // The console's cookie is read where a session may stand in, and nowhere busier.
+        for (method, path, reads) in [
+            ("GET", "/v1/account", true),
+            ("POST", "/v1/contacts/erase", true),
+            ("GET", "/console/session", true),
+            ("POST", "/console/session/end", true),
+            ("POST", "/v1/messages", false),
+            ("POST", "/v24.0/1/messages", false),
+            ("POST", "/webhook", false),
+            ("GET", "/console", false),
+        ] {
+            assert_eq!(
+                route(method, path).reads_session(),
+                reads,
+                "{method} {path}"
+            );
+        }
         assert!(!route("POST", "/webhook").reads_credentials());
         assert!(!route("GET", "/healthz").reads_credentials());
     }

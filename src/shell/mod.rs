@@ -48,6 +48,8 @@ pub async fn fetch(
     let header = |name: &str| headers.get(name).ok().flatten();
     // Meta's routes and the health check read no credentials.
     let credential = |name: &str| route.reads_credentials().then(|| header(name)).flatten();
+    // Only the console's routes read its cookie and CSRF token.
+    let session = |name: &str| route.reads_session().then(|| header(name)).flatten();
     let body = match route.body_limit() {
         Some(limit) => match apart(read_capped(
             Clone::clone(&req),
@@ -69,8 +71,8 @@ pub async fn fetch(
         authorization: credential("authorization"),
         category: credential(CATEGORY_HEADER),
         client: credential("cf-connecting-ip"),
-        cookie: credential("cookie"),
-        csrf: credential(crate::http::session::CSRF_HEADER),
+        cookie: session("cookie"),
+        csrf: session(crate::http::session::CSRF_HEADER),
         secure: req.url().starts_with("https:"),
         body,
     };
