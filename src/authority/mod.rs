@@ -107,7 +107,11 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                 from,
                 body,
                 marketing,
-            } => Answer::Send(apart(self.send(to, from, body, marketing, now)).await?),
+            } => {
+                let answer = apart(self.send(to, from, body, marketing, now)).await?;
+                self.count_refusal(&answer, now).await;
+                Answer::Send(answer)
+            }
             Op::GetConsent => {
                 self.seed(now).await?;
                 let who = identity::load(self.local).await?;

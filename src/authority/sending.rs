@@ -26,28 +26,8 @@ use crate::time::UnixTime;
 pub const IDENTITY_RETRY: u64 = 60;
 
 impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
-    /// The send API through the person's guards; a refusal by one of them is recorded for the
-    /// console's count of the day (`store::guards`).
+    /// The send API through the person's guards, checked and paced here, one at a time.
     pub(super) async fn send(
-        &self,
-        to: WaId,
-        from: Option<PhoneNumberId>,
-        body: OutboundBody,
-        marketing: bool,
-        now: UnixTime,
-    ) -> Result<SendAnswer, KvError> {
-        let answer = self.decide_send(to, from, body, marketing, now).await?;
-        if let Some(guard) = answer.guard() {
-            // Shown, not decided with: a count that misses one is better than a send refused
-            // for a failed write.
-            let put = crate::store::guards::refusal(self.keys, guard, &self.contact, now);
-            let _ = store_write(self.kv, &put).await;
-        }
-        Ok(answer)
-    }
-
-    /// The send API's decision, checked and paced here, one at a time.
-    async fn decide_send(
         &self,
         to: WaId,
         from: Option<PhoneNumberId>,
@@ -134,6 +114,16 @@ impl<S: Kv, V: Kv, G: Platform, A: Authorities> Host<'_, S, V, G, A> {
                 meta_body: error.body,
             },
         })
+    }
+
+    /// A refusal by one of the guards, recorded for the console's count of the day
+    /// (`store::guards`). Shown, not decided with: a count that misses one is better than a send
+    /// refused for a failed write.
+    pub(super) async fn count_refusal(&self, answer: &SendAnswer, now: UnixTime) {
+        if let Some(guard) = answer.guard() {
+            let put = crate::store::guards::refusal(self.keys, guard, &self.contact, now);
+            let _ = store_write(self.kv, &put).await;
+        }
     }
 
     /// The send API's guards on the person, in the order they are reported: consent, the window

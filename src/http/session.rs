@@ -81,14 +81,14 @@ impl Session {
         Some(format!("{payload}.{mac}"))
     }
 
-    /// The CSRF token every changing request of this session must carry.
+    /// The CSRF token every changing request of the session must carry.
     pub fn csrf(&self, config: &Config) -> Option<String> {
         let key = signing_key(config)?;
         let mac = hmac_sha256(&key, format!("csrf.{}", self.payload()).as_bytes());
         Some(hex::encode(mac.get(..16).unwrap_or_default()))
     }
 
-    /// Whether `presented` is this session's CSRF token (compared in constant time).
+    /// Whether `presented` is the session's CSRF token (compared in constant time).
     pub fn csrf_matches(&self, config: &Config, presented: Option<&str>) -> bool {
         match (self.csrf(config), presented) {
             (Some(expected), Some(presented)) => secret_eq(presented.trim(), &expected),
@@ -96,7 +96,7 @@ impl Session {
         }
     }
 
-    /// The `Set-Cookie` value that starts this session. `Secure` on https only: the local
+    /// The `Set-Cookie` value that starts the session. `Secure` on https only: the local
     /// console on http://127.0.0.1 must work too, and a browser keeps a Secure cookie from http
     /// nowhere.
     pub fn set_cookie(&self, config: &Config, secure: bool, now: UnixTime) -> Option<String> {
