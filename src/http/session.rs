@@ -3,8 +3,9 @@
 //! its end: a signed-out cookie is remembered (by a keyed hash) until it would have expired.
 //!
 //! Rotating `ADMIN_TOKEN` ends every session at once, which is what an operator wants after a
-//! leak. The CSRF token is derived from the cookie, so a page of another site, which can make the
-//! browser send the cookie (it cannot: SameSite=Strict) but cannot read it, cannot know it either.
+//! leak. The CSRF token is derived from the cookie under the same key: a page of another site
+//! can read neither, and with SameSite=Strict its requests do not even carry the cookie; the
+//! token is the second guard, for a browser that gets SameSite wrong.
 
 use crate::config::{Config, Secret};
 use crate::crypto::{hmac_sha256, secret_eq};
