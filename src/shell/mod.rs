@@ -39,7 +39,8 @@ pub async fn fetch(
     env: Env,
     _ctx: Context,
 ) -> worker::Result<web_sys::Response> {
-    let (path, query) = http::split_url(&req.url());
+    let url = req.url();
+    let (path, query) = http::split_url(&url);
     let route = http::route(&req.method(), &path);
     if let Some(refusal) = route.refusal() {
         return respond(&route, refusal.into());
@@ -73,7 +74,7 @@ pub async fn fetch(
         client: credential("cf-connecting-ip"),
         cookie: session("cookie"),
         csrf: session(crate::http::session::CSRF_HEADER),
-        secure: req.url().starts_with("https:"),
+        secure: url.starts_with("https:"),
         body,
     };
     if route == Route::Health {
