@@ -23,10 +23,15 @@ token='<WHATSAPP_VERIFY_TOKEN from .dev.vars>'
 if grep -qx 'WHATSAPP_VERIFY_TOKEN="fake-verify-token"' .dev.vars; then
   token=fake-verify-token
 fi
+admin='ADMIN_TOKEN from .dev.vars'
+if grep -qx 'ADMIN_TOKEN="fake-admin-token"' .dev.vars; then
+  admin=fake-admin-token
+fi
 cat >&2 <<EOT
 dev: the worker answers on http://127.0.0.1:${port} once wrangler says "Ready".
 dev:   handshake: curl 'http://127.0.0.1:${port}/webhook?hub.mode=subscribe&hub.challenge=42&hub.verify_token=${token}'
 dev:   health:    curl http://127.0.0.1:${port}/healthz
+dev:   console:   http://127.0.0.1:${port}/console (sign in with ${admin})
 dev: secrets are in .dev.vars (fake ones; never commit it). Local KV and Durable Objects persist under .wrangler/.
 dev: to see what it would send, point it at a local Graph API: npm start -- --var GRAPH_API_BASE:http://127.0.0.1:9000
 EOT
