@@ -25,7 +25,10 @@ pub fn refusal(keys: &KeyScheme, guard: &str, contact: &ContactKey, now: UnixTim
     let event = keys.event(&["refusal", guard, &contact.0, &now.0.to_string()]);
     Put {
         key: format!("{}{guard}:{event}", day_prefix(day)),
-        value: String::new(),
+        // Not empty: while these keys held empty values, local listings of the KV
+        // (`wrangler kv key list --local`, which the end-to-end tests use) failed now and then
+        // with a 500; with a value they did not. Only the key is counted.
+        value: "1".to_string(),
         expires: Some(UnixTime((day + 2) * DAY)),
         meta: None,
     }
