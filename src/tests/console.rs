@@ -44,16 +44,18 @@ fn header<'a>(reply: &'a Response, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The page's sign-in with `token`.
+fn sign_in_request(token: &str) -> Request {
+    request(
+        "POST",
+        "/console/session",
+        &json!({ "token": token }).to_string(),
+    )
+}
+
 /// Signs in with `token`; the cookie (`name=value`) and the CSRF token.
 fn sign_in(w: &testing::World, token: &str, now: u64) -> (String, String) {
-    let reply = w.request(
-        request(
-            "POST",
-            "/console/session",
-            &json!({ "token": token }).to_string(),
-        ),
-        now,
-    );
+    let reply = w.request(sign_in_request(token), now);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let set = header(&reply, "set-cookie").expect("a session cookie");
     let cookie = set.split(';').next().unwrap_or_default().to_string();
@@ -151,24 +153,10 @@ fn a_viewer_session_reads_everything_and_changes_nothing() {
 #[test]
 fn only_the_admin_and_viewer_tokens_sign_in() {
     let w = world();
-    let send = w.request(
-        request(
-            "POST",
-            "/console/session",
-            &json!({ "token": SENDER }).to_string(),
-        ),
-        T0,
-    );
+    let send = w.request(sign_in_request(SENDER), T0);
     assert_eq!(send.status, 403);
     assert!(header(&send, "set-cookie").is_none());
-    let wrong = w.request(
-        request(
-            "POST",
-            "/console/session",
-            &json!({ "token": "nope" }).to_string(),
-        ),
-        T0,
-    );
+    let wrong = w.request(sign_in_request("nope"), T0);
     assert_eq!(wrong.status, 401);
     assert!(header(&wrong, "set-cookie").is_none());
     let malformed = w.request(request("POST", "/console/session", "token=x"), T0);
@@ -179,17 +167,7 @@ fn only_the_admin_and_viewer_tokens_sign_in() {
 fn wrong_tokens_at_the_sign_in_count_against_the_client_like_wrong_bearer_tokens() {
     let w = world();
     w.graph.failure_limit.set(Some(2));
-    let attempt = |token: &str| {
-        w.request(
-            request(
-                "POST",
-                "/console/session",
-                &json!({ "token": token }).to_string(),
-            ),
-            T0,
-        )
-        .status
-    };
+    let attempt = |token: &str| w.request(sign_in_request(token), T0).status;
     assert_eq!((attempt("guess-1"), attempt("guess-2")), (401, 401));
     assert_eq!(attempt("guess-3"), 429);
     let forged = browser(
